@@ -1,0 +1,322 @@
+"""Station configuration: one TOML file, defaults for everything, validated at load.
+
+Each ``[section]`` is a frozen dataclass below; each option's bounds live in its
+field metadata. Unknown sections/options and out-of-range values raise
+``ConfigError`` naming ``section.option`` (a typo must never be silently ignored).
+Render the documented default file with ``station config --defaults``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+DEFAULT_PATH = Path("/etc/station/station.toml")
+
+Hardware = Literal["sim", "pi"]
+Backend = Literal["auto", "sim", "pi"]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names section.option."""
+
+
+def opt(
+    default: Any,
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> Any:
+    """A config option with its documentation and optional numeric bounds."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+
+
+def _default_station_id() -> str:
+    return socket.gethostname().split(".")[0] or "station"
+
+
+@dataclass(frozen=True)
+class StationSection:
+    """The box itself."""
+
+    id: str = field(
+        default_factory=_default_station_id,
+        metadata={"doc": "station id used in records and MQTT topics (default: host name)"},
+    )
+    hardware: Hardware = opt("sim", "'pi' for real devices, 'sim' for simulated ones")
+    data_dir: str = opt("/var/lib/station", "where the outbox, keys and audit log live")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = opt("INFO", "log level")
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    """QR camera (picamera2 on the Pi: the low-res YUV stream's Y plane)."""
+
+    backend: Backend = opt("auto", "'auto' follows station.hardware; or 'pi' / 'sim'")
+    width: int = opt(640, "frame width decoded for QR", lo=160, hi=4056)
+    height: int = opt(480, "frame height decoded for QR", lo=120, hi=3040)
+    fps: float = opt(10.0, "frames per second to analyse", lo=0.5, hi=60)
+    sim_images: str = opt("", "sim: folder of PNG/JPEG frames to replay ('' = synthetic cards)")
+
+
+@dataclass(frozen=True)
+class DisplaySection:
+    """128x64 OLED via luma.oled."""
+
+    backend: Backend = opt("auto", "'auto' follows station.hardware; or 'pi' / 'sim'")
+    driver: Literal["ssd1306", "sh1106"] = opt("ssd1306", "OLED controller")
+    interface: Literal["i2c", "spi"] = opt("i2c", "bus the OLED is on")
+    i2c_port: int = opt(1, "I2C bus number", lo=0, hi=20)
+    i2c_address: int = opt(0x3C, "I2C address (0x3C or 0x3D)", lo=0x03, hi=0x77)
+    spi_port: int = opt(0, "SPI port", lo=0, hi=6)
+    spi_device: int = opt(0, "SPI chip select", lo=0, hi=3)
+    spi_dc_pin: int = opt(24, "SPI data/command GPIO (BCM)", lo=0, hi=27)
+    spi_reset_pin: int = opt(25, "SPI reset GPIO (BCM)", lo=0, hi=27)
+    rotate: int = opt(0, "rotation in quarter turns", lo=0, hi=3)
+    contrast: int = opt(255, "panel contrast", lo=0, hi=255)
+    max_fps: float = opt(15.0, "most frames per second written to the bus", lo=1, hi=60)
+    png_dir: str = opt("", "sim: also save every new screen as PNG here ('' = off)")
+    terminal: bool = opt(False, "sim: draw every new screen in the terminal")
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    """Buzzer, LEDs and button (RPi.GPIO API, BCM numbering; rpi-lgpio on a Pi 5)."""
+
+    backend: Backend = opt("auto", "'auto' follows station.hardware; or 'pi' / 'sim'")
+    buzzer_pin: int = opt(12, "buzzer GPIO", lo=0, hi=27)
+    led_green_pin: int = opt(5, "green LED GPIO", lo=0, hi=27)
+    led_red_pin: int = opt(6, "red LED GPIO", lo=0, hi=27)
+    led_amber_pin: int = opt(13, "amber LED GPIO", lo=0, hi=27)
+    button_pin: int = opt(26, "button GPIO", lo=0, hi=27)
+    button_active_low: bool = opt(True, "button pulls the pin to ground when pressed")
+    debounce_ms: int = opt(30, "button debounce", lo=0, hi=500)
+    long_press_ms: int = opt(1200, "hold time that counts as a long press", lo=300, hi=10000)
+    buzzer_enabled: bool = opt(True, "sound on/off")
+
+
+@dataclass(frozen=True)
+class ReaderSection:
+    """NFC reader (PC/SC via pcscd)."""
+
+    backend: Backend = opt("auto", "'auto' follows station.hardware; 'pi' = PC/SC; 'sim'")
+    name: str = opt("", "PC/SC reader name (substring); '' = first reader")
+    enabled: bool = opt(True, "read the chip after the QR code")
+    access: Literal["auto", "pace", "bac"] = opt("auto", "chip access protocol order")
+    timeout_s: float = opt(20.0, "longest a whole chip read may take", lo=1, hi=300)
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """The durable local outbox."""
+
+    path: str = opt("", "outbox file ('' = <data_dir>/outbox.db)")
+    max_records: int = opt(10000, "refuse new reads when this many wait", lo=10, hi=1_000_000)
+    min_free_mb: int = opt(50, "refuse new reads below this free disk space", lo=1, hi=100_000)
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    """Sync to the ward broker."""
+
+    enabled: bool = opt(True, "publish records over MQTT")
+    host: str = opt("localhost", "broker host")
+    port: int = opt(8883, "broker port", lo=1, hi=65535)
+    tls: bool = opt(True, "use TLS")
+    ca_file: str = opt("", "CA certificate to pin ('' = system CAs)")
+    cert_file: str = opt("", "client certificate (PEM)")
+    key_file: str = opt("", "client private key (PEM)")
+    username: str = opt("", "user name ('' = none)")
+    password_file: str = opt("", "file holding the password")
+    topic_prefix: str = opt("cccd", "records go to <prefix>/<station id>/records")
+    keepalive_s: int = opt(60, "MQTT keepalive", lo=5, hi=3600)
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    """What personal data leaves the chip (Decree 13/2023: minimise)."""
+
+    store_sensitive: bool = opt(False, "store/send ethnicity and religion")
+    store_face: bool = opt(False, "store/send the face image")
+    show_face: bool = opt(False, "show a face thumbnail on the OLED")
+
+
+@dataclass(frozen=True)
+class UiSection:
+    """What the officer sees."""
+
+    result_timeout_s: float = opt(20.0, "clear the result after this long", lo=2, hi=600)
+
+
+@dataclass(frozen=True)
+class TrustSection:
+    """Trust anchors for Passive Authentication."""
+
+    dir: str = opt("", "trust store folder ('' = <data_dir>/trust)")
+
+
+@dataclass(frozen=True)
+class Config:
+    station: StationSection = field(default_factory=StationSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    display: DisplaySection = field(default_factory=DisplaySection)
+    gpio: GpioSection = field(default_factory=GpioSection)
+    reader: ReaderSection = field(default_factory=ReaderSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    ui: UiSection = field(default_factory=UiSection)
+    trust: TrustSection = field(default_factory=TrustSection)
+
+    def backend(self, device: Literal["camera", "display", "gpio", "reader"]) -> Hardware:
+        """The resolved backend ('pi' or 'sim') of one device."""
+        section = getattr(self, device)
+        chosen: str = section.backend
+        return self.station.hardware if chosen == "auto" else chosen  # type: ignore[return-value]
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.station.data_dir)
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store.path) if self.store.path else self.data_dir / "outbox.db"
+
+    @property
+    def trust_dir(self) -> Path:
+        return Path(self.trust.dir) if self.trust.dir else self.data_dir / "trust"
+
+
+T = TypeVar("T")
+
+
+def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{where}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: must be a number, got {value!r}")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string, got {value!r}")
+        return value
+    else:  # pragma: no cover - a programming error in this module
+        raise TypeError(f"unsupported option type {tp!r} for {where}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{where}: must be between {lo:g} and {hi:g}, got {value!r}")
+    return value
+
+
+def _build_section(name: str, cls: type[T], raw: Any) -> T:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: must be a table ([{name}])")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}: unknown option (typo?)")
+    values = {
+        key: _check_value(f"{name}.{key}", value, hints[key], fields[key].metadata)
+        for key, value in raw.items()
+    }
+    return cls(**values)
+
+
+def from_mapping(raw: typing.Mapping[str, Any]) -> Config:
+    """Validate a parsed TOML document into a Config."""
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section (typo?)")
+    hints = typing.get_type_hints(Config)
+    built = {name: _build_section(name, hints[name], value) for name, value in raw.items()}
+    return Config(**built)
+
+
+def load(path: str | Path) -> Config:
+    """Load and validate a config file; a missing file is an error, not defaults."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not UTF-8 text") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    return from_mapping(raw)
+
+
+def replace(cfg: Config, section: str, **changes: Any) -> Config:
+    """A copy of ``cfg`` with options of one section changed (for tests and the demo)."""
+    return dataclasses.replace(
+        cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)}
+    )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_defaults() -> str:
+    """The default config as a commented TOML file (every option, its meaning, its bounds)."""
+    lines = ["# CCCD reader station configuration. Every option is shown with its default.", ""]
+    for section in dataclasses.fields(Config):
+        cls = typing.get_type_hints(Config)[section.name]
+        hints = typing.get_type_hints(cls)
+        lines.append(f"# {(cls.__doc__ or '').strip()}")
+        lines.append(f"[{section.name}]")
+        default = cls()
+        for f in dataclasses.fields(cls):
+            doc = f.metadata.get("doc", "")
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            bounds = f" [{lo:g}..{hi:g}]" if lo is not None and hi is not None else ""
+            tp = hints[f.name]
+            if typing.get_origin(tp) is Literal:
+                bounds = " [" + " | ".join(map(str, typing.get_args(tp))) + "]"
+            lines.append(f"# {doc}{bounds}")
+            value = getattr(default, f.name)
+            if section.name == "station" and f.name == "id":
+                lines.append('# id = "<host name>"')
+            else:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT_PATH",
+    "Config",
+    "ConfigError",
+    "from_mapping",
+    "load",
+    "render_defaults",
+    "replace",
+]

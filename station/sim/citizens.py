@@ -1,0 +1,231 @@
+"""Synthetic citizens: every name and number here is made up by a seeded generator.
+
+Used by the demo, the card emulator and the tests. Nothing in the repository is a
+real person's data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from station.cardlaw import legal_expiry
+
+SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+)
+MIDDLE_MALE = ("Văn", "Hữu", "Đức", "Công", "Quang", "Minh", "Thành", "Xuân")
+MIDDLE_FEMALE = ("Thị", "Ngọc", "Thu", "Thanh", "Mỹ", "Kim", "Diệu", "Phương")
+GIVEN_MALE = (
+    "An",
+    "Bình",
+    "Cường",
+    "Dũng",
+    "Hùng",
+    "Khánh",
+    "Long",
+    "Nam",
+    "Phúc",
+    "Quốc",
+    "Sơn",
+    "Thắng",
+    "Tuấn",
+    "Việt",
+    "Hưng",
+    "Đạt",
+)
+GIVEN_FEMALE = (
+    "Anh",
+    "Chi",
+    "Dung",
+    "Giang",
+    "Hà",
+    "Hương",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Ngân",
+    "Nhung",
+    "Oanh",
+    "Quỳnh",
+    "Thảo",
+    "Trang",
+    "Yến",
+)
+# (statistics-office code, name) for a few provinces.
+PROVINCES = (
+    ("001", "Thành phố Hà Nội"),
+    ("031", "Thành phố Hải Phòng"),
+    ("048", "Thành phố Đà Nẵng"),
+    ("079", "Thành phố Hồ Chí Minh"),
+    ("092", "Thành phố Cần Thơ"),
+    ("038", "Tỉnh Thanh Hóa"),
+    ("040", "Tỉnh Nghệ An"),
+    ("046", "Tỉnh Thừa Thiên Huế"),
+    ("066", "Tỉnh Đắk Lắk"),
+    ("075", "Tỉnh Đồng Nai"),
+)
+STREETS = (
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Nguyễn Huệ",
+    "Hai Bà Trưng",
+    "Lý Thường Kiệt",
+    "Điện Biên Phủ",
+    "Võ Thị Sáu",
+    "Phạm Ngũ Lão",
+)
+WARDS = (
+    "Phường Bến Nghé",
+    "Phường Hàng Bạc",
+    "Phường Thạch Thang",
+    "Xã Ẩm Hạ",
+    "Phường Quỳnh Lôi",
+    "Thị trấn Đông Anh",
+    "Phường Ỷ La",
+)
+DISTRICTS = ("Quận 1", "Quận Hoàn Kiếm", "Quận Hải Châu", "Huyện Đông Anh", "Quận Ninh Kiều")
+ETHNICITIES = ("Kinh", "Tày", "Thái", "Mường", "Khmer", "Hoa", "Nùng", "Ê Đê")
+RELIGIONS = ("Không", "Phật giáo", "Công giáo", "Cao Đài", "Tin Lành")
+MARKS = (
+    "Nốt ruồi C:2cm dưới sau đuôi mắt trái",
+    "Sẹo chấm C:1cm trên trước cằm",
+    "Nốt ruồi C:3cm trên mép phải",
+)
+
+
+@dataclass(frozen=True)
+class SyntheticCitizen:
+    """Everything a 2021 CCCD carries about its holder (QR and chip fields)."""
+
+    id_number: str
+    old_id_number: str | None
+    full_name: str
+    date_of_birth: date
+    sex: str  # "Nam" / "Nữ"
+    place_of_residence: str | None
+    issue_date: date
+    expiry_date: date | None
+    nationality: str
+    ethnicity: str
+    religion: str
+    place_of_origin: str
+    identifying_marks: str
+    father_name: str
+    mother_name: str
+    spouse_name: str | None
+
+    def qr_payload(self) -> str:
+        """The 7-field QR text printed on a 2021 card."""
+        return "|".join(
+            (
+                self.id_number,
+                self.old_id_number or "",
+                self.full_name,
+                self.date_of_birth.strftime("%d%m%Y"),
+                self.sex,
+                self.place_of_residence or "",
+                self.issue_date.strftime("%d%m%Y"),
+            )
+        )
+
+    @property
+    def can(self) -> str:
+        """Card access number used for PACE: the last 6 digits of the ID."""
+        return self.id_number[-6:]
+
+    @property
+    def document_number(self) -> str:
+        """The MRZ/BAC document number: the last 9 digits of the ID."""
+        return self.id_number[-9:]
+
+
+def _sex_century_digit(sex: str, dob: date) -> str:
+    century_index = (dob.year - 1900) // 100  # 0 for 1900s, 1 for 2000s, ...
+    return str(century_index * 2 + (1 if sex == "Nữ" else 0))
+
+
+def make_id_number(rng: random.Random, province: str, sex: str, dob: date) -> str:
+    return f"{province}{_sex_century_digit(sex, dob)}{dob.year % 100:02d}{rng.randrange(10**6):06d}"
+
+
+def _name(rng: random.Random, sex: str) -> str:
+    middle = MIDDLE_FEMALE if sex == "Nữ" else MIDDLE_MALE
+    given = GIVEN_FEMALE if sex == "Nữ" else GIVEN_MALE
+    parts = [rng.choice(SURNAMES), rng.choice(middle)]
+    if rng.random() < 0.3:
+        parts.append(rng.choice(middle))
+    parts.append(rng.choice(given))
+    return " ".join(parts)
+
+
+def _address(rng: random.Random) -> str:
+    _, province = rng.choice(PROVINCES)
+    return (
+        f"Số {rng.randint(1, 300)} Đường {rng.choice(STREETS)}, {rng.choice(WARDS)}, "
+        f"{rng.choice(DISTRICTS)}, {province}"
+    )
+
+
+def generate(rng: random.Random, *, today: date | None = None) -> SyntheticCitizen:
+    """A plausible synthetic citizen with a 2021-style card, valid at ``today``."""
+    today = today or date.today()
+    sex = rng.choice(("Nam", "Nữ"))
+    dob = date(1940, 1, 1) + timedelta(
+        days=rng.randrange((date(2006, 12, 31) - date(1940, 1, 1)).days)
+    )
+    province, _ = rng.choice(PROVINCES)
+    earliest_issue = max(
+        date(2021, 1, 1),
+        dob.replace(year=dob.year + 14)
+        if not (dob.month == 2 and dob.day == 29)
+        else date(dob.year + 14, 3, 1),
+    )
+    latest_issue = min(date(2024, 6, 30), today)
+    issue = earliest_issue + timedelta(
+        days=rng.randrange(max(1, (latest_issue - earliest_issue).days))
+    )
+    old_id = f"{rng.randrange(10**9):09d}" if rng.random() < 0.6 else None
+    married = (today.year - dob.year) > 25 and rng.random() < 0.6
+    return SyntheticCitizen(
+        id_number=make_id_number(rng, province, sex, dob),
+        old_id_number=old_id,
+        full_name=_name(rng, sex),
+        date_of_birth=dob,
+        sex=sex,
+        place_of_residence=_address(rng) if rng.random() < 0.95 else None,
+        issue_date=issue,
+        expiry_date=legal_expiry(dob, issue),
+        nationality="Việt Nam",
+        ethnicity=rng.choice(ETHNICITIES),
+        religion=rng.choice(RELIGIONS),
+        place_of_origin=f"{rng.choice(WARDS)}, {rng.choice(DISTRICTS)}, {rng.choice(PROVINCES)[1]}",
+        identifying_marks=rng.choice(MARKS),
+        father_name=_name(rng, "Nam"),
+        mother_name=_name(rng, "Nữ"),
+        spouse_name=_name(rng, "Nam" if sex == "Nữ" else "Nữ") if married else None,
+    )
+
+
+def generate_many(seed: int, count: int, *, today: date | None = None) -> list[SyntheticCitizen]:
+    rng = random.Random(seed)
+    return [generate(rng, today=today) for _ in range(count)]
+
+
+__all__ = ["SyntheticCitizen", "generate", "generate_many", "make_id_number", "replace"]
