@@ -1,0 +1,130 @@
+"""Camera port and the simulated cameras.
+
+The station only needs grayscale frames (the QR decoder works on luminance). The
+Raspberry Pi adapter lives in ``camera_pi.py`` and is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Frame = npt.NDArray[np.uint8]
+
+
+class CameraError(RuntimeError):
+    """The camera is missing, failed to start, or stopped delivering frames."""
+
+
+class Camera(Protocol):
+    def start(self) -> None:
+        """Open the device; raises CameraError."""
+
+    def capture_gray(self) -> Frame:
+        """The next frame as a HxW uint8 array; raises CameraError."""
+
+    def close(self) -> None: ...
+
+
+class Scene:
+    """What a simulated camera sees: a frame that tests or the demo swap in and out.
+
+    Thread-safe; ``set(frame)`` puts a card in view, ``clear()`` takes it away.
+    A ``fail()`` makes the next captures raise CameraError (a camera failure).
+    """
+
+    def __init__(self, width: int, height: int, background: int = 40) -> None:
+        self._lock = threading.Lock()
+        self._empty = np.full((height, width), background, dtype=np.uint8)
+        self._frame: Frame = self._empty
+        self._failing = False
+        self.size = (width, height)
+
+    def set(self, frame: Frame) -> None:
+        with self._lock:
+            self._frame = frame
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frame = self._empty
+
+    def fail(self, failing: bool = True) -> None:
+        with self._lock:
+            self._failing = failing
+
+    def current(self) -> Frame:
+        with self._lock:
+            if self._failing:
+                raise CameraError("simulated camera failure")
+            return self._frame
+
+
+class SimCamera:
+    """A camera that returns whatever its Scene currently shows, paced at ``fps``."""
+
+    def __init__(self, scene: Scene, fps: float = 10.0) -> None:
+        self.scene = scene
+        self._period = 1.0 / fps
+        self._stop = threading.Event()
+        self._started = False
+
+    def start(self) -> None:
+        self._started = True
+        self._stop.clear()
+
+    def capture_gray(self) -> Frame:
+        if not self._started:
+            raise CameraError("camera not started")
+        # Pace like a real sensor; wait() returns early when closed.
+        if self._stop.wait(self._period):
+            raise CameraError("camera closed")
+        return self.scene.current()
+
+    def close(self) -> None:
+        self._started = False
+        self._stop.set()
+
+
+class ReplayCamera:
+    """Replays image files (PNG/JPEG) as grayscale frames, in order, looping."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        if not paths:
+            raise CameraError("no images to replay")
+        self._paths = list(paths)
+        self._frames: list[Frame] = []
+        self._index = 0
+
+    @classmethod
+    def from_dir(cls, folder: Path) -> ReplayCamera:
+        paths = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}
+        )
+        return cls(paths)
+
+    def start(self) -> None:
+        from PIL import Image
+
+        frames = []
+        for path in self._paths:
+            try:
+                with Image.open(path) as img:
+                    frames.append(np.asarray(img.convert("L"), dtype=np.uint8))
+            except OSError as exc:
+                raise CameraError(f"cannot read frame {path.name}: {exc}") from exc
+        self._frames = frames
+
+    def capture_gray(self) -> Frame:
+        if not self._frames:
+            raise CameraError("camera not started")
+        frame = self._frames[self._index % len(self._frames)]
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._frames = []
