@@ -1,0 +1,49 @@
+"""The APDU sender protocols talk to: a card transport plus an optional SM session.
+
+``CardChannel.send(cmd)`` wraps the command when a ``SecureMessaging`` session is set
+and unwraps (MAC-checks) the answer. Access protocols (BAC here, PACE in
+``station.icao.pace``) receive the channel as their narrow ``ApduSender`` and install
+the session they establish with ``channel.sm = ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from station.icao.apdu import CommandAPDU, ResponseAPDU
+
+if TYPE_CHECKING:
+    from station.drivers.card import CardTransport
+    from station.icao.sm import SecureMessaging
+
+log = logging.getLogger(__name__)
+
+
+class ApduSender(Protocol):
+    def send(self, cmd: CommandAPDU) -> ResponseAPDU: ...
+
+
+class CardChannel:
+    """One card session: transport + secure messaging state. Counts APDUs and bytes."""
+
+    def __init__(self, transport: CardTransport, sm: SecureMessaging | None = None) -> None:
+        self.transport = transport
+        self.sm = sm
+        self.apdus = 0
+        self.bytes_out = 0
+        self.bytes_in = 0
+
+    def send_plain(self, cmd: CommandAPDU) -> ResponseAPDU:
+        raw = cmd.encode()
+        answer = self.transport.transmit(raw)
+        self.apdus += 1
+        self.bytes_out += len(raw)
+        self.bytes_in += len(answer)
+        return ResponseAPDU.parse(answer)
+
+    def send(self, cmd: CommandAPDU) -> ResponseAPDU:
+        if self.sm is None:
+            return self.send_plain(cmd)
+        response = self.send_plain(self.sm.wrap(cmd))
+        return self.sm.unwrap(response)
