@@ -7,6 +7,7 @@ real person's data.
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -184,7 +185,11 @@ def _address(rng: random.Random) -> str:
 
 
 def generate(rng: random.Random, *, today: date | None = None) -> SyntheticCitizen:
-    """A plausible synthetic citizen with a 2021-style card, valid at ``today``."""
+    """A plausible synthetic citizen with a 2021-style card issued by ``today``.
+
+    The card is issued between 2021-01-01 and 2024-06-30 (the 2021 card's era); like a
+    real one it may have expired by law at ``today`` (the QR parser then warns).
+    """
     today = today or date.today()
     sex = rng.choice(("Nam", "Nữ"))
     dob = date(1940, 1, 1) + timedelta(
@@ -228,4 +233,76 @@ def generate_many(seed: int, count: int, *, today: date | None = None) -> list[S
     return [generate(rng, today=today) for _ in range(count)]
 
 
-__all__ = ["SyntheticCitizen", "generate", "generate_many", "make_id_number", "replace"]
+# Vietnamese vowels and the five tone marks (huyền, sắc, hỏi, ngã, nặng) as combining marks.
+VOWELS = "aăâeêioôơuưy"
+TONES = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
+
+
+def vietnamese_letters() -> str:
+    """Every Vietnamese letter with a diacritic (all vowel/tone forms and đ), lower + upper."""
+    lower = "".join(unicodedata.normalize("NFC", v + t) for v in VOWELS for t in TONES) + "đ"
+    return lower + lower.upper()
+
+
+def long_address(rng: random.Random) -> str:
+    """A long residence (~300+ characters) using every Vietnamese diacritic letter."""
+    letters = vietnamese_letters()
+    words = [
+        f"{rng.choice('bcdghklmnpqrstvx')}{letters[i : i + 3]}" for i in range(0, len(letters), 3)
+    ]
+    hamlets = ", ".join("Thôn " + " ".join(words[i : i + 4]) for i in range(0, len(words), 4))
+    number = f"Số {rng.randint(1, 999)}/{rng.randint(1, 99)} Ngõ {rng.randint(1, 300)}"
+    return f"{number}, {hamlets}, {_address(rng)}"
+
+
+def with_empty_old_id(citizen: SyntheticCitizen) -> SyntheticCitizen:
+    return replace(citizen, old_id_number=None)
+
+
+def with_old_id_12(citizen: SyntheticCitizen, rng: random.Random) -> SyntheticCitizen:
+    """An old ID that is itself 12 digits (seen on real cards)."""
+    return replace(citizen, old_id_number=f"{rng.randrange(10**12):012d}")
+
+
+def with_empty_address(citizen: SyntheticCitizen) -> SyntheticCitizen:
+    return replace(citizen, place_of_residence=None)
+
+
+def with_long_address(citizen: SyntheticCitizen, rng: random.Random) -> SyntheticCitizen:
+    return replace(citizen, place_of_residence=long_address(rng))
+
+
+def with_upper_case_name(citizen: SyntheticCitizen) -> SyntheticCitizen:
+    return replace(citizen, full_name=citizen.full_name.upper())
+
+
+def variants(seed: int) -> dict[str, SyntheticCitizen]:
+    """Named QR payload variants for tests: each a valid card with one unusual trait."""
+    rng = random.Random(seed)
+    base = generate_many(seed, 6)
+    return {
+        "plain": base[0],
+        "empty_old_id": with_empty_old_id(base[1]),
+        "old_id_12": with_old_id_12(base[2], rng),
+        "empty_address": with_empty_address(base[3]),
+        "long_address": with_long_address(base[4], rng),
+        "upper_case_name": with_upper_case_name(base[5]),
+        "everything": with_upper_case_name(with_long_address(with_empty_old_id(base[0]), rng)),
+    }
+
+
+__all__ = [
+    "SyntheticCitizen",
+    "generate",
+    "generate_many",
+    "long_address",
+    "make_id_number",
+    "replace",
+    "variants",
+    "vietnamese_letters",
+    "with_empty_address",
+    "with_empty_old_id",
+    "with_long_address",
+    "with_old_id_12",
+    "with_upper_case_name",
+]

@@ -1,0 +1,130 @@
+"""QR decoding of grayscale camera frames (zxing-cpp) and de-duplication of sightings.
+
+``QrDecoder.decode(frame)`` returns the raw bytes of every QR code in a uint8 H x W frame
+(the payload is decoded as UTF-8 later, by ``station.qr.payload``, never by zxing's
+character-set guess). Only QR codes are searched for.
+
+Decoder options were chosen on generated card frames (``bench/qr.py``, 640x480 and
+1280x720, 3-6 px per module, rotation, blur, noise, perspective, glare): the LocalAverage
+binarizer decodes ~98% of them where GlobalHistogram decodes ~88%; ``try_invert`` (light
+on dark codes) and ``try_downscale`` (large modules) roughly double the cost of every frame,
+with or without a code, and found nothing more, so both are off by default. ``try_rotate``
+changes nothing for QR codes (they are found in any orientation).
+
+``QrTracker`` turns per-frame sightings into events: a payload seen in consecutive frames
+is ONE event, emitted on first sight; the same payload is emitted again only after it has
+been absent for at least ``absent_frames`` frames AND ``absent_s`` seconds. It is pure: the
+caller passes ``now`` (monotonic seconds), so tests drive it with a fake clock. It keeps
+SHA-256 digests of payloads, not the payloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import zxingcpp
+
+Frame = npt.NDArray[np.uint8]
+
+
+class QrDecodeError(ValueError):
+    """A frame that cannot be handed to the decoder (wrong type, shape or dtype)."""
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """zxing-cpp options (see the module docstring for why these defaults)."""
+
+    binarizer: str = "LocalAverage"  # or "GlobalHistogram", "FixedThreshold", "BoolCast"
+    try_invert: bool = False
+    try_downscale: bool = False
+    try_rotate: bool = False
+
+
+class QrDecoder:
+    """Finds QR codes in grayscale frames; holds only its (immutable) options."""
+
+    def __init__(self, options: DecoderOptions | None = None) -> None:
+        self.options = options or DecoderOptions()
+        try:
+            binarizer = getattr(zxingcpp.Binarizer, self.options.binarizer)
+        except AttributeError:
+            raise ValueError(f"unknown zxing-cpp binarizer {self.options.binarizer!r}") from None
+        self._kwargs: dict[str, Any] = {
+            "formats": zxingcpp.BarcodeFormat.QRCode,
+            "try_rotate": self.options.try_rotate,
+            "try_downscale": self.options.try_downscale,
+            "try_invert": self.options.try_invert,
+            "binarizer": binarizer,
+        }
+
+    def decode(self, frame: Frame) -> tuple[bytes, ...]:
+        """Raw payload bytes of every QR code in ``frame`` (empty when none)."""
+        check_frame(frame)
+        return tuple(bytes(r.bytes) for r in zxingcpp.read_barcodes(frame, **self._kwargs))
+
+
+def check_frame(frame: Frame) -> None:
+    """Raise QrDecodeError unless ``frame`` is a non-empty 2-D uint8 numpy array."""
+    if not isinstance(frame, np.ndarray):
+        raise QrDecodeError(f"QR decode: frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8 or frame.ndim != 2 or 0 in frame.shape:
+        raise QrDecodeError(
+            f"QR decode: frame must be 2-D uint8 grayscale, got {frame.dtype} {frame.shape}"
+        )
+
+
+def fingerprint(payload: bytes) -> str:
+    """What logs may name a payload by: the first 8 bytes of its SHA-256, hex."""
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+@dataclass
+class _Sighting:
+    last_frame: int
+    last_seen: float
+
+
+class QrTracker:
+    """One event per card presentation (see the module docstring)."""
+
+    def __init__(self, *, absent_frames: int = 5, absent_s: float = 1.0) -> None:
+        if absent_frames < 1 or absent_s < 0:
+            raise ValueError("absent_frames must be >= 1 and absent_s >= 0")
+        self.absent_frames = absent_frames
+        self.absent_s = absent_s
+        self._frame = 0
+        self._seen: dict[bytes, _Sighting] = {}
+
+    def update(self, payloads: Iterable[bytes], now: float) -> tuple[bytes, ...]:
+        """Feed one frame's payloads; returns those that are new events (first sight)."""
+        self._frame += 1
+        events: list[bytes] = []
+        for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
+            key = hashlib.sha256(payload).digest()
+            sighting = self._seen.get(key)
+            if sighting is None or self._gone(sighting, now):
+                events.append(payload)
+            self._seen[key] = _Sighting(self._frame, now)
+        self._forget(now)
+        return tuple(events)
+
+    def reset(self) -> None:
+        """Forget every payload: the next sighting of any code is an event again."""
+        self._seen.clear()
+
+    def _gone(self, sighting: _Sighting, now: float) -> bool:
+        missed = self._frame - sighting.last_frame - 1
+        return missed >= self.absent_frames and now - sighting.last_seen >= self.absent_s
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, s in self._seen.items() if self._gone(s, now)]:
+            del self._seen[key]
+
+    def __len__(self) -> int:
+        return len(self._seen)

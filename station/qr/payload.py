@@ -1,0 +1,251 @@
+"""Parse and validate the QR payload of a 2021 CCCD (see shared/domain/cccd.md).
+
+One line, 7 fields separated by ``|`` (empty fields kept)::
+
+    ID12 | OLD_ID | FULL_NAME | DOB ddMMyyyy | SEX | RESIDENCE | ISSUE ddMMyyyy
+
+Outcomes (``QrResult.status``):
+
+- ``unrecognised``: the text does not have the CCCD shape, i.e. it is not exactly 7 fields
+  whose first field is 12 ASCII digits (a 2024 card's QR, a URL, a truncated read...).
+  ``raw_text`` keeps the text; ``identity`` is None.
+- ``invalid``: the CCCD shape, but a value is wrong. Errors: malformed or impossible dates,
+  a future birth date, an issue date before birth or in the future, bad old ID, sex or name,
+  damaged text (U+FFFD from a bad UTF-8 decode, control characters). ``identity`` is set
+  only when every field could be read (errors are between fields, e.g. issue before
+  birth), so the officer can see what the card claims; it is None otherwise, and always
+  None when the text is damaged (never show U+FFFD as a name).
+- ``ok``: every field valid. Warnings (``ok`` stays ``ok``): the ID's province, sex or
+  birth year disagree with the card, issue before age 14 or outside the 2021-card era,
+  card expired by law, unusual characters in a name.
+
+``parse_payload`` never raises. ``Finding.code`` is a stable English identifier,
+``Finding.message`` Vietnamese for the officer; neither contains personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+from station.cardlaw import birthday_at, legal_expiry
+from station.models import Finding, QrIdentity, QrResult, QrStatus
+from station.qr import idnumber
+
+log = logging.getLogger(__name__)
+
+FIELD_COUNT = 7
+REPLACEMENT = "\ufffd"
+CHIP_CARDS_FROM = date(2021, 1, 1)  # first chip CCCDs
+NEW_LAW_FROM = date(2024, 7, 1)  # 2024 "thẻ căn cước" replaced the 2021 card
+MIN_CARD_AGE = 14  # Luật CCCD 2014, art. 19
+
+_DATE_RE = re.compile(r"[0-9]{8}")
+_OLD_ID_RE = re.compile(r"[0-9]{9}|[0-9]{12}")
+_NAME_EXTRA = frozenset(" '-.")
+
+MESSAGES: dict[str, str] = {
+    "unrecognised_payload": "Mã QR không phải mã của thẻ CCCD gắn chip (mẫu 2021).",
+    "damaged_text": "Dữ liệu mã QR bị hỏng (ký tự không đọc được). Hãy quét lại.",
+    "control_characters": "Dữ liệu mã QR chứa ký tự điều khiển không hợp lệ.",
+    "old_id_format": "Số CMND cũ không hợp lệ (phải có 9 hoặc 12 chữ số).",
+    "name_missing": "Thiếu họ và tên.",
+    "name_unusual_characters": "Họ và tên có ký tự bất thường, hãy đối chiếu với thẻ.",
+    "dob_format": "Ngày sinh không đúng định dạng ngàythángnăm (8 chữ số).",
+    "dob_impossible": "Ngày sinh không tồn tại.",
+    "dob_future": "Ngày sinh ở tương lai.",
+    "dob_before_1900": "Ngày sinh trước năm 1900, hãy đối chiếu với thẻ.",
+    "sex_invalid": "Giới tính không hợp lệ (phải là Nam hoặc Nữ).",
+    "issue_date_format": "Ngày cấp không đúng định dạng ngàythángnăm (8 chữ số).",
+    "issue_date_impossible": "Ngày cấp không tồn tại.",
+    "issue_date_future": "Ngày cấp ở tương lai.",
+    "issue_before_birth": "Ngày cấp trước ngày sinh.",
+    "issue_under_14": "Thẻ được cấp khi chưa đủ 14 tuổi, hãy đối chiếu với thẻ.",
+    "issue_before_chip_cards": "Ngày cấp trước năm 2021 (trước khi có thẻ gắn chip).",
+    "issue_after_2024_law": "Ngày cấp từ 01/07/2024: thẻ mẫu 2021 không còn được cấp.",
+    "card_expired": "Thẻ đã hết hạn theo quy định, công dân cần làm thủ tục đổi thẻ.",
+    "id_province_unknown": "Mã tỉnh trong số định danh không thuộc 63 mã tỉnh, thành phố.",
+    "id_sex_mismatch": "Số định danh không khớp với giới tính trên thẻ.",
+    "id_birth_year_mismatch": "Số định danh không khớp với năm sinh trên thẻ.",
+    "parser_failure": "Lỗi nội bộ khi đọc mã QR. Hãy quét lại.",
+}
+
+
+def finding(code: str) -> Finding:
+    """The Finding for ``code`` with its Vietnamese message."""
+    return Finding(code, MESSAGES[code])
+
+
+@dataclass
+class _Check:
+    """Findings collected while checking one payload (local to one parse call)."""
+
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    def error(self, code: str) -> None:
+        self.errors.append(finding(code))
+
+    def warn(self, code: str) -> None:
+        self.warnings.append(finding(code))
+
+
+def decode_text(data: bytes | bytearray | memoryview | str) -> str:
+    """The payload as text: bytes decoded as UTF-8 with U+FFFD for undecodable bytes."""
+    if isinstance(data, str):
+        return data
+    return bytes(data).decode("utf-8", errors="replace")
+
+
+def split_fields(text: str) -> list[str]:
+    """NFC-normalise, drop a BOM and surrounding whitespace, split on ``|`` keeping empties."""
+    text = unicodedata.normalize("NFC", text).lstrip("\ufeff").strip()
+    return [part.strip() for part in text.split("|")]
+
+
+def looks_like_cccd(fields: list[str]) -> bool:
+    """The 2021 CCCD shape: exactly 7 fields, the first 12 ASCII digits."""
+    return len(fields) == FIELD_COUNT and idnumber.is_id_number(fields[0])
+
+
+def parse_payload(
+    data: bytes | bytearray | memoryview | str, *, today: date | None = None
+) -> QrResult:
+    """Parse and validate one QR payload; never raises (see the module docstring)."""
+    raw_text = ""
+    try:
+        raw_text = decode_text(data)
+        return _parse(raw_text, today or date.today())
+    except Exception:  # defensive: bad input must never crash the station
+        log.exception("QR payload parser failed")
+        return QrResult(QrStatus.UNRECOGNISED, None, raw_text, errors=(finding("parser_failure"),))
+
+
+def _parse(raw_text: str, today: date) -> QrResult:
+    fields = split_fields(raw_text)
+    damaged = REPLACEMENT in raw_text
+    if not looks_like_cccd(fields):
+        errors = [finding("unrecognised_payload")]
+        if damaged:
+            errors.append(finding("damaged_text"))
+        return QrResult(QrStatus.UNRECOGNISED, None, raw_text, errors=tuple(errors))
+    check = _Check()
+    if damaged:
+        check.error("damaged_text")
+    if any(_has_control(f) for f in fields):
+        check.error("control_characters")
+    identity = _identity(fields, check, today)
+    if identity is not None and not check.errors:
+        _cross_check(identity, check, today)
+    status = QrStatus.INVALID if check.errors else QrStatus.OK
+    if damaged or any(e.code == "control_characters" for e in check.errors):
+        identity = None
+    return QrResult(status, identity, raw_text, tuple(check.warnings), tuple(check.errors))
+
+
+def _identity(fields: list[str], check: _Check, today: date) -> QrIdentity | None:
+    """Read each field; None when one cannot be read. Adds field and date errors."""
+    id_number, old_id, name, dob_text, sex_text, residence, issue_text = fields
+    old_ok, old = _old_id(old_id, check)
+    full_name = _name(name, check)
+    dob = _date(dob_text, "dob", check)
+    sex = _sex(sex_text, check)
+    issue = _date(issue_text, "issue_date", check)
+    if dob is not None:
+        if dob > today:
+            check.error("dob_future")
+        elif dob.year < idnumber.FIRST_CENTURY_YEAR:
+            check.warn("dob_before_1900")
+    if issue is not None:
+        if issue > today:
+            check.error("issue_date_future")
+        if dob is not None and issue < dob:
+            check.error("issue_before_birth")
+    if not old_ok or full_name is None or dob is None or sex is None or issue is None:
+        return None
+    return QrIdentity(
+        id_number=id_number,
+        old_id_number=old,
+        full_name=full_name,
+        date_of_birth=dob,
+        sex=sex,
+        place_of_residence=_collapse(residence) or None,
+        issue_date=issue,
+    )
+
+
+def _cross_check(identity: QrIdentity, check: _Check, today: date) -> None:
+    """Warnings about a readable, consistent identity: ID structure, age, card era."""
+    structure = idnumber.split_id(identity.id_number)
+    dob, issue = identity.date_of_birth, identity.issue_date
+    if structure.province_name is None:
+        check.warn("id_province_unknown")
+    if structure.sex != identity.sex:
+        check.warn("id_sex_mismatch")
+    if structure.birth_year != dob.year:
+        check.warn("id_birth_year_mismatch")
+    if issue < birthday_at(dob, MIN_CARD_AGE):
+        check.warn("issue_under_14")
+    if issue < CHIP_CARDS_FROM:
+        check.warn("issue_before_chip_cards")
+    elif issue >= NEW_LAW_FROM:
+        check.warn("issue_after_2024_law")
+    expiry = legal_expiry(dob, issue)
+    if expiry is not None and expiry <= today:
+        check.warn("card_expired")
+
+
+def _old_id(text: str, check: _Check) -> tuple[bool, str | None]:
+    """(readable, value): value None when absent; (False, None) plus an error when bad."""
+    if text == "":
+        return True, None
+    if _OLD_ID_RE.fullmatch(text):
+        return True, text
+    check.error("old_id_format")
+    return False, None
+
+
+def _name(text: str, check: _Check) -> str | None:
+    name = _collapse(text)
+    if not name or not any(ch.isalpha() for ch in name):
+        check.error("name_missing")
+        return None
+    if any(not _name_char(ch) for ch in name):
+        check.warn("name_unusual_characters")
+    return name
+
+
+def _name_char(ch: str) -> bool:
+    return ch in _NAME_EXTRA or unicodedata.category(ch)[0] in ("L", "M")
+
+
+def _sex(text: str, check: _Check) -> str | None:
+    for value in (idnumber.MALE, idnumber.FEMALE):
+        if text.casefold() == value.casefold():
+            return value
+    check.error("sex_invalid")
+    return None
+
+
+def _date(text: str, what: str, check: _Check) -> date | None:
+    """``ddMMyyyy`` -> date; adds ``<what>_format`` / ``<what>_impossible`` errors."""
+    if not _DATE_RE.fullmatch(text):
+        check.error(f"{what}_format")
+        return None
+    try:
+        return date(int(text[4:]), int(text[2:4]), int(text[:2]))
+    except ValueError:
+        check.error(f"{what}_impossible")
+        return None
+
+
+def _collapse(text: str) -> str:
+    """Trim and collapse runs of whitespace to one space."""
+    return " ".join(text.split())
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
