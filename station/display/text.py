@@ -1,0 +1,103 @@
+"""Text layout for the 128x64 panel: measure, wrap by words, mark truncation.
+
+Nothing here silently cuts text: ``fit`` reports when lines were dropped and ends
+the last kept line with an ellipsis, and callers that can paginate do so instead.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from station.display.fonts import Font
+
+ELLIPSIS = "…"
+
+
+def nfc(text: str) -> str:
+    """Precomposed form: DejaVu draws NFC Vietnamese best and widths are stable."""
+    return unicodedata.normalize("NFC", text)
+
+
+def width(f: Font, text: str) -> int:
+    """Pixels from the pen origin to the right edge of the ink (or advance, if wider)."""
+    if not text:
+        return 0
+    left, _, right, _ = f.getbbox(text)
+    return max(int(right), round(f.getlength(text))) - min(0, int(left))
+
+
+def _break_word(f: Font, word: str, first: int, limit: int) -> list[str]:
+    """Split a word too wide for a line into pieces that fit (character by character);
+    the first piece gets ``first`` pixels, the others ``limit``."""
+    pieces: list[str] = []
+    current = ""
+    for ch in word:
+        if current and width(f, current + ch) > (limit if pieces else first):
+            pieces.append(current)
+            current = ch
+        else:
+            current += ch
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def wrap(f: Font, text: str, limit: int, first_limit: int | None = None) -> list[str]:
+    """Word-wrap ``text`` into lines no wider than ``limit`` pixels.
+
+    ``first_limit`` narrows the first line (room for a page indicator). Explicit
+    newlines start new lines; a single word too wide for a line is broken.
+    """
+    lines: list[str] = []
+    for paragraph in nfc(text).split("\n"):
+        current = ""
+        for word in paragraph.split():
+            room = first_limit if (first_limit is not None and not lines) else limit
+            candidate = f"{current} {word}" if current else word
+            if width(f, candidate) <= room:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+                room = limit
+            pieces = _break_word(f, word, room, limit)
+            lines.extend(pieces[:-1])
+            current = pieces[-1] if pieces else ""
+        lines.append(current)
+    return lines
+
+
+def ellipsize(f: Font, text: str, limit: int) -> str:
+    """``text`` cut to fit ``limit`` pixels, ending in an ellipsis when it was cut."""
+    text = nfc(text)
+    if width(f, text) <= limit:
+        return text
+    cut = text
+    while cut and width(f, cut.rstrip() + ELLIPSIS) > limit:
+        cut = cut[:-1]
+    return cut.rstrip() + ELLIPSIS
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Lines that fit a box; ``truncated`` tells that text was dropped (shown with …)."""
+
+    lines: tuple[str, ...]
+    truncated: bool
+
+
+def fit(f: Font, text: str, limit: int, max_lines: int) -> Fitted:
+    """Wrap into at most ``max_lines``; an overflow ends the last line with an ellipsis."""
+    lines = wrap(f, text, limit)
+    if len(lines) <= max_lines:
+        return Fitted(tuple(lines), False)
+    kept = lines[:max_lines]
+    rest = " ".join(lines[max_lines - 1 :])
+    kept[-1] = ellipsize(f, rest + " " + ELLIPSIS, limit)
+    if not kept[-1].endswith(ELLIPSIS):
+        kept[-1] = ellipsize(f, kept[-1] + ELLIPSIS, limit)
+    return Fitted(tuple(kept), True)
+
+
+__all__ = ["ELLIPSIS", "Fitted", "ellipsize", "fit", "nfc", "width", "wrap"]
