@@ -1,0 +1,177 @@
+"""Trust store folder operations: import, list, remove (used by ``station trust``).
+
+``import_file`` recognises PEM or DER certificates, CRLs and ICAO master lists. A master
+list whose own CMS signature fails is refused unless ``allow_unverified_list``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from station.verify import masterlist
+from station.verify.trust import (
+    TrustStore,
+    TrustStoreError,
+    fingerprint,
+    parse_certificate,
+    parse_crl,
+    pem_or_der_objects,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str
+    added_certs: tuple[str, ...] = ()  # fingerprints
+    added_crls: tuple[str, ...] = ()
+    already_present: int = 0
+    problems: tuple[str, ...] = ()
+    master_list: masterlist.MasterList | None = None
+
+    def to_json(self) -> dict[str, object]:
+        ml = self.master_list
+        return {
+            "source": self.source,
+            "added_certificates": len(self.added_certs),
+            "added_crls": len(self.added_crls),
+            "already_present": self.already_present,
+            "problems": list(self.problems),
+            "master_list": None
+            if ml is None
+            else {
+                "signature_valid": ml.signature_valid,
+                "signature_problem": ml.signature_problem,
+                "signer": ml.signer_subject,
+                "signer_serial": ml.signer_serial,
+                "signer_chain": ml.signer_chain,
+                "certificates": len(ml.certificates),
+            },
+        }
+
+
+@dataclass
+class _Pending:
+    certs: list[bytes] = field(default_factory=list)
+    crls: list[bytes] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def import_file(
+    directory: Path | str, path: Path | str, *, allow_unverified_list: bool = False
+) -> ImportReport:
+    """Install every certificate / CRL that ``path`` holds into the trust store folder."""
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise TrustStoreError(f"cannot read {source}: {exc.strerror}") from exc
+    pending = _Pending()
+    master: masterlist.MasterList | None = None
+    for kind, der in pem_or_der_objects(data):
+        if masterlist.is_master_list(der):
+            master = masterlist.parse_master_list(der, TrustStore.load(directory))
+            if not master.signature_valid and not allow_unverified_list:
+                raise TrustStoreError(
+                    f"{source.name}: master list signature invalid ({master.signature_problem})"
+                )
+            pending.certs += master.certificates
+            pending.problems += master.problems
+        elif kind in ("X509 CRL",) or (kind == "DER" and _looks_like_crl(der)):
+            pending.crls.append(parse_crl(der).der)
+        elif kind in ("CERTIFICATE", "DER", "TRUSTED CERTIFICATE"):
+            pending.certs.append(parse_certificate(der).der)
+        else:
+            pending.problems.append(f"PEM block {kind!r} ignored")
+    return _write(Path(directory), source.name, pending, master)
+
+
+def _looks_like_crl(der: bytes) -> bool:
+    try:
+        parse_crl(der)
+    except TrustStoreError:
+        return False
+    try:
+        parse_certificate(der)
+    except TrustStoreError:
+        return True
+    return False
+
+
+def _write(
+    root: Path, name: str, pending: _Pending, master: masterlist.MasterList | None
+) -> ImportReport:
+    added: dict[str, list[str]] = {"certs": [], "crls": []}
+    present = 0
+    for folder, items in (("certs", pending.certs), ("crls", pending.crls)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for der in items:
+            target = root / folder / f"{fingerprint(der)}.der"
+            if target.exists():
+                present += 1
+                continue
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(der)
+            tmp.replace(target)
+            added[folder].append(fingerprint(der))
+    log.info(
+        "trust import %s: %d certificates, %d CRLs added, %d present, %d problems",
+        name,
+        len(added["certs"]),
+        len(added["crls"]),
+        present,
+        len(pending.problems),
+    )
+    return ImportReport(
+        source=name,
+        added_certs=tuple(added["certs"]),
+        added_crls=tuple(added["crls"]),
+        already_present=present,
+        problems=tuple(pending.problems),
+        master_list=master,
+    )
+
+
+def remove(directory: Path | str, prefix: str) -> str:
+    """Remove the one certificate or CRL whose fingerprint starts with ``prefix``."""
+    prefix = prefix.lower().replace(":", "")
+    if len(prefix) < 8:
+        raise TrustStoreError("give at least 8 hex digits of the fingerprint")
+    root = Path(directory)
+    matches = [p for folder in ("certs", "crls") for p in (root / folder).glob(f"{prefix}*.der")]
+    if not matches:
+        raise TrustStoreError(f"no trust anchor or CRL with fingerprint {prefix}")
+    if len(matches) > 1:
+        raise TrustStoreError(f"fingerprint prefix {prefix} is ambiguous ({len(matches)} matches)")
+    matches[0].unlink()
+    return matches[0].stem
+
+
+def listing(store: TrustStore) -> list[dict[str, object]]:
+    """One entry per anchor and CRL: kind, subject/issuer, validity, fingerprint."""
+    rows: list[dict[str, object]] = [
+        {
+            "kind": "certificate",
+            "subject": a.subject,
+            "not_before": a.not_before.isoformat(),
+            "not_after": a.not_after.isoformat(),
+            "key": a.key_description(),
+            "sha256": a.fingerprint,
+        }
+        for a in store.anchors
+    ]
+    rows += [
+        {
+            "kind": "crl",
+            "subject": str(c.issuer.human_friendly),
+            "not_before": c.this_update.isoformat(),
+            "not_after": c.next_update.isoformat() if c.next_update else None,
+            "revoked": len(c.crl["tbs_cert_list"]["revoked_certificates"]),
+            "sha256": c.fingerprint,
+        }
+        for c in store.crls
+    ]
+    return rows
