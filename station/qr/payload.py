@@ -219,7 +219,8 @@ def _name(text: str, check: _Check) -> str | None:
 
 
 def _name_char(ch: str) -> bool:
-    return ch in _NAME_EXTRA or unicodedata.category(ch)[0] in ("L", "M")
+    # U+FFFD is reported once, as damaged_text, not again as an unusual name character.
+    return ch in _NAME_EXTRA or ch == REPLACEMENT or unicodedata.category(ch)[0] in ("L", "M")
 
 
 def _sex(text: str, check: _Check) -> str | None:
