@@ -1,0 +1,244 @@
+"""One MQTT 5 connection driven by its owner's thread (paho-mqtt 2.x, no paho thread).
+
+``Link.step(timeout)`` does everything: (re)connect when due, run paho's network
+loop once, and deliver paho callbacks in the calling thread, so the publisher and
+the ward receiver each own their state without locks. Reconnects use our own
+capped exponential backoff with jitter (:class:`Backoff`), never paho's.
+Sessions are persistent (clean_start False + session expiry), TLS pins the
+configured CA and may present a client certificate; user name + password are
+optional. Nothing here knows about records.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from station.config import Config
+from station.sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Where and how to connect."""
+
+    host: str
+    port: int
+    client_id: str
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 24 * 3600
+    reconnect_min_s: float = 0.2
+    reconnect_max_s: float = 30.0
+
+    @classmethod
+    def from_config(cls, cfg: Config, *, client_id: str | None = None) -> LinkSettings:
+        m = cfg.mqtt
+        password = ""
+        if m.password_file:
+            try:
+                password = Path(m.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SyncError(f"mqtt.password_file: cannot read: {exc.strerror}") from exc
+        return cls(
+            host=m.host,
+            port=m.port,
+            client_id=client_id or f"station-{cfg.station.id}",
+            tls=m.tls,
+            ca_file=m.ca_file,
+            cert_file=m.cert_file,
+            key_file=m.key_file,
+            username=m.username,
+            password=password,
+            keepalive_s=m.keepalive_s,
+            reconnect_max_s=m.reconnect_max_s,
+            session_expiry_s=m.session_expiry_s,
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, client_id: str, **kw: Any) -> LinkSettings:
+        """``mqtt://host:port`` or ``mqtts://host:port`` (+ keyword overrides)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise SyncError(f"broker URL must be mqtt://HOST:PORT or mqtts://HOST:PORT: {url!r}")
+        tls = parts.scheme == "mqtts"
+        port = parts.port or (8883 if tls else 1883)
+        return cls(host=parts.hostname, port=port, client_id=client_id, tls=tls, **kw)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            if self.ca_file:
+                ctx.load_verify_locations(self.ca_file)  # pinned: only this CA
+            else:
+                ctx.load_default_certs()
+            if self.cert_file:
+                ctx.load_cert_chain(self.cert_file, self.key_file or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise SyncError(f"TLS setup failed (ca/cert/key files): {exc}") from exc
+        return ctx
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: delay in [base/2, base], base doubles."""
+
+    def __init__(self, low: float, cap: float, rng: random.Random | None = None) -> None:
+        self.low, self.cap = low, max(cap, low)
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        base = min(self.cap, self.low * (2**self._attempt))
+        self._attempt = min(self._attempt + 1, 30)
+        return self._rng.uniform(base / 2, base)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+MessageHandler = Callable[[str, bytes], None]
+ConnectHandler = Callable[[bool], None]
+
+
+class Link:
+    """A paho client plus reconnect policy; call :meth:`step` from one thread only."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        *,
+        on_connect: ConnectHandler,
+        on_message: MessageHandler,
+        will: tuple[str, bytes] | None = None,
+        max_inflight: int = 100,
+    ) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.settings = settings
+        self._on_connect_cb = on_connect
+        self._on_message_cb = on_message
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
+        self._next_attempt = 0.0
+        self._connecting = False
+        self.connected = False
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        client.max_inflight_messages_set(max_inflight)
+        client.max_queued_messages_set(0)
+        if settings.tls:
+            client.tls_set_context(settings.ssl_context())
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        self._props.SessionExpiryInterval = settings.session_expiry_s
+        self._client = client
+
+    # -- paho callbacks (run inside step(), in the owner's thread) ------------------
+    def _handle_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        self._connecting = False
+        if rc.is_failure:
+            log.warning("broker %s:%d refused connection: %s", *self._where(), rc)
+            self._schedule_retry()
+            return
+        self.connected = True
+        self._backoff.reset()
+        log.info("connected to %s:%d (session present: %s)", *self._where(), flags.session_present)
+        self._on_connect_cb(bool(flags.session_present))
+
+    def _handle_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, p: Any) -> None:
+        was = self.connected
+        self.connected = False
+        self._connecting = False
+        if was and rc.is_failure:
+            log.warning("disconnected from %s:%d: %s", *self._where(), rc)
+        self._schedule_retry()
+
+    def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self._on_message_cb(str(message.topic), bytes(message.payload))
+
+    def _where(self) -> tuple[str, int]:
+        return self.settings.host, self.settings.port
+
+    def _schedule_retry(self) -> None:
+        self._next_attempt = time.monotonic() + self._backoff.next_delay()
+
+    # -- owner API -----------------------------------------------------------------------
+    def step(self, timeout: float) -> None:
+        """Connect if due, then run the network loop once (callbacks happen here)."""
+        if not self.connected and not self._connecting:
+            if time.monotonic() < self._next_attempt:
+                time.sleep(min(timeout, max(0.0, self._next_attempt - time.monotonic())))
+                return
+            self._try_connect()
+            if not self._connecting:
+                return
+        self._client.loop(timeout=timeout)
+        if self._connecting and time.monotonic() > self._connect_deadline:
+            log.warning("no CONNACK from %s:%d, retrying", *self._where())
+            self._client.disconnect()
+            self._connecting = False
+            self._schedule_retry()
+
+    def _try_connect(self) -> None:
+        s = self.settings
+        try:
+            self._client.connect(
+                s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=self._props
+            )
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("cannot connect to %s:%d: %s", s.host, s.port, exc)
+            self._schedule_retry()
+            return
+        self._connecting = True
+        self._connect_deadline = time.monotonic() + max(5.0, s.keepalive_s)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
+        """Queue a message; False when not connected or paho refused it."""
+        if not self.connected:
+            return False
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return bool(info.rc == 0)
+
+    def subscribe(self, topics: list[tuple[str, int]]) -> None:
+        self._client.subscribe(topics)
+
+    def close(self, last: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
+        """Publish ``last`` (retained, e.g. status offline), then disconnect cleanly."""
+        if self.connected and last is not None:
+            info = self._client.publish(last[0], last[1], qos=1, retain=True)
+            deadline = time.monotonic() + timeout
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                self._client.loop(timeout=0.05)
+        if self.connected:
+            self._client.disconnect()
+            self._client.loop(timeout=0.05)
+        self.connected = False
+
+
+__all__ = ["Backoff", "Link", "LinkSettings"]

@@ -1,0 +1,288 @@
+"""The durable, encrypted outbox: the ONLY buffer between a read and the ward.
+
+Layout: the store path is a folder of small tinydb databases ("segments",
+``seg-00000001.tdb``), each holding at most ``segment_size`` records and written
+through :class:`~station.sync.storage.EncryptedAtomicStorage` (AES-GCM, temp
+file + fsync + rename + folder fsync). Appending rewrites only the newest
+segment, so append latency does not grow with the backlog; a fully delivered
+segment is simply unlinked. A segment that fails to decrypt or parse is moved to
+``corrupt/`` with an ERROR log line and the rest of the store loads.
+
+One thread owns all files and the in-memory index; every public method hands a
+call to that thread and waits for its result, so the app loop, the publisher and
+the CLI can share one ``Outbox``. :meth:`Outbox.append` returns only after the
+record is on disk; it raises :class:`StoreFull` when ``max_records`` wait or the
+disk has less than ``min_free_mb`` free (stored records are never dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tinydb import TinyDB
+
+from station.audit import AuditLog, fingerprint
+from station.config import Config
+from station.record import canonical_bytes
+from station.sync.errors import StoreError, StoreFull
+from station.sync.storage import (
+    EncryptedAtomicStorage,
+    StoreCorrupt,
+    fsync_dir,
+    load_or_create_key,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SEGMENT_SIZE = 32
+_SEG_PREFIX, _SEG_SUFFIX = "seg-", ".tdb"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    segment: int
+    doc_id: int
+    stored_at: float
+    fingerprint: str
+
+
+class Outbox:
+    """Thread-owned durable queue of records waiting for the ward's acknowledgement."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        key_file: str | Path,
+        max_records: int = 10_000,
+        min_free_mb: int = 50,
+        segment_size: int = SEGMENT_SIZE,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.key_file = Path(key_file)
+        self.max_records = max_records
+        self.min_free_bytes = min_free_mb * 1024 * 1024
+        self.segment_size = segment_size
+        self.audit = audit
+        self.quarantined: list[Path] = []
+        self._index: dict[str, _Entry] = {}
+        self._live: dict[int, int] = {}  # segment -> records still in it
+        self._head = 1
+        self._key = b""
+        self._appended = 0
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None]
+        self._calls = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="outbox", daemon=True)
+        self._thread.start()
+        self._call(self._open)
+
+    @classmethod
+    def from_config(cls, cfg: Config, *, audit: AuditLog | None = None) -> Outbox:
+        """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``."""
+        return cls(
+            cfg.store_path,
+            key_file=cfg.data_dir / "outbox.key",
+            max_records=cfg.store.max_records,
+            min_free_mb=cfg.store.min_free_mb,
+            audit=audit,
+        )
+
+    # -- public API (any thread) -------------------------------------------------------
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Store ``record`` durably; returns once it is fsynced. Raises StoreFull."""
+        self._call(lambda: self._append(dict(record)))
+
+    def pending_count(self) -> int:
+        return self._call(lambda: len(self._index))
+
+    def oldest_pending_age(self, now: float | None = None) -> float | None:
+        """Seconds since the oldest waiting record was stored (None when empty)."""
+        return self._call(lambda: self._oldest_age(time.time() if now is None else now))
+
+    def next_batch(self, limit: int, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Up to ``limit`` waiting records, oldest first, skipping ids in ``exclude``."""
+        skip = set(exclude)
+        return self._call(lambda: self._next_batch(limit, skip))
+
+    def mark_delivered(self, record_ids: Iterable[str]) -> int:
+        """Delete acknowledged records (unknown ids are ignored); returns how many."""
+        ids = list(record_ids)
+        return self._call(lambda: self._delete(ids))
+
+    def record_ids(self) -> list[str]:
+        return self._call(lambda: list(self._index))
+
+    @property
+    def append_seq(self) -> int:
+        """Increments on every append (lets a poller notice new records cheaply)."""
+        return self._appended
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._calls.put(None)
+        self._thread.join(10)
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- owner thread ------------------------------------------------------------------
+    def _call(self, fn: Callable[[], T]) -> T:
+        if self._closed:
+            raise StoreError("outbox is closed")
+        fut: Future[T] = Future()
+        self._calls.put((fn, fut))
+        return fut.result()
+
+    def _serve(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            fn, fut = item
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # handed to the caller, never lost
+                fut.set_exception(exc)
+
+    def _seg_path(self, n: int) -> Path:
+        return self.path / f"{_SEG_PREFIX}{n:08d}{_SEG_SUFFIX}"
+
+    def _db(self, n: int) -> TinyDB:
+        return TinyDB(self._seg_path(n), key=self._key, storage=EncryptedAtomicStorage)
+
+    def _open(self) -> None:
+        self._key = load_or_create_key(self.key_file)
+        if self.path.exists() and not self.path.is_dir():
+            self._quarantine(self.path, "not a store folder")
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for tmp in self.path.glob(".*.tmp"):  # a write cut short: the old file is intact
+            tmp.unlink()
+        segments = sorted(
+            int(p.name[len(_SEG_PREFIX) : -len(_SEG_SUFFIX)])
+            for p in self.path.glob(f"{_SEG_PREFIX}*{_SEG_SUFFIX}")
+            if p.name[len(_SEG_PREFIX) : -len(_SEG_SUFFIX)].isdigit()
+        )
+        for n in segments:
+            self._load_segment(n)
+        self._head = segments[-1] if segments else 1
+        log.info(
+            "outbox %s: %d records waiting in %d segments",
+            self.path,
+            len(self._index),
+            len(self._live),
+        )
+
+    def _load_segment(self, n: int) -> None:
+        try:
+            docs = self._db(n).all()
+        except StoreCorrupt as exc:
+            self._quarantine(self._seg_path(n), str(exc))
+            return
+        entries = []
+        for doc in docs:
+            try:
+                entries.append((str(doc["record_id"]), float(doc["stored_at"]), doc))
+            except (KeyError, TypeError, ValueError):
+                log.error("outbox segment %d: skipping a malformed entry", n)
+        for record_id, stored_at, doc in entries:
+            self._index[record_id] = _Entry(n, doc.doc_id, stored_at, str(doc.get("fp", "")))
+        if entries:
+            self._live[n] = len(entries)
+
+    def _quarantine(self, path: Path, why: str) -> None:
+        target_dir = self.path.parent / f"{self.path.name}.corrupt"
+        target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = target_dir / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}"
+        path.replace(target)
+        self.quarantined.append(target)
+        log.error("OUTBOX FILE UNREADABLE, MOVED ASIDE: %s -> %s (%s)", path, target, why)
+
+    def _check_room(self) -> None:
+        if len(self._index) >= self.max_records:
+            raise StoreFull(f"outbox full: {len(self._index)} records wait (store.max_records)")
+        free = shutil.disk_usage(self.path).free
+        if free < self.min_free_bytes:
+            raise StoreFull(
+                f"outbox refused: {free // (1024 * 1024)} MB free on disk (store.min_free_mb)"
+            )
+
+    def _append(self, record: dict[str, Any]) -> None:
+        record_id = record.get("record_id")
+        if not isinstance(record_id, str) or not record_id:
+            raise StoreError("outbox append: record has no record_id")
+        if record_id in self._index:
+            return  # idempotent: already stored
+        self._check_room()
+        if self._live.get(self._head, 0) >= self.segment_size:
+            self._head += 1
+        fp = fingerprint(canonical_bytes(record))
+        now = time.time()
+        doc = {"record_id": record_id, "stored_at": now, "fp": fp, "record": record}
+        doc_id = self._db(self._head).insert(doc)
+        self._index[record_id] = _Entry(self._head, doc_id, now, fp)
+        self._live[self._head] = self._live.get(self._head, 0) + 1
+        self._appended += 1
+
+    def _oldest_age(self, now: float) -> float | None:
+        first = next(iter(self._index.values()), None)
+        return None if first is None else max(0.0, now - first.stored_at)
+
+    def _next_batch(self, limit: int, skip: set[str]) -> list[dict[str, Any]]:
+        wanted: list[tuple[str, _Entry]] = []
+        for record_id, entry in self._index.items():
+            if len(wanted) >= limit:
+                break
+            if record_id not in skip:
+                wanted.append((record_id, entry))
+        loaded: dict[int, dict[int, dict[str, Any]]] = {}
+        out = []
+        for _record_id, entry in wanted:
+            if entry.segment not in loaded:
+                db = self._db(entry.segment)
+                loaded[entry.segment] = {d.doc_id: d for d in db.all()}
+            doc = loaded[entry.segment].get(entry.doc_id)
+            if doc is not None:
+                out.append(doc["record"])
+        return out
+
+    def _delete(self, ids: list[str]) -> int:
+        by_segment: dict[int, list[tuple[str, _Entry]]] = {}
+        for record_id in dict.fromkeys(ids):
+            entry = self._index.get(record_id)
+            if entry is not None:
+                by_segment.setdefault(entry.segment, []).append((record_id, entry))
+        deleted: list[tuple[str, str]] = []
+        for seg, items in by_segment.items():
+            if len(items) >= self._live.get(seg, 0) and seg != self._head:
+                self._seg_path(seg).unlink(missing_ok=True)
+                fsync_dir(self.path)
+                self._live.pop(seg, None)
+            else:
+                self._db(seg).remove(doc_ids=[e.doc_id for _, e in items])
+                self._live[seg] -= len(items)
+            for record_id, entry in items:
+                del self._index[record_id]
+                deleted.append((record_id, entry.fingerprint))
+        if deleted and self.audit is not None:
+            self.audit.write_many(("deleted", rid, fp, "delivered") for rid, fp in deleted)
+        return len(deleted)
+
+
+__all__ = ["Outbox", "StoreError", "StoreFull"]

@@ -1,0 +1,264 @@
+"""The publisher: sends what waits in the outbox, deletes it on the ward's ack.
+
+Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
+
+- ``P/S/records`` station -> ward, QoS 1, one signed envelope per record
+  (:mod:`station.sync.signing`);
+- ``P/S/ack`` ward -> station, QoS 1, ``{"ack": [record_id, ...]}``;
+- ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
+  Last Will and is also sent on a clean stop);
+- ``P/S/heartbeat`` ``{"pending", "oldest_pending_age_s", "uptime_s", "version"}``.
+
+The outbox is the only buffer. At most ``inflight`` records are sent and not yet
+acknowledged; a record is deleted only when the ward acks it (a PUBACK only means
+the broker has it), and resent when no ack came within ``ack_timeout_s`` or when
+the broker lost our session. The publisher runs in its own thread and reports a
+:class:`SyncState` through a callback (called from that thread: hand it to your
+event loop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from station import __version__
+from station.config import Config
+from station.sync.link import Link, LinkSettings
+from station.sync.outbox import Outbox
+from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the idle screen shows about sync."""
+
+    connected: bool
+    pending: int
+    last_sync_at: float | None  # epoch seconds of the last ward ack, None = never
+    oldest_pending_age_s: float | None = None
+
+
+def topics(prefix: str, station_id: str) -> dict[str, str]:
+    base = f"{prefix}/{station_id}"
+    return {k: f"{base}/{k}" for k in ("records", "ack", "status", "heartbeat")}
+
+
+class Publisher:
+    """Outbox -> broker -> ward, with end-to-end acknowledgement. ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: LinkSettings,
+        *,
+        station_id: str,
+        signing_key: Any,
+        topic_prefix: str = "cccd",
+        inflight: int = 100,
+        ack_timeout_s: float = 30.0,
+        heartbeat_s: float = 60.0,
+        on_state: Callable[[SyncState], None] | None = None,
+    ) -> None:
+        if not station_id or any(c in station_id for c in "/+#"):
+            raise ValueError(f"station id {station_id!r} cannot be used in an MQTT topic")
+        self.outbox = outbox
+        self.station_id = station_id
+        self.topics = topics(topic_prefix, station_id)
+        self.inflight_max = inflight
+        self.ack_timeout_s = ack_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self._key = signing_key
+        self._on_state = on_state
+        self._link = Link(
+            settings,
+            on_connect=self._connected,
+            on_message=self._message,
+            will=(self.topics["status"], self._status("offline")),
+            max_inflight=inflight,
+        )
+        self._inflight: dict[str, float] = {}  # record_id -> monotonic send time
+        self._acked: list[str] = []
+        self._maybe_more = True
+        self._seen_seq = -1
+        self._started = time.monotonic()
+        self._next_heartbeat = 0.0
+        self._next_refresh = 0.0
+        self._last_sync: float | None = None
+        self._state: SyncState | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: Config,
+        outbox: Outbox,
+        *,
+        on_state: Callable[[SyncState], None] | None = None,
+    ) -> Publisher:
+        """The station's publisher (makes the station key pair on first use)."""
+        key = load_or_create_signing_key(*key_paths(cfg))
+        m = cfg.mqtt
+        return cls(
+            outbox,
+            LinkSettings.from_config(cfg),
+            station_id=cfg.station.id,
+            signing_key=key,
+            topic_prefix=m.topic_prefix,
+            inflight=m.inflight,
+            ack_timeout_s=m.ack_timeout_s,
+            heartbeat_s=m.heartbeat_s,
+            on_state=on_state,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> Publisher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Send status offline, disconnect, join the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def state(self) -> SyncState | None:
+        return self._state
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    # -- thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                busy = bool(self._inflight) or self._maybe_more
+                self._link.step(0.02 if busy else 0.1)
+                self._pump()
+        except Exception:  # the thread must say why it died
+            log.exception("publisher stopped by an error")
+            raise
+        finally:
+            self._link.close(last=(self.topics["status"], self._status("offline")))
+            self._report(force=True)
+
+    def _pump(self) -> None:
+        now = time.monotonic()
+        delivered = 0
+        if self._acked:
+            acked, self._acked = self._acked, []
+            delivered = self.outbox.mark_delivered(acked)
+            if delivered:
+                self._last_sync = time.time()
+            self._maybe_more = True
+        if self._link.connected:
+            self._expire(now)
+            self._fill()
+            if now >= self._next_heartbeat:
+                self._heartbeat(now)
+        if now >= self._next_refresh or delivered or self._seen_seq != self.outbox.append_seq:
+            self._report()
+            self._next_refresh = now + 1.0
+
+    def _expire(self, now: float) -> None:
+        for record_id, sent in list(self._inflight.items()):
+            if now - sent < self.ack_timeout_s:
+                break
+            del self._inflight[record_id]
+            self._maybe_more = True
+
+    def _fill(self) -> None:
+        free = self.inflight_max - len(self._inflight)
+        seq = self.outbox.append_seq
+        if free <= 0 or not (self._maybe_more or seq != self._seen_seq):
+            return
+        self._seen_seq = seq
+        batch = self.outbox.next_batch(free, exclude=self._inflight)
+        self._maybe_more = len(batch) >= free
+        now = time.monotonic()
+        for record in batch:
+            record_id = str(record["record_id"])
+            if not self._link.publish(self.topics["records"], seal_envelope(record, self._key)):
+                self._maybe_more = True
+                return
+            self._inflight[record_id] = now
+
+    def _heartbeat(self, now: float) -> None:
+        self._next_heartbeat = now + self.heartbeat_s
+        age = self.outbox.oldest_pending_age()
+        beat = {
+            "pending": self.outbox.pending_count(),
+            "oldest_pending_age_s": None if age is None else round(age, 1),
+            "uptime_s": round(now - self._started, 1),
+            "version": __version__,
+            "at": time.time(),
+        }
+        self._link.publish(self.topics["heartbeat"], json.dumps(beat).encode(), qos=0)
+
+    def _report(self, *, force: bool = False) -> None:
+        if self._on_state is None and not force:
+            return
+        state = SyncState(
+            connected=self._link.connected,
+            pending=self.outbox.pending_count(),
+            last_sync_at=self._last_sync,
+            oldest_pending_age_s=self.outbox.oldest_pending_age(),
+        )
+        changed = self._state is None or (
+            (state.connected, state.pending, state.last_sync_at)
+            != (self._state.connected, self._state.pending, self._state.last_sync_at)
+        )
+        self._state = state
+        if changed and self._on_state is not None:
+            try:
+                self._on_state(state)
+            except Exception:
+                log.exception("sync state callback failed")
+
+    # -- link callbacks (publisher thread) -------------------------------------------------
+    def _status(self, state: str) -> bytes:
+        doc = {"state": state, "station_id": self.station_id, "version": __version__}
+        return json.dumps(doc).encode()
+
+    def _connected(self, session_present: bool) -> None:
+        self._link.subscribe([(self.topics["ack"], 1)])
+        self._link.publish(self.topics["status"], self._status("online"), retain=True)
+        self._next_heartbeat = 0.0
+        if not session_present and self._inflight:
+            log.info("broker lost our session: resending %d records", len(self._inflight))
+            self._inflight.clear()
+        self._maybe_more = True
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        if topic != self.topics["ack"]:
+            return
+        try:
+            ids = json.loads(payload)["ack"]
+            if not isinstance(ids, list):
+                raise TypeError("ack is not a list")
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed ack message (%d bytes)", len(payload))
+            return
+        for record_id in ids:
+            if isinstance(record_id, str):
+                self._inflight.pop(record_id, None)
+                self._acked.append(record_id)
+
+
+__all__ = ["Publisher", "SyncState", "topics"]

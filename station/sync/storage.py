@@ -1,0 +1,140 @@
+"""A tinydb Storage that is encrypted at rest and replaced atomically on every write.
+
+File format: ``MAGIC || nonce(12) || AES-256-GCM(json, aad=MAGIC || file name)``.
+A write goes to a temp file in the same folder, is fsynced, renamed over the old
+file, and the folder is fsynced: after a power cut the file is either the old or
+the new version, never a mix. No write caching (tinydb's CachingMiddleware can lose
+up to 999 writes). Binding the file name into the AAD means a segment copied over
+another one fails to decrypt instead of silently taking its place.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tinydb.storages import Storage
+
+from station.sync.errors import StoreError, StoreFull
+
+MAGIC = b"CCCD-OUTBOX-1\n"
+KEY_BYTES = 32
+
+
+class StoreCorrupt(StoreError):
+    """A store file that does not decrypt or parse (wrong key, torn, tampered)."""
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via temp file + fsync + rename + folder fsync."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreFull(f"outbox write failed: disk full ({path.parent})") from exc
+        raise StoreError(f"outbox write of {path.name} failed: {exc.strerror}") from exc
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The 32-byte store key; created (mode 0600) when missing, never overwritten."""
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(KEY_BYTES)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return load_or_create_key(path)
+        try:
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_dir(path.parent)
+        return key
+    except OSError as exc:
+        raise StoreError(f"cannot read outbox key {path}: {exc.strerror}") from exc
+    if len(key) != KEY_BYTES:
+        raise StoreError(f"outbox key {path} has {len(key)} bytes, expected {KEY_BYTES}")
+    return key
+
+
+def seal(key: bytes, name: str, plaintext: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return MAGIC + nonce + AESGCM(key).encrypt(nonce, plaintext, MAGIC + name.encode())
+
+
+def unseal(key: bytes, name: str, blob: bytes) -> bytes:
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 12 + 16:
+        raise StoreCorrupt(f"{name}: not an outbox file (bad header or truncated)")
+    nonce = blob[len(MAGIC) : len(MAGIC) + 12]
+    try:
+        return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + 12 :], MAGIC + name.encode())
+    except InvalidTag as exc:
+        raise StoreCorrupt(f"{name}: does not decrypt (wrong key or damaged)") from exc
+
+
+class EncryptedAtomicStorage(Storage):
+    """tinydb ``Storage``: ``TinyDB(path, key=KEY, storage=EncryptedAtomicStorage)``."""
+
+    def __init__(self, path: str | Path, key: bytes) -> None:
+        self.path = Path(path)
+        self._key = key
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.path.name}: {exc.strerror}") from exc
+        plain = unseal(self._key, self.path.name, blob)
+        try:
+            data = json.loads(plain)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreCorrupt(f"{self.path.name}: decrypted but not JSON") from exc
+        if not isinstance(data, dict):
+            raise StoreCorrupt(f"{self.path.name}: not a tinydb document")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        plain = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        atomic_write(self.path, seal(self._key, self.path.name, plain))
+
+    def close(self) -> None:
+        """Nothing stays open between calls."""
+
+
+__all__ = [
+    "EncryptedAtomicStorage",
+    "StoreCorrupt",
+    "atomic_write",
+    "fsync_dir",
+    "load_or_create_key",
+]

@@ -1,0 +1,223 @@
+"""The ward receiver: verify, store exactly once, THEN acknowledge.
+
+Subscribes to ``$share/<group>/<prefix>/+/records`` (MQTT 5 shared subscription:
+several receivers split the load) and to every station's status and heartbeat.
+Messages collected during one network-loop step are handled as a batch: each is
+checked (:func:`station.sync.signing.open_envelope`), the good ones go into SQLite
+in one durable transaction (``INSERT OR IGNORE`` by record_id: a replay changes
+nothing), and only after the commit one ack per station is published (replays are
+acked again so a station that missed the first ack can delete its copy). Rejected
+messages are logged with the reason and a payload fingerprint and never stop the
+receiver. Retention deletes old records and writes an audit line for each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from station.audit import AuditLog, fingerprint
+from station.sync.errors import SyncError
+from station.sync.link import Link, LinkSettings
+from station.sync.signing import EnvelopeError, open_envelope, parse_public_key
+from station.sync.ward_db import Incoming, WardDB
+
+log = logging.getLogger(__name__)
+
+RETENTION_CHECK_S = 3600.0
+
+
+@dataclass
+class WardStats:
+    """Counters (mutated only by the receiver thread)."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class WardReceiver:
+    """Runs in its own thread (``start``/``stop``) or in the caller's (``run``)."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        db_path: str | Path,
+        *,
+        prefix: str = "cccd",
+        group: str = "ward",
+        audit: AuditLog | None = None,
+        retention_days: float | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.prefix = prefix
+        self.group = group
+        self.audit = audit
+        self.retention_days = retention_days
+        self.stats = WardStats()
+        self._settings = settings
+        self._batch: list[tuple[str, bytes]] = []
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_purge = 0.0
+        self.ready = threading.Event()  # set once subscribed
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> WardReceiver:
+        self._thread = threading.Thread(target=self.run, name="ward", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> WardReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self) -> None:
+        """Serve until :meth:`stop` (or the stop event) is set."""
+        db = WardDB(self.db_path)
+        link = Link(self._settings, on_connect=self._subscribe_on, on_message=self._collect)
+        self._link = link
+        try:
+            while not self._stop.is_set():
+                link.step(0.05)
+                if self._batch:
+                    batch, self._batch = self._batch, []
+                    self._handle(db, link, batch)
+                self._maybe_purge(db)
+        finally:
+            link.close()
+            db.close()
+
+    # -- link callbacks ----------------------------------------------------------------
+    def _subscribe_on(self, session_present: bool) -> None:
+        p = self.prefix
+        self._link.subscribe(
+            [
+                (f"$share/{self.group}/{p}/+/records", 1),
+                (f"{p}/+/status", 1),
+                (f"{p}/+/heartbeat", 0),
+            ]
+        )
+        self.ready.set()
+
+    def _collect(self, topic: str, payload: bytes) -> None:
+        self._batch.append((topic, payload))
+
+    # -- batch handling ----------------------------------------------------------------
+    def _split(self, topic: str) -> tuple[str, str] | None:
+        head = self.prefix + "/"
+        if not topic.startswith(head):
+            return None
+        parts = topic[len(head) :].split("/")
+        return (parts[0], parts[1]) if len(parts) == 2 and parts[0] else None
+
+    def _handle(self, db: WardDB, link: Link, batch: list[tuple[str, bytes]]) -> None:
+        good: list[Incoming] = []
+        for topic, payload in batch:
+            where = self._split(topic)
+            if where is None:
+                continue
+            station, kind = where
+            if kind == "records":
+                item = self._check(db, station, payload)
+                if item is not None:
+                    good.append(item)
+            elif kind in ("status", "heartbeat"):
+                self._status(db, station, kind, payload)
+        if not good:
+            return
+        new = db.store_many(good)
+        new_ids = {i.record_id for i in new}
+        self.stats.stored += len(new)
+        self.stats.duplicates += len(good) - len(new)
+        if self.audit is not None and new:
+            self.audit.write_many(("stored", i.record_id, _fp(i), "signature ok") for i in new)
+        acks: dict[str, list[str]] = {}
+        for item in good:
+            acks.setdefault(str(item.record["station_id"]), []).append(item.record_id)
+        for station, ids in acks.items():
+            link.publish(f"{self.prefix}/{station}/ack", json.dumps({"ack": ids}).encode())
+        if len(new_ids) < len(good):
+            log.info("ignored %d replayed records (acked again)", len(good) - len(new_ids))
+
+    def _check(self, db: WardDB, station: str, payload: bytes) -> Incoming | None:
+        try:
+            record = open_envelope(payload, station, lambda s: self._key(db, s))
+            sig = str(json.loads(payload)["sig"])
+        except EnvelopeError as exc:
+            reason = str(exc).split(":")[0]
+            self.stats.rejected += 1
+            self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
+            log.warning(
+                "rejected message on station %r (payload %s): %s",
+                station,
+                fingerprint(payload),
+                exc,
+            )
+            if self.audit is not None:
+                self.audit.write("rejected", "", fingerprint(payload), reason)
+            return None
+        return Incoming(record=record, signature=sig)
+
+    def _key(self, db: WardDB, station: str) -> Ed25519PublicKey | None:
+        key = self._keys.get(station)
+        if key is None:
+            text = db.public_key(station)  # enrolled since we started?
+            if text is None:
+                return None
+            try:
+                key = parse_public_key(text)
+            except SyncError:
+                log.error("enrolled key of station %r is unusable", station)
+                return None
+            self._keys[station] = key
+        return key
+
+    def _status(self, db: WardDB, station: str, kind: str, payload: bytes) -> None:
+        if db.public_key(station) is None:
+            return  # only enrolled stations are tracked
+        try:
+            doc = json.loads(payload) if payload else {"state": "offline"}
+        except ValueError:
+            log.warning("malformed %s message from station %r", kind, station)
+            return
+        if isinstance(doc, dict):
+            if kind == "heartbeat":
+                doc = {**doc, "state": "online"}
+            db.update_status(station, doc)
+
+    def _maybe_purge(self, db: WardDB) -> None:
+        if self.retention_days is None or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + RETENTION_CHECK_S
+        gone = db.purge_older_than(time.time() - self.retention_days * 86400)
+        if gone:
+            log.info(
+                "retention: deleted %d records older than %g days", len(gone), self.retention_days
+            )
+            if self.audit is not None:
+                self.audit.write_many(("deleted", rid, fp, "retention") for rid, fp in gone)
+
+
+def _fp(item: Incoming) -> str:
+    from station.record import canonical_bytes
+
+    return fingerprint(canonical_bytes(item.record))
+
+
+__all__ = ["WardReceiver", "WardStats"]
