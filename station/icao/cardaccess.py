@@ -130,6 +130,13 @@ class PaceDomainParameterInfo:
     parameters: bytes  # the AlgorithmIdentifier's parameters, raw DER ('' if absent)
     parameter_id: int | None
 
+    def encode(self) -> bytes:
+        algorithm = tlv(0x30, tlv(0x06, oid_encode(self.algorithm)) + self.parameters)
+        body = tlv(0x06, oid_encode(self.protocol)) + algorithm
+        if self.parameter_id is not None:
+            body += _der_int(self.parameter_id)
+        return tlv(0x30, body)
+
 
 @dataclass(frozen=True)
 class SecurityInfo:
@@ -173,6 +180,7 @@ class CardAccess:
 
     def encode(self) -> bytes:
         parts = [info.encode() for info in self.pace_infos]
+        parts += [info.encode() for info in self.domain_parameter_infos]
         parts += [info.raw for info in self.other]
         return tlv(0x31, b"".join(parts))
 

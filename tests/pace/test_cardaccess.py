@@ -1,0 +1,105 @@
+"""EF.CardAccess parsing: PACEInfo, PACEDomainParameterInfo, unknown SecurityInfos, bad input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from station.icao.cardaccess import (
+    CardAccess,
+    CardAccessError,
+    PaceInfo,
+    SecurityInfo,
+    oid_decode,
+    oid_encode,
+    pace_protocol,
+)
+from station.icao.tlv import tlv
+
+H = bytes.fromhex
+CA_INFO = tlv(0x30, tlv(0x06, oid_encode("0.4.0.127.0.7.2.2.3.2.1")) + H("020101") + H("020101"))
+DOMAIN_INFO = tlv(
+    0x30,
+    tlv(0x06, oid_encode("0.4.0.127.0.7.2.2.4.2"))
+    + tlv(0x30, tlv(0x06, oid_encode("0.4.0.127.0.7.1.2")) + tlv(0x30, H("020101")))
+    + H("020120"),
+)
+
+
+def test_oid_round_trip() -> None:
+    for dotted in ("0.4.0.127.0.7.2.2.4.2.2", "1.2.840.10045.2.1", "2.999.3"):
+        assert oid_decode(oid_encode(dotted)) == dotted
+    with pytest.raises(ValueError):
+        oid_decode(H("2B86"))
+
+
+def test_several_infos_are_sorted_and_unknown_kept() -> None:
+    dh = PaceInfo(pace_protocol("DH", "3DES"), 2, 0)
+    ecdh = PaceInfo(pace_protocol("ECDH", "AES-256"), 2, 17)
+    im = PaceInfo("0.4.0.127.0.7.2.2.4.4.2", 2, 13)
+    raw = tlv(0x31, dh.encode() + CA_INFO + im.encode() + ecdh.encode() + DOMAIN_INFO)
+    card_access = CardAccess.parse(raw)
+    assert CardAccess.parse(card_access.encode()) == card_access
+    assert card_access.pace_infos == (dh, im, ecdh)
+    assert card_access.supported_pace() == (ecdh, dh)
+    assert im.unsupported_reason is not None and "Generic Mapping" in im.unsupported_reason
+    assert card_access.other == (SecurityInfo("0.4.0.127.0.7.2.2.3.2.1", CA_INFO),)
+    (domain,) = card_access.domain_parameter_infos
+    assert (domain.algorithm, domain.parameter_id, domain.parameters) == (
+        "0.4.0.127.0.7.1.2",
+        0x20,
+        tlv(0x30, H("020101")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("info", "reason"),
+    [
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, None), "no standardized"),
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 5), "not a standardized"),
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 1), "does not fit"),
+        (PaceInfo(pace_protocol("DH", "AES-128"), 2, 13), "does not fit"),
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 1, 13), "version"),
+    ],
+)
+def test_unsupported_reasons(info: PaceInfo, reason: str) -> None:
+    assert reason in str(info.unsupported_reason)
+    assert CardAccess((info,)).supported_pace() == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "data ended"),
+        (H("3003020101"), "expected SET"),
+        (H("3100") + b"\x00", "trailing"),
+        (H("31030201FF"), "not SEQUENCE"),
+        (tlv(0x31, tlv(0x30, H("020101"))), "without protocol"),
+        (tlv(0x31, tlv(0x30, H("060280010201FF"))), "leading 0x80"),
+        (
+            tlv(0x31, tlv(0x30, tlv(0x06, oid_encode(pace_protocol("ECDH", "3DES"))) + H("0400"))),
+            "INTEGER",
+        ),
+        (H("3105300306"), "declares"),
+    ],
+)
+def test_malformed_files_name_the_problem(raw: bytes, message: str) -> None:
+    with pytest.raises(CardAccessError, match=message) as caught:
+        CardAccess.parse(raw)
+    assert "EF.CardAccess" in str(caught.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_fuzz_only_card_access_errors(raw: bytes) -> None:
+    data = b"\x31" + bytes([len(raw)]) + raw
+    try:
+        card_access = CardAccess.parse(data)
+    except CardAccessError:
+        return
+    again = CardAccess.parse(card_access.encode())
+    assert (again.pace_infos, again.domain_parameter_infos) == (
+        card_access.pace_infos,
+        card_access.domain_parameter_infos,
+    )
