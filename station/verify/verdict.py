@@ -1,0 +1,124 @@
+"""The verdict: the record's ``"verification"`` object and what the officer sees.
+
+Levels: ``verified`` only when every check ran and passed: Passive Authentication ok,
+the chip proved its key (Chip or Active Authentication ok, and neither of them failed
+or was skipped while possible), QR and chip agree. ``failed`` when something is
+provably wrong (altered data, bad or revoked signature, failed AA/CA, QR/chip
+mismatch). ``qr-only`` when the chip was not verified at all. Everything else is
+``signed-untrusted``: genuine-looking but not proven (untrusted or expired signer, a
+skipped check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from station.verify.passive import Passive, Signer
+
+
+class Level(StrEnum):
+    VERIFIED = "verified"
+    SIGNED_UNTRUSTED = "signed-untrusted"
+    QR_ONLY = "qr-only"
+    FAILED = "failed"
+
+
+class Auth(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    NOT_SUPPORTED = "not-supported"
+    NOT_CHECKED = "not-checked"
+
+
+_FAILING_PASSIVE = (Passive.HASH_MISMATCH, Passive.BAD_SIGNATURE, Passive.SIGNER_REVOKED)
+
+# (code, Vietnamese one-liner for the OLED), most important first.
+REASONS = {
+    "verified": "Thẻ thật, dữ liệu khớp",
+    "hash-mismatch": "Dữ liệu chip bị sửa",
+    "bad-signature": "Chữ ký số sai",
+    "signer-revoked": "Chứng thư ký bị thu hồi",
+    "active-failed": "Chip không xác thực (AA)",
+    "chip-auth-failed": "Chip không xác thực (CA)",
+    "qr-chip-mismatch": "QR và chip không khớp",
+    "untrusted-signer": "Chưa có chứng thư gốc",
+    "signer-expired": "Chứng thư ký hết hạn",
+    "no-chip-proof": "Chưa xác thực được chip",
+    "check-skipped": "Chưa kiểm tra đủ",
+    "no-qr-compare": "Chưa so khớp với QR",
+    "qr-only": "Chỉ đọc được mã QR",
+}
+
+
+@dataclass(frozen=True)
+class Verification:
+    passive: Passive
+    active: Auth
+    chip_auth: Auth
+    qr_chip_match: bool | None
+    mismatches: tuple[str, ...] = ()
+    signer: Signer | None = None
+    findings: tuple[str, ...] = ()  # English details (admin tool, logs); no personal data
+
+    @property
+    def reason_code(self) -> str:
+        return _reason(self)
+
+    @property
+    def level(self) -> Level:
+        code = self.reason_code
+        if code == "verified":
+            return Level.VERIFIED
+        if code in (
+            "hash-mismatch",
+            "bad-signature",
+            "signer-revoked",
+            "active-failed",
+            "chip-auth-failed",
+            "qr-chip-mismatch",
+        ):
+            return Level.FAILED
+        if self.passive is Passive.NOT_CHECKED:
+            return Level.QR_ONLY
+        return Level.SIGNED_UNTRUSTED
+
+    @property
+    def reason_vi(self) -> str:
+        """One short Vietnamese line for the OLED."""
+        return REASONS[self.reason_code]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record's ``"verification"`` object (issue "verify")."""
+        return {
+            "level": self.level.value,
+            "passive": self.passive.value,
+            "active": self.active.value,
+            "chip_auth": self.chip_auth.value,
+            "qr_chip_match": self.qr_chip_match,
+            "mismatches": list(self.mismatches),
+            "signer": None if self.signer is None else self.signer.to_json(),
+        }
+
+
+def _reason(v: Verification) -> str:
+    if v.passive in _FAILING_PASSIVE:
+        return v.passive.value
+    if v.active is Auth.FAILED:
+        return "active-failed"
+    if v.chip_auth is Auth.FAILED:
+        return "chip-auth-failed"
+    if v.qr_chip_match is False:
+        return "qr-chip-mismatch"
+    if v.passive is Passive.NOT_CHECKED:
+        return "qr-only"
+    if v.passive is not Passive.OK:
+        return v.passive.value
+    if Auth.OK not in (v.active, v.chip_auth):
+        return "no-chip-proof"
+    if Auth.NOT_CHECKED in (v.active, v.chip_auth):
+        return "check-skipped"
+    if v.qr_chip_match is None:
+        return "no-qr-compare"
+    return "verified"
