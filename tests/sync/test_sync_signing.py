@@ -1,0 +1,89 @@
+"""Signed envelopes, station keys and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import make_records
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from station.audit import AuditLog, fingerprint
+from station.sync.errors import SyncError
+from station.sync.signing import (
+    EnvelopeError,
+    load_or_create_signing_key,
+    open_envelope,
+    parse_public_key,
+    public_key_text,
+    seal_envelope,
+)
+
+
+@pytest.fixture
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def lookup_for(key: Ed25519PrivateKey) -> object:
+    return lambda station: key.public_key() if station == "station-1" else None
+
+
+def test_envelope_roundtrip(key: Ed25519PrivateKey) -> None:
+    rec = make_records(1)[0]
+    assert open_envelope(seal_envelope(rec, key), "station-1", lookup_for(key)) == rec  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda env: env["record"].update(status="forged"), "forged"),
+        (lambda env: env.update(sig=""), "unsigned"),
+        (lambda env: env.pop("sig"), "unsigned"),
+        (lambda env: env.update(sig="!!notbase64"), "forged"),
+        (lambda env: env.update(v=2), "malformed"),
+        (lambda env: env.update(record=[1]), "malformed"),
+        (lambda env: env.update(station_id="station-2"), "station mismatch"),
+    ],
+)
+def test_envelope_rejections(key: Ed25519PrivateKey, mutate: object, reason: str) -> None:
+    env = json.loads(seal_envelope(make_records(1)[0], key))
+    mutate(env)  # type: ignore[operator]
+    with pytest.raises(EnvelopeError, match=reason):
+        open_envelope(json.dumps(env).encode(), "station-1", lookup_for(key))  # type: ignore[arg-type]
+
+
+def test_unknown_station_and_garbage(key: Ed25519PrivateKey) -> None:
+    rec = make_records(1, station_id="station-9")[0]
+    with pytest.raises(EnvelopeError, match="unknown station"):
+        open_envelope(seal_envelope(rec, key), "station-9", lookup_for(key))  # type: ignore[arg-type]
+    for junk in (b"", b"\xff\xfe", b"[]", b"null", b'{"v":1}'):
+        with pytest.raises(EnvelopeError, match="malformed"):
+            open_envelope(junk, "station-1", lookup_for(key))  # type: ignore[arg-type]
+
+
+def test_station_key_pair_files(tmp_path: Path) -> None:
+    key = load_or_create_signing_key(tmp_path / "k", tmp_path / "k.pub")
+    assert stat.S_IMODE(os.stat(tmp_path / "k").st_mode) == 0o600
+    again = load_or_create_signing_key(tmp_path / "k", tmp_path / "k.pub")
+    text = (tmp_path / "k.pub").read_text().strip()
+    assert text == public_key_text(again.public_key()) == public_key_text(key.public_key())
+    assert public_key_text(parse_public_key(text)) == text
+    for bad in ("abc", "", "00" * 31):
+        with pytest.raises(SyncError):
+            parse_public_key(bad)
+
+
+def test_audit_log_lines_and_rotation(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log", max_bytes=2048, backups=2)
+    for i in range(60):
+        log.write("deleted", f"rec-{i}", fingerprint(str(i).encode()), "delivered")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["audit.log", "audit.log.1", "audit.log.2"]
+    last = log.read()[-1]
+    assert last["record_id"] == "rec-59" and last["event"] == "deleted"
+    assert set(last) == {"at", "event", "record_id", "fingerprint", "outcome"}
+    assert all(p.stat().st_size <= 2048 for p in tmp_path.iterdir())
