@@ -10,8 +10,26 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from asn1crypto import core, keys
+
+DH_OID = "1.2.840.10046.2.1"  # X9.42 dhpublicnumber
+
+
+class _Algorithm(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", keys.DomainParameters),
+    ]
+
+
+class _Pkcs8(core.Sequence):  # type: ignore[misc]
+    _fields: ClassVar[list[Any]] = [
+        ("version", core.Integer),
+        ("algorithm", _Algorithm),
+        ("private_key", core.OctetString),
+    ]
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,19 @@ class DhPrivateKey:
     def public_key(self) -> DhPublicKey:
         return DhPublicKey(self.params, pow(self.params.g, self.x, self.params.p))
 
+    def private_bytes(self, *_args: object) -> bytes:
+        """PKCS#8 DER (whatever encoding arguments are given: mirrors ``cryptography``'s
+        call shape so profile builders can serialise every key the same way)."""
+        domain = {"p": self.params.p, "g": self.params.g, "q": self.params.q or 0}
+        info = _Pkcs8(
+            {
+                "version": 0,
+                "algorithm": {"algorithm": DH_OID, "parameters": domain},
+                "private_key": core.Integer(self.x).dump(),
+            }
+        )
+        return bytes(info.dump())
+
     def exchange(self, peer: DhPublicKey | int) -> bytes:
         """Shared secret g^(xy) mod p, big-endian, |p| bytes; rejects degenerate values."""
         y = peer.y if isinstance(peer, DhPublicKey) else peer
@@ -67,6 +98,17 @@ class DhPrivateKey:
 def generate(params: DhParams) -> DhPrivateKey:
     order = params.q or (params.p - 1)
     return DhPrivateKey(params, 2 + secrets.randbelow(order - 3))
+
+
+def load_pkcs8(der: bytes) -> DhPrivateKey:
+    """A DH private key from PKCS#8 DER (as written by ``private_bytes``)."""
+    info = _Pkcs8.load(der)
+    if info["algorithm"]["algorithm"].dotted != DH_OID:
+        raise ValueError("not a DH private key")
+    params = info["algorithm"]["parameters"]
+    x = int(core.Integer.load(info["private_key"].native).native)
+    q = params["q"].native
+    return DhPrivateKey(DhParams(params["p"].native, params["g"].native, q or None), x)
 
 
 def load_spki(der: bytes) -> DhPublicKey:

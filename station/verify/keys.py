@@ -42,6 +42,8 @@ _CRYPTOGRAPHY_CURVES: Final[dict[str, type[ec.EllipticCurve]]] = {
     "brainpoolP512r1": ec.BrainpoolP512R1,
 }
 
+_CURVES_LOWER: Final = {name.lower(): cls for name, cls in _CRYPTOGRAPHY_CURVES.items()}
+
 
 class KeyLoadError(ValueError):
     """A public key that cannot be loaded or used (says why)."""
@@ -103,7 +105,7 @@ def _load_ec(info: Any) -> PublicKey:
     point = bytes(info["public_key"].native)
     if params.name == "named":
         name = params.chosen.native
-        curve_cls = _CRYPTOGRAPHY_CURVES.get(name)
+        curve_cls = _CURVES_LOWER.get(str(name).lower())
         if curve_cls is None:
             raise KeyLoadError(f"named curve {name} not supported")
         return _from_point(curve_cls(), point)
