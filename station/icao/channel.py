@@ -34,13 +34,16 @@ class CardChannel:
         self.bytes_out = 0
         self.bytes_in = 0
 
-    def send_plain(self, cmd: CommandAPDU) -> ResponseAPDU:
-        raw = cmd.encode()
-        answer = self.transport.transmit(raw)
+    def transmit(self, apdu: bytes) -> bytes:
+        """Raw pass-through (counted), for protocols that build their own APDUs (PACE)."""
+        answer = self.transport.transmit(apdu)
         self.apdus += 1
-        self.bytes_out += len(raw)
+        self.bytes_out += len(apdu)
         self.bytes_in += len(answer)
-        return ResponseAPDU.parse(answer)
+        return answer
+
+    def send_plain(self, cmd: CommandAPDU) -> ResponseAPDU:
+        return ResponseAPDU.parse(self.transmit(cmd.encode()))
 
     def send(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self.sm is None:

@@ -1,0 +1,192 @@
+"""Opening the chip: key candidates from the QR identity, then PACE or BAC.
+
+BAC candidates (``bac_candidates``): document number = the LAST 9 digits of the ID,
+date of birth, and expiry dates in order: the legal expiry computed by
+``station.cardlaw`` ("qr-computed"), the other renewal milestones of both laws nearest
+first ("qr-milestone"), then no-expiry encodings ("qr-no-expiry"). The candidate that
+opened the chip is recorded as ``key_source``.
+
+PACE comes from ``station.icao.pace`` (issue "pace"), imported lazily; when the module
+or EF.CardAccess is absent, or PACE fails for a reason other than a wrong password,
+BAC is tried ("auto"). ``order`` is "auto" (PACE then BAC), "pace" or "bac".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from station import cardlaw
+from station.icao.apdu import CommandAPDU
+from station.icao.bac import BacApduSender, BacKey, perform_bac
+from station.icao.channel import CardChannel
+from station.icao.errors import AccessError
+from station.icao.mrz import yymmdd
+from station.models import QrIdentity
+
+log = logging.getLogger(__name__)
+
+EMRTD_AID = bytes.fromhex("A0000002471001")
+NO_EXPIRY_ENCODINGS = ("<<<<<<", "999999", "991231", "000000")
+AccessOrder = Literal["auto", "pace", "bac"]
+
+
+@dataclass(frozen=True)
+class KeyCandidate:
+    key: BacKey
+    source: str
+
+
+@dataclass(frozen=True)
+class AccessKeys:
+    """What the station knows to open a chip: BAC candidates and/or a CAN."""
+
+    bac: tuple[KeyCandidate, ...] = ()
+    can: str | None = None
+
+    @classmethod
+    def from_qr(cls, identity: QrIdentity, *, expiry: date | None = None) -> AccessKeys:
+        return cls(tuple(bac_candidates(identity, expiry=expiry)), identity.id_number[-6:])
+
+    @classmethod
+    def from_mrz(cls, document_number: str, birth: str, expiry: str) -> AccessKeys:
+        return cls((KeyCandidate(BacKey(document_number, birth, expiry), "mrz-key"),))
+
+
+def bac_candidates(identity: QrIdentity, *, expiry: date | None = None) -> list[KeyCandidate]:
+    docno, dob = identity.id_number[-9:], identity.date_of_birth
+    birth = yymmdd(dob)
+    out: list[KeyCandidate] = []
+    seen: set[str] = set()
+
+    def add(expiry_text: str, source: str) -> None:
+        if expiry_text not in seen:
+            seen.add(expiry_text)
+            out.append(KeyCandidate(BacKey(docno, birth, expiry_text), source))
+
+    if expiry is not None:
+        add(yymmdd(expiry), "given-expiry")
+    computed = cardlaw.legal_expiry(dob, identity.issue_date)
+    if computed is not None:
+        add(yymmdd(computed), "qr-computed")
+    else:
+        for text in NO_EXPIRY_ENCODINGS:
+            add(text, "qr-computed")
+    anchor = computed or identity.issue_date
+    milestones = {cardlaw.birthday_at(dob, age) for age in (*cardlaw.AGES_2014, *cardlaw.AGES_2023)}
+    for day in sorted(milestones, key=lambda d: (abs((d - anchor).days), d)):
+        if day > identity.issue_date:
+            add(yymmdd(day), "qr-milestone")
+    for text in NO_EXPIRY_ENCODINGS:
+        add(text, "qr-no-expiry")
+    return out
+
+
+@dataclass
+class AccessResult:
+    access: str  # "BAC" | "PACE-CAN" | "PACE-MRZ"
+    key_source: str
+    reopen: Callable[[], None] = field(repr=False)
+
+
+def select_application(channel: CardChannel) -> None:
+    response = channel.send(CommandAPDU(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+    if not response.ok:
+        raise AccessError("selecting the eMRTD application", sw=response.sw)
+
+
+def _pace_module() -> Any:
+    try:
+        import importlib
+
+        return importlib.import_module("station.icao.pace")
+    except ImportError:
+        return None
+
+
+def try_pace(
+    channel: CardChannel, keys: AccessKeys, card_access: bytes | None
+) -> AccessResult | None:
+    """PACE with the CAN (or the first MRZ key); None when PACE is not possible here."""
+    pace = _pace_module()
+    if pace is None or card_access is None:
+        return None
+    from station.icao import cardaccess
+
+    info = cardaccess.CardAccess.parse(card_access)
+    if keys.can:
+        password, source = pace.PacePassword.can(keys.can), "can"
+    elif keys.bac:
+        k = keys.bac[0].key
+        password = pace.PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)
+        source = keys.bac[0].source
+    else:
+        return None
+
+    def run() -> str:
+        channel.sm = None
+        result = pace.establish(channel, password, info)
+        channel.sm = result.sm
+        select_application(channel)
+        return str(result.access)
+
+    access = run()
+    return AccessResult(access, source, lambda: (run(), None)[1])
+
+
+def try_bac(channel: CardChannel, keys: AccessKeys) -> AccessResult:
+    if not keys.bac:
+        raise AccessError("BAC", "no key candidates")
+    channel.sm = None
+    select_application(channel)
+    last: AccessError | None = None
+    for attempt, candidate in enumerate(keys.bac):
+        if attempt:
+            select_application(channel)
+        try:
+            result = perform_bac(BacApduSender(channel), candidate.key)
+        except AccessError as exc:
+            if exc.sw != 0x6300 and exc.sw is not None:
+                raise
+            last = exc
+            continue
+        channel.sm = result.secure_messaging()
+        log.info("BAC opened the chip with candidate %d (%s)", attempt + 1, candidate.source)
+
+        def reopen(key: BacKey = candidate.key) -> None:
+            channel.sm = None
+            channel.sm = perform_bac(BacApduSender(channel), key).secure_messaging()
+
+        return AccessResult("BAC", candidate.source, reopen)
+    assert last is not None
+    raise AccessError(
+        "BAC failed in EXTERNAL AUTHENTICATE",
+        f"none of {len(keys.bac)} keys opened the chip",
+        last.sw,
+    )
+
+
+def open_chip(
+    channel: CardChannel,
+    keys: AccessKeys,
+    *,
+    order: AccessOrder = "auto",
+    card_access: bytes | None = None,
+) -> AccessResult:
+    """Run the access protocols in ``order``; raises AccessError naming step and SW."""
+    if order in ("auto", "pace"):
+        try:
+            result = try_pace(channel, keys, card_access)
+        except AccessError as exc:
+            if order == "pace" or getattr(exc, "reason", "") == "wrong-password":
+                raise
+            log.info("PACE failed (%s), falling back to BAC", exc.step)
+            result = None
+        if result is not None:
+            return result
+        if order == "pace":
+            raise AccessError("PACE", "not available (no EF.CardAccess or no PACE support)")
+    return try_bac(channel, keys)

@@ -1,0 +1,150 @@
+"""Reading elementary files over a (secure) channel: SELECT + READ BINARY.
+
+Strategy (``ReadStrategy``): the first READ BINARY of a file (by short EF id) asks for
+``first_le`` bytes (0xDF: small files come whole, the header gives the length of the
+others); the rest is asked for in one go with extended length (Le up to ``max_le``).
+On 67xx / 6Cxx or an empty answer to a large Le, the strategy falls back to 0xDF-byte
+chunks and remembers it. On 6988 / 6987 (the chip dropped the SM session) the access
+protocol is re-run through ``reopen`` and the read continues at the same offset.
+Offsets above 32767 use READ BINARY with odd INS (B1, DO54 offset).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from station.icao.apdu import CommandAPDU, ResponseAPDU
+from station.icao.channel import ApduSender
+from station.icao.errors import FileReadError, LdsError
+from station.icao.tlv import TlvError, header_length, parse_one, tlv
+
+log = logging.getLogger(__name__)
+
+SHORT_CHUNK = 0xDF
+MAX_EXTENDED_LE = 0xFF00
+MAX_FILE = 0x10000 * 4
+SESSION_LOST = (0x6987, 0x6988)
+
+
+@dataclass
+class ReadStrategy:
+    """Learned chunking (kept across files and cards of one reader).
+    ``fixed=True`` reads fixed ``chunk``-byte blocks (JMRTD's default, for comparison)."""
+
+    max_le: int = MAX_EXTENDED_LE
+    first_le: int = SHORT_CHUNK
+    chunk: int = SHORT_CHUNK
+    fixed: bool = False
+    max_resumes: int = 3
+
+    @classmethod
+    def fixed_chunks(cls, chunk: int = SHORT_CHUNK) -> ReadStrategy:
+        return cls(max_le=chunk, first_le=chunk, chunk=chunk, fixed=True)
+
+
+Progress = Callable[[int, int], None]
+
+
+class FileReader:
+    def __init__(
+        self,
+        sender: ApduSender,
+        strategy: ReadStrategy | None = None,
+        reopen: Callable[[], None] | None = None,
+    ) -> None:
+        self.sender = sender
+        self.strategy = strategy or ReadStrategy()
+        self.reopen = reopen
+
+    def read(
+        self, name: str, fid: int, sfi: int | None = None, progress: Progress | None = None
+    ) -> bytes:
+        """The whole file; raises FileReadError (step names file, offset, status word)."""
+        data = bytearray()
+        total: int | None = None
+        use_sfi, selected, resumes, exact = sfi is not None, False, 0, 0
+        while total is None or len(data) < total:
+            want = self._want(total, len(data), exact)
+            exact = 0
+            if not use_sfi and not selected:
+                self._select(name, fid)
+                selected = True
+            response = self._read_binary(sfi if use_sfi else None, len(data), want)
+            use_sfi = False
+            step = f"reading {name} at offset {len(data)}"
+            if response.sw in SESSION_LOST:
+                resumes += 1
+                if self.reopen is None or resumes > self.strategy.max_resumes:
+                    raise FileReadError(step, "secure messaging session lost", response.sw)
+                log.info("session lost (%04X) in %s, re-opening the chip", response.sw, name)
+                self.reopen()
+                selected = False
+                continue
+            if response.sw >> 8 in (0x67, 0x6C) or (response.sw == 0x9000 and not response.data):
+                exact = self._fall_back(step, want, response)
+                continue
+            if response.sw not in (0x9000, 0x6282):
+                raise FileReadError(step, sw=response.sw)
+            data += response.data
+            selected = True
+            if total is None:
+                total = self._total(name, bytes(data))
+            if total is not None and progress is not None:
+                progress(min(len(data), total), total)
+        return bytes(data[:total])
+
+    def _want(self, total: int | None, have: int, exact: int) -> int:
+        s = self.strategy
+        if exact:
+            return exact
+        if total is None:
+            return s.first_le if have == 0 else 8
+        remaining = total - have
+        return min(remaining, s.chunk if s.fixed else s.max_le)
+
+    def _fall_back(self, step: str, want: int, response: ResponseAPDU) -> int:
+        s = self.strategy
+        if want > SHORT_CHUNK:
+            log.info(
+                "READ BINARY with Le=%d refused (%04X): 0xDF chunks from now", want, response.sw
+            )
+            s.max_le = min(s.max_le, SHORT_CHUNK)
+            return 0
+        if response.sw >> 8 == 0x6C and 0 < response.sw & 0xFF < want:
+            return response.sw & 0xFF
+        raise FileReadError(step, "no data returned" if response.ok else "", response.sw)
+
+    def _total(self, name: str, head: bytes) -> int | None:
+        try:
+            _, total = header_length(head)
+        except TlvError as exc:
+            if len(head) < 6:
+                return None  # header not complete yet
+            raise LdsError(name, exc.offset, str(exc)) from None
+        if total > MAX_FILE:
+            raise LdsError(name, 0, f"declared length {total} too large")
+        return total
+
+    def _select(self, name: str, fid: int) -> None:
+        response = self.sender.send(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        if not response.ok:
+            raise FileReadError(f"selecting {name}", sw=response.sw)
+
+    def _read_binary(self, sfi: int | None, offset: int, want: int) -> ResponseAPDU:
+        if sfi is not None:
+            return self.sender.send(CommandAPDU(0x00, 0xB0, 0x80 | sfi, offset, ne=want))
+        if offset <= 0x7FFF:
+            return self.sender.send(CommandAPDU(0x00, 0xB0, offset >> 8, offset & 0xFF, ne=want))
+        data = tlv(0x54, offset.to_bytes(3, "big"))
+        response = self.sender.send(
+            CommandAPDU(0x00, 0xB1, 0x00, 0x00, data, ne=min(want + 5, MAX_EXTENDED_LE))
+        )
+        if not response.data:
+            return response
+        try:
+            inner = parse_one(response.data)
+        except TlvError:
+            return ResponseAPDU(b"", 0x6F00)
+        return ResponseAPDU(inner.value[:want] if inner.tag == 0x53 else b"", response.sw)

@@ -1,0 +1,161 @@
+"""Reading a CCCD chip: one entry point for the station.
+
+    reader = ChipReader(transport)                 # any CardTransport
+    result = reader.read(AccessKeys.from_qr(identity), progress=on_progress)
+    record = result.to_record(qr_record, store_sensitive=..., store_face=...)
+    reader.channel                                 # the open SM session (AA / CA after)
+
+``progress`` receives a ``ReadProgress`` after every chunk. Errors are ``ChipError``
+subclasses (``CardRemovedError`` / ``TransportError`` from the transport included)
+whose message names the step, the file and the status word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from station.icao import lds
+from station.icao.access import AccessKeys, AccessOrder, open_chip
+from station.icao.channel import CardChannel
+from station.icao.errors import FileReadError
+from station.icao.files import FileReader, ReadStrategy
+from station.icao.result import ChipRead
+
+if TYPE_CHECKING:
+    from station.drivers.card import CardTransport
+
+log = logging.getLogger(__name__)
+
+FILES: dict[str, tuple[int, int | None]] = {
+    "EF.COM": (0x011E, 0x1E),
+    "EF.SOD": (0x011D, 0x1D),
+    "EF.CardAccess": (0x011C, None),
+} | {f"DG{n}": (0x0100 + n, n) for n in range(1, 17)}
+DEFAULT_FILES = ("DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD")
+REFUSED = (0x6982, 0x6A82)
+
+
+@dataclass(frozen=True)
+class ReadProgress:
+    file: str
+    file_read: int
+    file_total: int
+    files_done: int
+    files_total: int
+
+    @property
+    def fraction(self) -> float:
+        if not self.files_total:
+            return 0.0
+        part = self.file_read / self.file_total if self.file_total else 0.0
+        return min(1.0, (self.files_done + part) / self.files_total)
+
+
+def file_names(spec: str) -> tuple[str, ...]:
+    """ "DG1,DG13,SOD" -> ("DG1", "DG13", "EF.SOD"); ValueError for unknown names."""
+    out = []
+    for item in (s.strip().upper() for s in spec.split(",") if s.strip()):
+        name = {"SOD": "EF.SOD", "EF.SOD": "EF.SOD", "COM": "EF.COM", "EF.COM": "EF.COM"}.get(
+            item, item
+        )
+        if name not in FILES or name == "EF.CardAccess":
+            raise ValueError(f"unknown file {item!r}")
+        out.append(name)
+    return tuple(out)
+
+
+class ChipReader:
+    def __init__(
+        self,
+        transport: CardTransport,
+        *,
+        strategy: ReadStrategy | None = None,
+        order: AccessOrder = "auto",
+    ) -> None:
+        self.transport = transport
+        self.strategy = strategy or ReadStrategy()
+        self.order: AccessOrder = order
+        self.channel = CardChannel(transport)
+
+    def read(
+        self,
+        keys: AccessKeys,
+        *,
+        files: Sequence[str] = DEFAULT_FILES,
+        progress: Callable[[ReadProgress], None] | None = None,
+    ) -> ChipRead:
+        started = time.monotonic()
+        self.channel = channel = CardChannel(self.transport)
+        raw: dict[str, bytes] = {}
+        unreadable: dict[str, str] = {}
+        plain = FileReader(channel, self.strategy)
+        card_access = self._optional(plain, "EF.CardAccess", unreadable)
+        if card_access is not None:
+            raw["EF.CardAccess"] = card_access
+        opened = open_chip(channel, keys, order=self.order, card_access=card_access)
+        reader = FileReader(channel, self.strategy, opened.reopen)
+        com = reader.read("EF.COM", *FILES["EF.COM"])
+        raw["EF.COM"] = com
+        listed = set(lds.parse_com(com).data_groups) | {"EF.SOD"}
+        wanted = [n for n in files if n in listed or n == "EF.SOD"]
+        unreadable.update({n: "not listed in EF.COM" for n in files if n not in wanted})
+        for index, name in enumerate(wanted):
+
+            def report(done: int, total: int, name: str = name, index: int = index) -> None:
+                if progress is not None:
+                    progress(ReadProgress(name, done, total, index, len(wanted)))
+
+            data = self._optional(reader, name, unreadable, report)
+            if data is not None:
+                raw[name] = data
+        result = self._result(raw, unreadable, opened.access, opened.key_source, started)
+        log.info(
+            "chip %s read: %d files, %d APDUs, %d ms",
+            hashlib.sha256(raw.get("DG1", b"")).hexdigest()[:12],
+            len(raw),
+            channel.apdus,
+            result.read_ms,
+        )
+        return result
+
+    def _optional(
+        self,
+        reader: FileReader,
+        name: str,
+        unreadable: dict[str, str],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> bytes | None:
+        try:
+            return reader.read(name, *FILES[name], progress=progress)
+        except FileReadError as exc:
+            if exc.sw not in REFUSED:
+                raise
+            unreadable[name] = f"{exc.sw:04X}"
+            return None
+
+    def _result(
+        self,
+        raw: dict[str, bytes],
+        unreadable: dict[str, str],
+        access: str,
+        source: str,
+        started: float,
+    ) -> ChipRead:
+        mrz = lds.parse_dg1(raw["DG1"]) if "DG1" in raw else None
+        dg13 = lds.load("DG13", raw["DG13"]) if "DG13" in raw else None
+        faces = lds.load("DG2", raw["DG2"]) if "DG2" in raw else []
+        for name in ("DG14", "DG15", "EF.SOD"):
+            if name in raw:
+                lds.load(name, raw[name])
+        ch = self.channel
+        return ChipRead(
+            files=raw, mrz=mrz, dg13=dg13, face=faces[0] if faces else None,
+            access=access, key_source=source,
+            read_ms=int((time.monotonic() - started) * 1000), unreadable=unreadable,
+            apdus=ch.apdus, bytes_in=ch.bytes_in, bytes_out=ch.bytes_out,
+        )  # fmt: skip

@@ -1,0 +1,113 @@
+"""The chip read result and its record parts (issue "chip" part 8)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from station.icao import lds
+from station.icao.mrz import Mrz
+
+SENSITIVE = ("ethnicity", "religion")
+FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15", "EF.SOD")
+
+
+@dataclass(frozen=True)
+class ChipRead:
+    """What one placement of a card gave. ``files`` holds raw bytes by name ("DG1",
+    "EF.SOD", ...); ``unreadable`` the files the chip refused, with their status word."""
+
+    files: Mapping[str, bytes]
+    mrz: Mrz | None
+    dg13: lds.Dg13 | None
+    face: lds.FaceImage | None
+    access: str
+    key_source: str
+    read_ms: int
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+    apdus: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def _dg13_date(self, index: int) -> str | None:
+        if self.dg13 is None:
+            return None
+        parsed = lds.parse_dmy(self.dg13.text(index))
+        return parsed.isoformat() if parsed else None
+
+    def _mrz_date(self, yymmdd: str | None, future: bool) -> str | None:
+        if not yymmdd or not yymmdd.isdigit() or len(yymmdd) != 6:
+            return None
+        yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+        century = 2000 if future or yy <= date.today().year % 100 else 1900
+        try:
+            return date(century + yy, mm, dd).isoformat()
+        except ValueError:
+            return None
+
+    def expiry_date(self) -> str | None:
+        """YYYY-MM-DD, or None for no expiry (DG13 field 12 first, then the MRZ)."""
+        if self.dg13 is not None and self.dg13.text(12):
+            return self._dg13_date(12)
+        return self._mrz_date(self.mrz.date_of_expiry if self.mrz else None, True)
+
+    def citizen(self) -> dict[str, Any]:
+        """The record's ``citizen`` fields from the chip (QR names plus the chip's own)."""
+        d = self.dg13
+        out: dict[str, Any] = {}
+        if d is not None:
+            father, mother = d.parents()
+            out.update(
+                id_number=d.text(1), full_name=d.text(2), date_of_birth=self._dg13_date(3),
+                sex=d.text(4), nationality=d.text(5), ethnicity=d.text(6), religion=d.text(7),
+                place_of_origin=d.text(8), place_of_residence=d.text(9),
+                identifying_marks=d.text(10), issue_date=self._dg13_date(11),
+                father_name=father, mother_name=mother, spouse_name=d.text(14),
+                old_id_number=d.text(15),
+            )  # fmt: skip
+        elif self.mrz is not None:
+            out.update(
+                date_of_birth=self._mrz_date(self.mrz.date_of_birth, False),
+                sex={"M": "Nam", "F": "Nữ"}.get(self.mrz.sex),
+            )
+        out["expiry_date"] = self.expiry_date()
+        return out
+
+    def chip_json(self, *, store_face: bool = False) -> dict[str, Any]:
+        """The record's ``chip`` object."""
+        names = sorted(self.files, key=lambda n: FILE_ORDER.index(n) if n in FILE_ORDER else 99)
+        out: dict[str, Any] = {
+            "files": names,
+            "access": self.access,
+            "key_source": self.key_source,
+            "read_ms": self.read_ms,
+        }
+        if self.unreadable:
+            out["unreadable"] = dict(self.unreadable)
+        if self.mrz is not None and self.mrz.check_errors:
+            out["mrz_check_errors"] = list(self.mrz.check_errors)
+        if self.dg13 is not None and self.dg13.unknown_fields():
+            out["dg13_raw"] = self.dg13.unknown_fields()
+        if store_face and self.face is not None:
+            out["face"] = {
+                "format": self.face.format,
+                "data_b64": base64.b64encode(self.face.data).decode("ascii"),
+            }
+        return out
+
+    def to_record(
+        self, record: Mapping[str, Any], *, store_sensitive: bool = False, store_face: bool = False
+    ) -> dict[str, Any]:
+        """``record`` (a QR record) extended with the chip part, per the privacy options."""
+        from station.record import with_chip
+
+        citizen = {k: v for k, v in self.citizen().items() if store_sensitive or k not in SENSITIVE}
+        return with_chip(
+            record,
+            chip_citizen=citizen,
+            chip=self.chip_json(store_face=store_face),
+            store_sensitive=store_sensitive,
+        )

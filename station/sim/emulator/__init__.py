@@ -1,0 +1,25 @@
+"""The card emulator: a synthetic CCCD chip, in-process or behind pcscd via vpcd.
+
+    profile = build_profile(citizen)                      # files + keys (files.py)
+    card = EmulatedCard(profile, Misbehaviour(...))       # card.py
+    transport = EmulatorTransport(card)                   # transport.py (CardTransport)
+
+``station.sim.pcsc.PcscRig`` runs the same card behind a real pcscd (vpcd.py).
+"""
+
+from station.sim.emulator.card import ATR, CardGone, EmulatedCard, Handler
+from station.sim.emulator.files import CardProfile, build_profile
+from station.sim.emulator.switches import NORMAL, Misbehaviour
+from station.sim.emulator.transport import EmulatorTransport
+
+__all__ = [
+    "ATR",
+    "NORMAL",
+    "CardGone",
+    "CardProfile",
+    "EmulatedCard",
+    "EmulatorTransport",
+    "Handler",
+    "Misbehaviour",
+    "build_profile",
+]
