@@ -108,7 +108,7 @@ class QrTracker:
         for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
             key = hashlib.sha256(payload).digest()
             sighting = self._seen.get(key)
-            if sighting is None or self._gone(sighting, now):
+            if sighting is None or self._gone(sighting, now, missed_now=False):
                 events.append(payload)
             self._seen[key] = _Sighting(self._frame, now)
         self._forget(now)
@@ -118,12 +118,14 @@ class QrTracker:
         """Forget every payload: the next sighting of any code is an event again."""
         self._seen.clear()
 
-    def _gone(self, sighting: _Sighting, now: float) -> bool:
-        missed = self._frame - sighting.last_frame - 1
+    def _gone(self, sighting: _Sighting, now: float, *, missed_now: bool) -> bool:
+        """Absent long enough; ``missed_now``: the current frame counts as a miss too."""
+        missed = self._frame - sighting.last_frame - (0 if missed_now else 1)
         return missed >= self.absent_frames and now - sighting.last_seen >= self.absent_s
 
     def _forget(self, now: float) -> None:
-        for key in [k for k, s in self._seen.items() if self._gone(s, now)]:
+        gone = [k for k, s in self._seen.items() if self._gone(s, now, missed_now=True)]
+        for key in gone:
             del self._seen[key]
 
     def __len__(self) -> int:

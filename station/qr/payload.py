@@ -97,6 +97,8 @@ def decode_text(data: bytes | bytearray | memoryview | str) -> str:
     """The payload as text: bytes decoded as UTF-8 with U+FFFD for undecodable bytes."""
     if isinstance(data, str):
         return data
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"QR payload must be bytes or str, not {type(data).__name__}")
     return bytes(data).decode("utf-8", errors="replace")
 
 
@@ -119,8 +121,9 @@ def parse_payload(
     try:
         raw_text = decode_text(data)
         return _parse(raw_text, today or date.today())
-    except Exception:  # defensive: bad input must never crash the station
-        log.exception("QR payload parser failed")
+    except Exception as exc:  # defensive: bad input must never crash the station
+        # Type only: an exception message could quote the payload (personal data).
+        log.error("QR payload parser failed: %s", type(exc).__name__)
         return QrResult(QrStatus.UNRECOGNISED, None, raw_text, errors=(finding("parser_failure"),))
 
 

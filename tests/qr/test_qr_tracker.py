@@ -1,0 +1,117 @@
+"""De-duplication of QR sightings (fake clock) and the frame -> result reader on real frames."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from station.models import QrStatus
+from station.qr.decoder import QrTracker, fingerprint
+from station.qr.reader import QrReader
+from station.record import qr_record
+from station.sim.citizens import generate_many
+from station.sim.frames import card_frame, empty_frame
+
+TODAY = date(2024, 6, 30)
+FPS = 10.0
+
+
+def run(tracker: QrTracker, frames: list[list[bytes]]) -> list[tuple[bytes, ...]]:
+    return [tracker.update(payloads, i / FPS) for i, payloads in enumerate(frames)]
+
+
+def test_same_code_in_consecutive_frames_is_one_event() -> None:
+    tracker = QrTracker(absent_frames=3, absent_s=0.25)
+    events = run(tracker, [[b"A"]] * 20)
+    assert events[0] == (b"A",)
+    assert all(e == () for e in events[1:])
+
+
+def test_short_dropouts_do_not_re_emit() -> None:
+    tracker = QrTracker(absent_frames=3, absent_s=0.25)
+    frames = [[b"A"], [], [], [b"A"], [], [b"A"]]
+    assert [e for e in run(tracker, frames) if e] == [(b"A",)]
+
+
+def test_re_emit_after_absence_of_frames_and_time() -> None:
+    tracker = QrTracker(absent_frames=3, absent_s=0.25)
+    frames = [[b"A"], [], [], [], [b"A"], [b"A"]]
+    assert run(tracker, frames) == [(b"A",), (), (), (), (b"A",), ()]
+
+
+def test_both_frame_and_time_gaps_are_required() -> None:
+    tracker = QrTracker(absent_frames=2, absent_s=10.0)
+    assert tracker.update([b"A"], 0.0) == (b"A",)
+    assert tracker.update([], 0.1) == ()
+    assert tracker.update([], 0.2) == ()
+    assert tracker.update([b"A"], 0.3) == ()  # 2 frames missed but only 0.3 s
+    for t in (1.0, 2.0, 11.0):
+        tracker.update([], t)
+    assert tracker.update([b"A"], 12.0) == (b"A",)
+
+
+def test_two_cards_and_duplicates_within_a_frame() -> None:
+    tracker = QrTracker(absent_frames=1, absent_s=0.0)
+    assert tracker.update([b"A", b"B", b"A"], 0.0) == (b"A", b"B")
+    assert tracker.update([b"B", b"C"], 0.1) == (b"C",)
+    assert tracker.update([], 0.2) == ()
+    assert tracker.update([b"A"], 0.3) == (b"A",)
+
+
+def test_forgets_absent_codes_and_reset() -> None:
+    tracker = QrTracker(absent_frames=2, absent_s=0.0)
+    tracker.update([b"A"], 0.0)
+    assert len(tracker) == 1
+    tracker.update([], 0.1)
+    tracker.update([], 0.2)
+    assert len(tracker) == 0
+    tracker.update([b"B"], 0.3)
+    tracker.reset()
+    assert tracker.update([b"B"], 0.4) == (b"B",)
+
+
+def test_tracker_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError):
+        QrTracker(absent_frames=0)
+    with pytest.raises(ValueError):
+        QrTracker(absent_s=-1)
+
+
+def test_fingerprint_is_short_hex_and_hides_the_payload() -> None:
+    fp = fingerprint(b"001099012345|...")
+    assert len(fp) == 16 and int(fp, 16) >= 0
+    assert "001099" not in fp
+
+
+def test_reader_on_a_camera_sequence() -> None:
+    """Card A held for 8 frames, removed for 12, shown again, then card B: three events."""
+    a, b = generate_many(21, 2, today=TODAY)
+    frames = (
+        [card_frame(a, angle=3 * i, noise=3, seed=i) for i in range(8)]
+        + [empty_frame((640, 480), seed=i) for i in range(12)]
+        + [card_frame(a, angle=-5, seed=100 + i) for i in range(3)]
+        + [card_frame(b, module_px=5, angle=30, seed=200 + i) for i in range(4)]
+    )
+    reader = QrReader(tracker=QrTracker(absent_frames=5, absent_s=0.5), today=lambda: TODAY)
+    events = []
+    visible = []
+    for i, frame in enumerate(frames):
+        for result in reader.process(frame, now=i / FPS):
+            events.append((i, result))
+        visible.append(reader.visible)
+    assert [i for i, _ in events] == [0, 20, 23]
+    names = [r.identity.full_name for _, r in events if r.identity is not None]
+    assert names == [a.full_name, a.full_name, b.full_name]
+    assert all(r.status is QrStatus.OK for _, r in events)
+    assert visible[:8] == [True] * 8 and visible[8:20] == [False] * 12
+    record = qr_record(events[0][1], station_id="counter-1")
+    assert record["status"] == "ok" and record["citizen"]["id_number"] == a.id_number
+
+
+def test_reader_reports_other_codes_as_unrecognised() -> None:
+    citizen = generate_many(22, 1, today=TODAY)[0]
+    reader = QrReader(today=lambda: TODAY)
+    results = reader.process(card_frame(citizen, damage="url", seed=1), now=0.0)
+    assert [r.status for r in results] == [QrStatus.UNRECOGNISED]
+    assert reader.process(card_frame(citizen, damage="covered", seed=1), now=0.1) == ()
