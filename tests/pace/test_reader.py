@@ -14,6 +14,7 @@ from station.icao import pace
 from station.icao.access import AccessKeys, KeyCandidate
 from station.icao.bac import BacKey
 from station.icao.cardaccess import PaceInfo, pace_protocol
+from station.icao.errors import AccessError
 from station.icao.reader import ChipReader
 from station.qr.payload import parse_payload
 from station.sim import citizens
@@ -114,3 +115,14 @@ def test_bac_only_card_reads_with_bac(
     with connect(_card(card_pace.without_pace(profile))) as transport:
         result = ChipReader(transport).read(_qr_keys(citizen), files=FILES)
     assert result.access == "BAC" and "EF.CardAccess" not in result.files
+
+
+def test_pace_only_card(
+    connect: Connect, profile: CardProfile, citizen: citizens.SyntheticCitizen
+) -> None:
+    with connect(_card(profile, pace_only=True)) as transport:
+        result = ChipReader(transport).read(_qr_keys(citizen), files=FILES)
+    assert result.access == "PACE-CAN"
+    with connect(_card(profile, pace_only=True)) as transport, pytest.raises(AccessError) as caught:
+        ChipReader(transport, order="bac").read(_qr_keys(citizen), files=FILES)
+    assert "EXTERNAL AUTHENTICATE: 6982" in str(caught.value)

@@ -13,8 +13,9 @@ its MRZ key data (document number, DOB, expiry; reversed document number when th
 
 Failure switches (`PaceSwitches`): ``wrong_can`` (the chip holds another CAN: the terminal's
 token fails in step 4 with 6300), ``refuse`` (MSE:Set AT answers 6982, as a CCCD was seen to
-do), ``bad_token`` (the chip sends a wrong T_IC), and `unsupported_parameter_id` (with
-`with_pace`: EF.CardAccess offers a domain parameter id the station does not implement).
+do), ``bad_token`` (the chip sends a wrong T_IC), ``pace_only`` (BAC's EXTERNAL AUTHENTICATE
+answers 6982), and `unsupported_parameter_id` (with `with_pace`: EF.CardAccess offers a domain
+parameter id the station does not implement).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class PaceSwitches:
     wrong_can: bool = False
     refuse: bool = False
     bad_token: bool = False
+    pace_only: bool = False
 
 
 def with_pace(
@@ -81,13 +83,24 @@ def without_pace(profile: CardProfile) -> CardProfile:
 
 
 def handlers(switches: PaceSwitches = PaceSwitches()) -> dict[int, list[Handler]]:
-    return {0x22: [partial(mse_set_at, switches)], 0x86: [partial(general_authenticate, switches)]}
+    table: dict[int, list[Handler]] = {
+        0x22: [partial(mse_set_at, switches)],
+        0x86: [partial(general_authenticate, switches)],
+    }
+    if switches.pace_only:
+        table[0x82] = [refuse_bac]
+    return table
 
 
 def install(card: EmulatedCard, switches: PaceSwitches = PaceSwitches()) -> None:
     for ins, chain in handlers(switches).items():
         for handler in chain:
             card.register(ins, handler)
+
+
+def refuse_bac(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
+    """EXTERNAL AUTHENTICATE on a PACE-only chip: BAC is not offered."""
+    return status(0x6982)
 
 
 def _password(card: EmulatedCard, switches: PaceSwitches, reference: int) -> PacePassword | None:
