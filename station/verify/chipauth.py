@@ -10,6 +10,7 @@ a READ BINARY of EF.COM's first bytes under the new keys must come back with a v
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
@@ -19,7 +20,7 @@ from station.icao import crypto
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.errors import ChipError
 from station.icao.sm import SecureMessaging
-from station.verify import dh, keys
+from station.verify import dh, ecmath, keys
 from station.verify.active import AuthOutcome
 from station.verify.asn1 import tlv
 from station.verify.securityinfo import CaOption, ca_options
@@ -65,6 +66,8 @@ def ephemeral_agreement(option: CaOption) -> tuple[bytes, bytes]:
         mine = dh.generate(chip_dh.params)
         return mine.public_key().encoded(), mine.exchange(chip_dh)
     chip = keys.load_spki(option.public_key.dump())
+    if isinstance(chip, keys.ExplicitEcKey):
+        return _integer_ecdh(chip)
     if not isinstance(chip, ec.EllipticCurvePublicKey):
         raise keys.KeyLoadError(f"CA key {keys.key_description(chip)} not usable for ECDH")
     ephemeral = ec.generate_private_key(chip.curve)
@@ -73,6 +76,19 @@ def ephemeral_agreement(option: CaOption) -> tuple[bytes, bytes]:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return point, shared
+
+
+def _integer_ecdh(chip: keys.ExplicitEcKey) -> tuple[bytes, bytes]:
+    """ECDH on a curve ``cryptography`` lacks (e.g. brainpoolP224r1), in plain integers."""
+    curve = chip.curve
+    d = 1 + secrets.randbelow(curve.n - 1)
+    mine = ecmath.multiply(curve, d, (curve.gx, curve.gy))
+    shared = ecmath.multiply(curve, d, (chip.x, chip.y))
+    if mine is None or shared is None:
+        raise ValueError("degenerate ECDH result")
+    size = curve.size
+    point = b"\x04" + mine[0].to_bytes(size, "big") + mine[1].to_bytes(size, "big")
+    return point, shared[0].to_bytes(size, "big")
 
 
 def _oid_value(dotted: str) -> bytes:

@@ -1,0 +1,126 @@
+"""Passive Authentication on chains generated here: every verdict, every algorithm."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from station.sim import pki
+from station.verify.passive import Passive, passive_authenticate
+from station.verify.sod import SodError, check_signature, parse_sod
+from station.verify.trust import TrustStore
+from tests.verify.conftest import KINDS, store_for
+
+NOW = datetime.now(UTC)
+DGS = {1: b"\x61\x05" + b"DG1!!", 13: b"\x6d\x03abc", 14: b"\x6e\x02\x31\x00"}
+
+
+def _sod(chain: pki.TestPki, hash_alg: str = "sha256", **kwargs: object) -> bytes:
+    return pki.build_sod(pki.dg_hashes_of(DGS, hash_alg), chain, hash_alg, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ok_and_signer(kind: str, pkis: dict[str, pki.TestPki]) -> None:
+    chain = pkis[kind]
+    result = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW)
+    assert result.status is Passive.OK, result.findings
+    assert result.signer is not None and result.signer.serial == format(chain.dsc_cert.serial_number, "x")
+    assert result.anchor == hashlib.sha256(chain.csca_der).hexdigest()
+    assert all(result.covers(n) for n in DGS)
+
+
+@pytest.mark.parametrize("hash_alg", ["sha1", "sha224", "sha256", "sha384", "sha512"])
+@pytest.mark.parametrize("kind", ["rsa", "rsa-pss", "brainpoolP384r1"])
+def test_hash_algorithms(kind: str, hash_alg: str, pkis: dict[str, pki.TestPki]) -> None:
+    sod_bytes = _sod(pkis[kind], hash_alg)
+    sod = parse_sod(sod_bytes)
+    assert sod.hash_alg == hash_alg and sod.digest_alg == hash_alg
+    assert check_signature(sod) is None
+    assert passive_authenticate(DGS, sod_bytes, store_for(pkis[kind]), NOW).status is Passive.OK
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hash_mismatch(kind: str, pkis: dict[str, pki.TestPki]) -> None:
+    altered = dict(DGS)
+    altered[13] = b"\x6d\x03abd"
+    result = passive_authenticate(altered, _sod(pkis[kind]), store_for(pkis[kind]), NOW)
+    assert result.status is Passive.HASH_MISMATCH
+    assert result.dg_status[13] == "mismatch" and not result.covers(13) and result.covers(1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_signature(kind: str, pkis: dict[str, pki.TestPki]) -> None:
+    chain = pkis[kind]
+    forger = pki.make_test_pki(kind, rsa_bits=1024)
+    sod_bytes = _sod(chain, signing_key=forger.dsc_key)
+    result = passive_authenticate(DGS, sod_bytes, store_for(chain), NOW)
+    assert result.status is Passive.BAD_SIGNATURE
+    assert not result.covers(1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_untrusted_signer(kind: str, pkis: dict[str, pki.TestPki]) -> None:
+    other = pkis["p256" if kind != "p256" else "rsa"]
+    result = passive_authenticate(DGS, _sod(pkis[kind]), store_for(other), NOW)
+    assert result.status is Passive.UNTRUSTED_SIGNER
+    empty = passive_authenticate(DGS, _sod(pkis[kind]), TrustStore(), NOW)
+    assert empty.status is Passive.UNTRUSTED_SIGNER
+
+
+def test_same_name_other_key_is_untrusted() -> None:
+    real = pki.make_test_pki("p256", name="Same")
+    impostor = pki.make_test_pki("p256", name="Same")  # same subject names, other keys
+    result = passive_authenticate(DGS, _sod(impostor), store_for(real), NOW)
+    assert result.status is Passive.UNTRUSTED_SIGNER
+    assert result.anchor is None
+
+
+@pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP256r1"])
+@pytest.mark.parametrize("when", ["expired", "not_yet_valid"])
+def test_signer_outside_validity(kind: str, when: str) -> None:
+    chain = pki.make_test_pki(kind, rsa_bits=1024, **{when: True})  # type: ignore[arg-type]
+    result = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW)
+    assert result.status is Passive.SIGNER_EXPIRED
+
+
+@pytest.mark.parametrize("kind", ["rsa-pss", "p256", "brainpoolP384r1"])
+def test_signer_revoked(kind: str) -> None:
+    chain = pki.make_test_pki(kind, rsa_bits=1024, revoked=True)
+    result = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW)
+    assert result.status is Passive.SIGNER_REVOKED
+    before = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW - timedelta(days=2))
+    assert before.status is Passive.OK  # revoked one hour ago: fine two days back
+    without_crl = passive_authenticate(DGS, _sod(chain), store_for(chain, crls=False), NOW)
+    assert without_crl.status is Passive.OK
+
+
+def test_crl_from_another_issuer_is_ignored() -> None:
+    chain = pki.make_test_pki("p256", name="Crl")
+    impostor = pki.make_test_pki("p256", name="Crl", revoked=True)
+    store = TrustStore.from_der([chain.csca_der], [impostor.crl_der])
+    assert passive_authenticate(DGS, _sod(chain), store, NOW).status is Passive.OK
+
+
+def test_dg_not_in_sod_is_a_mismatch(pkis: dict[str, pki.TestPki]) -> None:
+    extra = {**DGS, 15: b"\x6f\x02\x30\x00"}
+    result = passive_authenticate(extra, _sod(pkis["p256"]), store_for(pkis["p256"]), NOW)
+    assert result.dg_status[15] == "not-in-sod" and not result.covers(15)
+    assert result.status is Passive.HASH_MISMATCH
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x77\x03\x30\x01\x00", b"\x77\x82\xff\xff", b"\x00" * 40])
+def test_malformed_sod_never_crashes(garbage: bytes, pkis: dict[str, pki.TestPki]) -> None:
+    result = passive_authenticate(DGS, garbage, store_for(pkis["p256"]), NOW)
+    assert result.status in (Passive.BAD_SIGNATURE, Passive.NOT_CHECKED)
+    if garbage:
+        with pytest.raises(SodError):
+            parse_sod(garbage)
+
+
+def test_truncated_real_sods_never_crash(pkis: dict[str, pki.TestPki]) -> None:
+    good = _sod(pkis["rsa"])
+    for cut in range(0, len(good), 37):
+        result = passive_authenticate(DGS, good[:cut], store_for(pkis["rsa"]), NOW)
+        assert result.status is not Passive.OK
