@@ -1,0 +1,148 @@
+"""verify_chip end to end: an emulated card read for real (BAC, SM), then PA + AA + CA."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from station.sim import pki
+from station.sim.citizens import generate
+from station.sim.emulator import auth
+from station.sim.emulator.files import DG_FIDS, FID_SOD, CardProfile
+from station.verify.asn1 import OID_CA_DH_3DES, OID_CA_ECDH_3DES
+from station.verify.chip import verify_chip
+from station.verify.dh import load_pkcs8
+from station.verify.verdict import Auth, Level
+from tests.verify.conftest import KINDS, ReadCard, qr_of, store_for
+
+CARD_KEYS = [
+    ("p256", "p256"),
+    ("rsa1024", "brainpoolP256r1"),
+    ("rsa2048", "dh1024"),
+    ("brainpoolP384r1", "brainpoolP384r1"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_verified_on_every_chain(kind, pkis, citizen, read_card: ReadCard) -> None:
+    live = read_card(citizen, pkis[kind])
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]), live.reader.channel)
+    assert v.level is Level.VERIFIED, v.findings
+    assert v.to_json()["signer"]["subject"].endswith("Country: VN")
+    assert v.reason_vi == "Thẻ thật, dữ liệu khớp"
+
+
+@pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
+def test_verified_with_every_key_type(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
+    live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    assert (v.active, v.chip_auth, v.level) == (Auth.OK, Auth.OK, Level.VERIFIED), v.findings
+
+
+def _ca_public(profile: CardProfile) -> object:
+    der = profile.keys["ca"]
+    try:
+        return load_pkcs8(der).public_key()
+    except ValueError:
+        return serialization.load_der_private_key(der, None).public_key()  # type: ignore[union-attr]
+
+
+def _resigned(chain: pki.TestPki, protocol: str):
+    def hook(profile: CardProfile) -> CardProfile:
+        files = dict(profile.files)
+        public = _ca_public(profile)
+        files[DG_FIDS[14]] = pki.encode_dg14(public, ca_protocol=protocol, aa_hash="sha256")  # type: ignore[arg-type]
+        groups = {n: files[fid] for n, fid in DG_FIDS.items() if fid in files}
+        files[FID_SOD] = pki.build_sod(pki.dg_hashes_of(groups), chain)
+        return replace(profile, files=files)
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("ca_kind", "protocol"), [("p256", OID_CA_ECDH_3DES), ("dh1024", OID_CA_DH_3DES)]
+)
+def test_chip_authentication_3des(ca_kind, protocol, pkis, citizen, read_card) -> None:
+    chain = pkis["rsa"]
+    live = read_card(citizen, chain, ca_kind=ca_kind, profile_hook=_resigned(chain, protocol))
+    v = verify_chip(live.read, qr_of(citizen), store_for(chain), live.reader.channel)
+    assert v.chip_auth is Auth.OK and v.level is Level.VERIFIED, v.findings
+    assert any("3DES" in f for f in v.findings)
+
+
+@pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP256r1"])
+def test_flipped_byte_fails(kind, pkis, citizen, read_card) -> None:
+    live = read_card(citizen, pkis[kind], profile_hook=lambda p: auth.tamper(p, flip_dg=2))
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]), live.reader.channel)
+    assert (v.passive.value, v.level) == ("hash-mismatch", Level.FAILED)
+    assert v.reason_vi == "Dữ liệu chip bị sửa"
+
+
+@pytest.mark.parametrize(
+    ("variant", "passive", "level"),
+    [
+        ({"expired": True}, "signer-expired", Level.SIGNED_UNTRUSTED),
+        ({"not_yet_valid": True}, "signer-expired", Level.SIGNED_UNTRUSTED),
+        ({"revoked": True}, "signer-revoked", Level.FAILED),
+    ],
+)
+def test_signer_problems(variant, passive, level, citizen, read_card) -> None:
+    chain = pki.make_test_pki("brainpoolP256r1", **variant)
+    live = read_card(citizen, chain)
+    v = verify_chip(live.read, qr_of(citizen), store_for(chain), live.reader.channel)
+    assert (v.passive.value, v.level) == (passive, level)
+    assert v.active is Auth.OK and v.chip_auth is Auth.OK
+
+
+def test_untrusted_signer(pkis, citizen, read_card) -> None:
+    live = read_card(citizen, pkis["rsa-pss"])
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    assert (v.passive.value, v.level) == ("untrusted-signer", Level.SIGNED_UNTRUSTED)
+    assert v.reason_vi == "Chưa có chứng thư gốc"
+
+
+@pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
+def test_wrong_aa_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
+    hook = lambda p: auth.tamper(p, wrong_aa_key=True)  # noqa: E731
+    live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    assert (v.active, v.level) == (Auth.FAILED, Level.FAILED)
+    assert v.chip_auth is Auth.OK
+
+
+@pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
+def test_wrong_ca_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
+    hook = lambda p: auth.tamper(p, wrong_ca_key=True)  # noqa: E731
+    live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    assert (v.chip_auth, v.level) == (Auth.FAILED, Level.FAILED)
+    assert v.active is Auth.OK
+
+
+def test_chip_disagreeing_with_qr(pkis, citizen, read_card) -> None:
+    other = generate(random.Random(777), today=date(2026, 1, 10))
+    twin = replace(other, id_number=citizen.id_number, date_of_birth=citizen.date_of_birth,
+                   expiry_date=citizen.expiry_date, issue_date=citizen.issue_date)  # fmt: skip
+    live = read_card(twin, pkis["p256"], qr_citizen=citizen)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    assert v.passive.value == "ok" and v.active is Auth.OK
+    assert v.qr_chip_match is False and v.level is Level.FAILED
+    assert "full_name" in v.mismatches and "id_number" not in v.mismatches
+    assert v.reason_vi == "QR và chip không khớp"
+
+
+def test_never_verified_when_a_check_was_skipped(pkis, citizen, read_card) -> None:
+    live = read_card(citizen, pkis["p256"])
+    store = store_for(pkis["p256"])
+    offline = verify_chip(live.read, qr_of(citizen), store, None)
+    assert (offline.active, offline.chip_auth) == (Auth.NOT_CHECKED, Auth.NOT_CHECKED)
+    assert offline.level is not Level.VERIFIED
+    no_qr = verify_chip(live.read, None, store, live.reader.channel)
+    assert no_qr.qr_chip_match is None and no_qr.level is not Level.VERIFIED
+    files = {k: v for k, v in live.read.files.items() if k != "EF.SOD"}
+    no_sod = verify_chip(replace(live.read, files=files), qr_of(citizen), store, None)
+    assert no_sod.passive.value == "not-checked" and no_sod.level is Level.QR_ONLY
