@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.channel import ApduSender
-from station.icao.errors import FileReadError, LdsError
+from station.icao.errors import ChipError, FileReadError, LdsError
 from station.icao.tlv import TlvError, header_length, parse_one, tlv
 
 log = logging.getLogger(__name__)
@@ -61,25 +61,43 @@ class FileReader:
     def read(
         self, name: str, fid: int, sfi: int | None = None, progress: Progress | None = None
     ) -> bytes:
-        """The whole file; raises FileReadError (step names file, offset, status word)."""
+        """The whole file; raises FileReadError (step names file, offset, status word).
+        Transport and SM errors are re-raised with the file and offset in their step."""
+        done: list[int] = [0]
+        try:
+            return self._read(name, fid, sfi, progress, done)
+        except (FileReadError, LdsError):
+            raise
+        except ChipError as exc:
+            step = f"reading {name} at offset {done[0]}: {exc.step}"
+            try:
+                wrapped = type(exc)(step, exc.detail, exc.sw)
+            except TypeError:  # a subclass with another signature (PaceError)
+                raise exc from None
+            raise wrapped from None
+
+    def _read(
+        self, name: str, fid: int, sfi: int | None, progress: Progress | None, done: list[int]
+    ) -> bytes:
         data = bytearray()
         total: int | None = None
         use_sfi, selected, resumes, exact = sfi is not None, False, 0, 0
         while total is None or len(data) < total:
             want = self._want(total, len(data), exact)
             exact = 0
+            step = f"reading {name} at offset {len(data)}"
             if not use_sfi and not selected:
-                self._select(name, fid)
+                chosen = self._select(fid)
+                if chosen.sw in SESSION_LOST:
+                    resumes = self._resume(step, chosen.sw, resumes)
+                    continue
+                if not chosen.ok:
+                    raise FileReadError(f"selecting {name}", sw=chosen.sw)
                 selected = True
             response = self._read_binary(sfi if use_sfi else None, len(data), want)
             use_sfi = False
-            step = f"reading {name} at offset {len(data)}"
             if response.sw in SESSION_LOST:
-                resumes += 1
-                if self.reopen is None or resumes > self.strategy.max_resumes:
-                    raise FileReadError(step, "secure messaging session lost", response.sw)
-                log.info("session lost (%04X) in %s, re-opening the chip", response.sw, name)
-                self.reopen()
+                resumes = self._resume(step, response.sw, resumes)
                 selected = False
                 continue
             if response.sw >> 8 in (0x67, 0x6C) or (response.sw == 0x9000 and not response.data):
@@ -88,6 +106,7 @@ class FileReader:
             if response.sw not in (0x9000, 0x6282):
                 raise FileReadError(step, sw=response.sw)
             data += response.data
+            done[0] = len(data)
             selected = True
             if total is None:
                 total = self._total(name, bytes(data))
@@ -127,10 +146,16 @@ class FileReader:
             raise LdsError(name, 0, f"declared length {total} too large")
         return total
 
-    def _select(self, name: str, fid: int) -> None:
-        response = self.sender.send(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
-        if not response.ok:
-            raise FileReadError(f"selecting {name}", sw=response.sw)
+    def _select(self, fid: int) -> ResponseAPDU:
+        return self.sender.send(CommandAPDU(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+
+    def _resume(self, step: str, sw: int, resumes: int) -> int:
+        """Re-open the chip after the session was lost; the new resume count."""
+        if self.reopen is None or resumes >= self.strategy.max_resumes:
+            raise FileReadError(step, "secure messaging session lost", sw)
+        log.info("session lost (%04X), re-opening the chip", sw)
+        self.reopen()
+        return resumes + 1
 
     def _read_binary(self, sfi: int | None, offset: int, want: int) -> ResponseAPDU:
         if sfi is not None:

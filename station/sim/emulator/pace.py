@@ -30,17 +30,23 @@ from typing import Any
 
 from station.icao import ec
 from station.icao.apdu import CommandAPDU, ResponseAPDU, status
-from station.icao.cardaccess import CardAccess, CardAccessError, PaceInfo, oid_decode
+from station.icao.cardaccess import (
+    CardAccess,
+    CardAccessError,
+    PaceDomainParameterInfo,
+    PaceInfo,
+    oid_decode,
+)
 from station.icao.pace import (
     CAN_REFERENCE,
     MRZ_REFERENCE,
     PacePassword,
     auth_token,
     encrypt_nonce,
+    group_of,
     password_key,
     random_private,
     session_keys,
-    standard_group,
 )
 from station.icao.sm import SecureMessaging
 from station.icao.tlv import TlvError, parse_all, parse_one, tlv
@@ -62,17 +68,21 @@ class PaceSwitches:
 
 
 def with_pace(
-    profile: CardProfile, infos: Iterable[PaceInfo], *, unsupported_parameter_id: bool = False
+    profile: CardProfile,
+    infos: Iterable[PaceInfo],
+    *,
+    unsupported_parameter_id: bool = False,
+    domains: Iterable[PaceDomainParameterInfo] = (),
 ) -> CardProfile:
-    """The profile with an EF.CardAccess offering ``infos`` (parameter ids replaced by
-    UNSUPPORTED_PARAMETER_ID when asked)."""
+    """The profile with an EF.CardAccess offering ``infos`` (and explicit ``domains``), the
+    parameter ids replaced by UNSUPPORTED_PARAMETER_ID (without domain info) when asked."""
     offered = tuple(infos)
     if unsupported_parameter_id:
         offered = tuple(
             dataclasses.replace(i, parameter_id=UNSUPPORTED_PARAMETER_ID) for i in offered
         )
     files = dict(profile.files)
-    files[FID_CARD_ACCESS] = CardAccess(offered).encode()
+    files[FID_CARD_ACCESS] = CardAccess(offered, tuple(domains)).encode()
     return dataclasses.replace(profile, files=files)
 
 
@@ -129,19 +139,19 @@ def mse_set_at(switches: PaceSwitches, card: EmulatedCard, cmd: CommandAPDU) -> 
         protocol = oid_decode(fields[0x80])
         reference = fields[0x83][0]
         parameter_id = fields[0x84][0] if 0x84 in fields else None
-        offered = CardAccess.parse(card.profile.files[FID_CARD_ACCESS]).pace_infos
+        card_access = CardAccess.parse(card.profile.files[FID_CARD_ACCESS])
     except (TlvError, KeyError, IndexError, ValueError, CardAccessError):
         return status(0x6A80)
     matches = [
-        i for i in offered if i.protocol == protocol and parameter_id in (None, i.parameter_id)
+        i
+        for i in card_access.pace_infos
+        if i.protocol == protocol and parameter_id in (None, i.parameter_id)
     ]
     password = _password(card, switches, reference)
-    if not matches or password is None:
+    if not matches or password is None or card_access.unsupported_reason(matches[0]):
         return status(0x6A80)
-    info = matches[0]
-    if info.unsupported_reason is not None:
-        return status(0x6A80)
-    card.state["pace"] = {"info": info, "password": password, "step": 1}
+    group = group_of(card_access.domain(matches[0]))
+    card.state["pace"] = {"info": matches[0], "group": group, "password": password, "step": 1}
     return status(0x9000)
 
 
@@ -194,7 +204,7 @@ def _step_nonce(
 def _step_map(
     switches: PaceSwitches, card: EmulatedCard, session: dict[str, Any], peer: bytes
 ) -> bytes:
-    group = standard_group(session["info"].parameter_id)
+    group = session["group"]
     group.check(peer)
     private = random_private(group.order)
     session["group"] = group.mapped(session["nonce"], private, peer)
