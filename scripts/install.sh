@@ -158,18 +158,18 @@ generate_keys() {
   pub="$(st_data)/station_ed25519.pub"
   station="$(st_prefix)/.venv/bin/station"
   if [ -f "$key" ]; then log "keeping the station key pair $key"; return 0; fi
-  if [ -z "$(st_root)" ] && "$station" keygen --help >/dev/null 2>&1; then
+  if "$station" keygen --help >/dev/null 2>&1; then
     log "generating the station key pair (station keygen)"
-    as_root runuser -u "$STATION_USER" -- "$station" keygen --config "$(st_etc)/station.toml"
-    return 0
+    as_root "$station" keygen --data-dir "$(st_data)" >&2
+  else
+    log "generating the station key pair (openssl)"
+    (umask 077 && as_root openssl genpkey -algorithm ed25519 -out "$key.new")
+    as_root sh -c "openssl pkey -in '$key.new' -pubout -outform DER | tail -c 32 | base64 >'$pub'"
+    as_root mv "$key.new" "$key"
   fi
-  log "generating the station key pair (openssl)"
-  (umask 077 && as_root openssl genpkey -algorithm ed25519 -out "$key.new")
-  as_root sh -c "openssl pkey -in '$key.new' -pubout -outform DER | tail -c 32 | base64 > '$pub'"
-  as_root chown "$(station_owner)" "$key.new" "$pub"
-  as_root chmod 0600 "$key.new"
+  as_root chown "$(station_owner)" "$key" "$pub"
+  as_root chmod 0600 "$key"
   as_root chmod 0644 "$pub"
-  as_root mv "$key.new" "$key"
 }
 
 install_unit() {
