@@ -1,0 +1,83 @@
+"""`station trust ...` and `station verify DIR`, run through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from station.cli import main
+from tests.verify.conftest import ReadCard, store_for  # noqa: F401
+
+NL = "nl-masterlist"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_trust_import_list_remove(reference: Path, tmp_path: Path, capsys) -> None:
+    store = str(tmp_path / "trust")
+    code, out = _run(capsys, "trust", "import", "--trust-dir", store, "--json",
+                     str(reference / NL / "NL_MASTERLIST_20211207.mls"),
+                     str(reference / NL / "COL.crl"))  # fmt: skip
+    assert code == 0
+    ml_report, crl_report = (json.loads(line) for line in out.splitlines())
+    assert ml_report["master_list"]["signature_valid"] is True
+    assert "Masterlist Signer NL" in ml_report["master_list"]["signer"]
+    assert ml_report["added_certificates"] == 306 and crl_report["added_crls"] == 1
+    code, out = _run(capsys, "trust", "list", "--trust-dir", store, "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 307
+    colombia = next(r for r in rows if r["kind"] == "crl")
+    assert colombia["not_after"].startswith("2020-08-06")
+    target = next(
+        r for r in rows if "CSCA NL" in r["subject"] and "Serial Number: 6" in r["subject"]
+    )
+    code, out = _run(capsys, "trust", "remove", "--trust-dir", store, target["sha256"][:12])
+    assert code == 0 and target["sha256"] in out
+    code, out = _run(capsys, "trust", "list", "--trust-dir", store)
+    assert "305 certificate(s), 1 CRL(s)" in out
+    assert main(["trust", "remove", "--trust-dir", store, "0000"]) == 1
+
+
+def test_tampered_master_list_is_refused(reference: Path, tmp_path: Path, capsys) -> None:
+    data = bytearray((reference / NL / "NL_MASTERLIST_20211207.mls").read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the certificate list (signed content)
+    bad = tmp_path / "bad.mls"
+    bad.write_bytes(bytes(data))
+    store = str(tmp_path / "trust")
+    code, _ = _run(capsys, "trust", "import", "--trust-dir", store, str(bad))
+    assert code == 1
+    assert "signature invalid" in capsys.readouterr().err or not (tmp_path / "trust").exists()
+    assert not list((tmp_path / "trust").glob("certs/*.der"))
+
+
+def test_verify_reference_dump(reference: Path, tmp_path: Path, capsys) -> None:
+    code, out = _run(capsys, "verify", "--trust-dir", str(tmp_path), "--json",
+                     str(reference / "etsi-tr103200"))  # fmt: skip
+    result = json.loads(out)
+    assert code == 1
+    v = result["verification"]
+    assert v["level"] == "signed-untrusted" and v["passive"] == "untrusted-signer"
+    assert "ETSI DS" in v["signer"]["subject"]
+
+
+def test_verify_saved_emulated_card(pkis, citizen, read_card: ReadCard, tmp_path, capsys) -> None:
+    live = read_card(citizen, pkis["p256"])
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    for name, data in live.read.files.items():
+        (dump / f"{name}.bin").write_bytes(data)
+    trust = tmp_path / "trust"
+    (trust / "certs").mkdir(parents=True)
+    (trust / "certs" / "csca.der").write_bytes(pkis["p256"].csca_der)
+    code, out = _run(capsys, "verify", "--trust-dir", str(trust), "--qr", citizen.qr_payload(),
+                     "--json", str(dump))  # fmt: skip
+    v = json.loads(out)["verification"]
+    assert (v["passive"], v["qr_chip_match"], v["active"]) == ("ok", True, "not-checked")
+    assert v["level"] == "signed-untrusted" and code == 1  # offline: never "verified"
+    code, out = _run(capsys, "verify", "--trust-dir", str(trust), str(dump))
+    assert code == 1 and out.startswith("SIGNED-UNTRUSTED")
