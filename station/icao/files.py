@@ -141,7 +141,7 @@ class FileReader:
         except TlvError as exc:
             if len(head) < 6:
                 return None  # header not complete yet
-            raise LdsError(name, exc.offset, str(exc)) from None
+            raise LdsError(name, exc.offset, exc.reason) from None
         if total > MAX_FILE:
             raise LdsError(name, 0, f"declared length {total} too large")
         return total

@@ -209,6 +209,6 @@ def load(name: str, data: bytes) -> Any:
     except LdsError:
         raise
     except TlvError as exc:
-        raise LdsError(name, exc.offset, str(exc)) from None
+        raise LdsError(name, exc.offset, exc.reason) from None
     except (ValueError, IndexError, RecursionError) as exc:
         raise LdsError(name, 0, str(exc)) from None

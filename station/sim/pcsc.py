@@ -13,6 +13,7 @@ is not installed (tests skip on it, except in CI).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -200,10 +201,8 @@ class PcscRig:
 
     def stop(self) -> None:
         if self.bridge is not None:
-            try:
+            with contextlib.suppress(RigError, OSError, EOFError):
                 self._ask("stop")
-            except (RigError, OSError, EOFError):
-                pass
             self.bridge.join(5)
             if self.bridge.is_alive() and self.bridge.pid:
                 os.kill(self.bridge.pid, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ from station.drivers.card import CardRemovedError
 from station.icao.access import AccessKeys
 from station.icao.errors import AccessError, ChipError, FileReadError, SecureMessagingError
 from station.icao.reader import ChipReader, ReadProgress
-from station.record import qr_record
 from station.models import QrResult, QrStatus
+from station.record import qr_record
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -48,7 +49,7 @@ def test_reads_the_whole_card(
     assert 15_000 < len(result.face.data) < 22_000
     # progress: per file, growing, ending complete
     assert seen[-1].fraction == pytest.approx(1.0)
-    assert all(a.fraction <= b.fraction + 1e-9 for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a.fraction <= b.fraction + 1e-9 for a, b in itertools.pairwise(seen))
     assert result.apdus <= 20  # extended length: big files in one or two APDUs
 
 
