@@ -16,6 +16,7 @@ Every malformed input raises `CardAccessError` (an `LdsError`) naming the byte o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from station.icao import crypto, ec
@@ -27,6 +28,10 @@ _KEY_AGREEMENT = {1: "DH", 2: "ECDH", 3: "DH", 4: "ECDH", 6: "ECDH"}
 _MAPPING = {1: "GM", 2: "GM", 3: "IM", 4: "IM", 6: "CAM"}
 _CIPHERS: dict[int, crypto.CipherName] = {1: "3DES", 2: "AES-128", 3: "AES-192", 4: "AES-256"}
 _FILE = "EF.CardAccess"
+EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+PRIME_FIELD = "1.2.840.10045.1.1"
+DH_PUBLIC_NUMBER = "1.2.840.10046.2.1"
+STANDARDIZED = "0.4.0.127.0.7.1.2"  # standardizedDomainParameters: parameters = INTEGER id
 
 
 class CardAccessError(LdsError):
@@ -34,6 +39,7 @@ class CardAccessError(LdsError):
 
     def __init__(self, offset: int, detail: str) -> None:
         super().__init__(_FILE, offset, detail)
+        self.reason = detail
 
 
 def oid_decode(value: bytes) -> str:
@@ -100,20 +106,12 @@ class PaceInfo:
         return _CIPHERS.get(self._arcs[1])
 
     @property
-    def unsupported_reason(self) -> str | None:
-        """None when the station can run this PACE variant, else why not."""
+    def protocol_problem(self) -> str | None:
+        """None when the station implements this protocol and version, else why not."""
         if self.mapping != "GM" or self.cipher is None:
             return f"protocol {self.protocol} (only Generic Mapping is implemented)"
         if self.version != 2:
             return f"PACE version {self.version}"
-        if self.parameter_id is None:
-            return "no standardized parameterId"
-        try:
-            domain = ec.standard_domain(self.parameter_id)
-        except ec.EcError:
-            return f"parameterId {self.parameter_id} is not a standardized one"
-        if isinstance(domain, ec.Curve) != (self.key_agreement == "ECDH"):
-            return f"parameterId {self.parameter_id} does not fit {self.key_agreement}"
         return None
 
     def encode(self) -> bytes:
@@ -129,6 +127,49 @@ class PaceDomainParameterInfo:
     algorithm: str  # the domainParameter AlgorithmIdentifier's OID
     parameters: bytes  # the AlgorithmIdentifier's parameters, raw DER ('' if absent)
     parameter_id: int | None
+
+    @classmethod
+    def explicit(
+        cls, domain: ec.Curve | ec.ModpGroup, parameter_id: int
+    ) -> PaceDomainParameterInfo:
+        """Domain parameters spelled out (ECParameters / DH DomainParameters), as a chip with
+        proprietary parameters (ids 32-127) would store them."""
+        if isinstance(domain, ec.Curve):
+            size = domain.size
+            body = (
+                _der_int(1)
+                + tlv(0x30, tlv(0x06, oid_encode(PRIME_FIELD)) + _der_int(domain.p))
+                + tlv(
+                    0x30,
+                    tlv(0x04, domain.a.to_bytes(size, "big"))
+                    + tlv(0x04, domain.b.to_bytes(size, "big")),
+                )
+                + tlv(0x04, ec.encode_point(domain, domain.generator))
+                + _der_int(domain.n)
+                + _der_int(1)
+            )
+            return cls(f"{ID_PACE}.2", EC_PUBLIC_KEY, tlv(0x30, body), parameter_id)
+        body = _der_int(domain.p) + _der_int(domain.g) + _der_int(domain.q)
+        return cls(f"{ID_PACE}.1", DH_PUBLIC_NUMBER, tlv(0x30, body), parameter_id)
+
+    def domain(self) -> ec.Curve | ec.ModpGroup:
+        """Parse and check the parameters; CardAccessError when unusable."""
+        try:
+            if self.algorithm == STANDARDIZED:
+                return ec.standard_domain(_int(parse_one(self.parameters)))
+            fields = parse_one(self.parameters).children()
+            if self.algorithm == EC_PUBLIC_KEY:
+                return _checked_curve(fields)
+            if self.algorithm == DH_PUBLIC_NUMBER and len(fields) >= 3:
+                group = ec.ModpGroup("explicit", _int(fields[0]), _int(fields[1]), _int(fields[2]))
+                if (group.p - 1) % group.q or not group.contains(group.g):
+                    raise ec.EcError("g does not generate a subgroup of order q")
+                return group
+        except (TlvError, ec.EcError, ValueError) as exc:
+            raise CardAccessError(0, f"domain parameters {self.parameter_id}: {exc}") from None
+        raise CardAccessError(
+            0, f"domain parameters {self.parameter_id}: {self.algorithm} unsupported"
+        )
 
     def encode(self) -> bytes:
         algorithm = tlv(0x30, tlv(0x06, oid_encode(self.algorithm)) + self.parameters)
@@ -173,9 +214,37 @@ class CardAccess:
             raise CardAccessError(exc.offset, str(exc)) from None
         return cls(tuple(pace), tuple(params), tuple(other))
 
+    def domain(self, info: PaceInfo) -> ec.Curve | ec.ModpGroup:
+        """The domain parameters ``info`` uses: its PACEDomainParameterInfo when the file has
+        one for its parameterId, else the standardized ones; CardAccessError if neither."""
+        pid = info.parameter_id
+        if pid is not None and not 0 <= pid <= 127:
+            raise CardAccessError(0, f"parameterId {pid} out of range")
+        explicit = [d for d in self.domain_parameter_infos if d.parameter_id == pid]
+        if explicit:
+            return explicit[0].domain()
+        if pid is None:
+            raise CardAccessError(0, "PACEInfo without parameterId")
+        try:
+            return ec.standard_domain(pid)
+        except ec.EcError:
+            raise CardAccessError(0, f"parameterId {pid} is not a standardized one") from None
+
+    def unsupported_reason(self, info: PaceInfo) -> str | None:
+        """None when the station can run this PACE variant, else why not."""
+        if info.protocol_problem is not None:
+            return info.protocol_problem
+        try:
+            domain = self.domain(info)
+        except CardAccessError as exc:
+            return exc.reason
+        if isinstance(domain, ec.Curve) != (info.key_agreement == "ECDH"):
+            return f"parameterId {info.parameter_id} does not fit {info.key_agreement}"
+        return None
+
     def supported_pace(self) -> tuple[PaceInfo, ...]:
         """PACE variants the station can run, ECDH before DH, otherwise in the card's order."""
-        usable = [info for info in self.pace_infos if info.unsupported_reason is None]
+        usable = [info for info in self.pace_infos if self.unsupported_reason(info) is None]
         return tuple(sorted(usable, key=lambda info: info.key_agreement != "ECDH"))
 
     def encode(self) -> bytes:
@@ -183,6 +252,34 @@ class CardAccess:
         parts += [info.encode() for info in self.domain_parameter_infos]
         parts += [info.raw for info in self.other]
         return tlv(0x31, b"".join(parts))
+
+
+def _checked_curve(fields: list[Tlv]) -> ec.Curve:
+    """ECParameters (explicit, prime field, cofactor 1) -> a checked Curve; the standard curve
+    object when the values are a standard curve's (OpenSSL can then do the ECDH)."""
+    if len(fields) < 5 or fields[1].tag != 0x30 or fields[2].tag != 0x30:
+        raise ValueError("ECParameters incomplete")
+    field_id, curve_ab = fields[1].children(), fields[2].children()
+    if len(field_id) != 2 or oid_decode(field_id[0].value) != PRIME_FIELD or len(curve_ab) < 2:
+        raise ValueError("not a prime-field curve")
+    if len(fields) > 5 and _int(fields[5]) != 1:
+        raise ValueError("cofactor is not 1")
+    p = _int(field_id[1])
+    a, b = (int.from_bytes(x.value, "big") for x in curve_ab[:2])
+    shell = ec.Curve("explicit", p, a, b, 0, 0, _int(fields[4]))
+    gx, gy = ec.decode_point(shell, fields[3].value)
+    curve = ec.Curve("explicit", p, a, b, gx, gy, shell.n)
+    for pid in ec.standard_ids():
+        known = ec.standard_domain(pid)
+        if isinstance(known, ec.Curve) and dataclasses.replace(known, name="explicit") == curve:
+            return known
+    if pow(2, p - 1, p) != 1 or pow(3, curve.n - 1, curve.n) != 1:
+        raise ValueError("p or the order is not prime")
+    try:
+        ec.scalar_mult(curve, curve.n, curve.generator)
+    except ec.EcError:
+        return curve  # n*G is the point at infinity, as it must be
+    raise ValueError("the order does not annihilate the generator")
 
 
 def _der_int(value: int) -> bytes:

@@ -188,7 +188,10 @@ Group = EcGroup | DhGroup
 
 
 def standard_group(parameter_id: int) -> Group:
-    domain = ec.standard_domain(parameter_id)
+    return group_of(ec.standard_domain(parameter_id))
+
+
+def group_of(domain: ec.Curve | ec.ModpGroup) -> Group:
     if isinstance(domain, ec.Curve):
         return EcGroup(domain, domain.generator)
     return DhGroup(domain, domain.g)
@@ -266,7 +269,7 @@ class PaceApduSender:
 @dataclass(frozen=True)
 class PaceResult:
     protocol: str
-    parameter_id: int
+    parameter_id: int | None
     cipher: crypto.CipherName
     password_kind: Literal["CAN", "MRZ"]
     ks_enc: bytes = field(repr=False)
@@ -297,7 +300,7 @@ def establish(
     when the card says a variant is unsupported at MSE:Set AT, the next one is tried."""
     offered = card_access.supported_pace()
     if not offered:
-        reasons = "; ".join(str(i.unsupported_reason) for i in card_access.pace_infos)
+        reasons = "; ".join(str(card_access.unsupported_reason(i)) for i in card_access.pace_infos)
         raise PaceError(
             "EF.CardAccess",
             f"no supported PACE variant ({reasons or 'none'})",
@@ -306,7 +309,7 @@ def establish(
     apdus = PaceApduSender(sender)
     for index, info in enumerate(offered):
         try:
-            return _run(apdus, info, password, keys)
+            return _run(apdus, info, card_access.domain(info), password, keys)
         except PaceError as exc:
             if (
                 exc.reason != "unsupported"
@@ -319,12 +322,16 @@ def establish(
 
 
 def _run(
-    apdus: PaceApduSender, info: PaceInfo, password: PacePassword, keys: KeySource
+    apdus: PaceApduSender,
+    info: PaceInfo,
+    domain: ec.Curve | ec.ModpGroup,
+    password: PacePassword,
+    keys: KeySource,
 ) -> PaceResult:
     started = time.perf_counter()
-    assert info.cipher is not None and info.parameter_id is not None  # supported_pace() checked
+    assert info.cipher is not None  # supported_pace() checked
     cipher, protocol = info.cipher, info.protocol
-    group = standard_group(info.parameter_id)
+    group = group_of(domain)
     apdus.mse_set_at(protocol, password.reference, info.parameter_id)
     z = apdus.general_authenticate(1, 0x80, None, last=False)
     try:
@@ -350,7 +357,7 @@ def _run(
         )
     elapsed = (time.perf_counter() - started) * 1000
     log.info(
-        "PACE-%s done: %s parameterId %d in %.1f ms",
+        "PACE-%s done: %s parameterId %s in %.1f ms",
         password.kind,
         protocol,
         info.parameter_id,

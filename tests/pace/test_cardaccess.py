@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from station.icao import ec
 from station.icao.cardaccess import (
     CardAccess,
     CardAccessError,
+    PaceDomainParameterInfo,
     PaceInfo,
     SecurityInfo,
     oid_decode,
@@ -43,7 +47,7 @@ def test_several_infos_are_sorted_and_unknown_kept() -> None:
     assert CardAccess.parse(card_access.encode()) == card_access
     assert card_access.pace_infos == (dh, im, ecdh)
     assert card_access.supported_pace() == (ecdh, dh)
-    assert im.unsupported_reason is not None and "Generic Mapping" in im.unsupported_reason
+    assert "Generic Mapping" in str(card_access.unsupported_reason(im))
     assert card_access.other == (SecurityInfo("0.4.0.127.0.7.2.2.3.2.1", CA_INFO),)
     (domain,) = card_access.domain_parameter_infos
     assert (domain.algorithm, domain.parameter_id, domain.parameters) == (
@@ -56,7 +60,8 @@ def test_several_infos_are_sorted_and_unknown_kept() -> None:
 @pytest.mark.parametrize(
     ("info", "reason"),
     [
-        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, None), "no standardized"),
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, None), "without parameterId"),
+        (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 200), "out of range"),
         (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 5), "not a standardized"),
         (PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 1), "does not fit"),
         (PaceInfo(pace_protocol("DH", "AES-128"), 2, 13), "does not fit"),
@@ -64,8 +69,9 @@ def test_several_infos_are_sorted_and_unknown_kept() -> None:
     ],
 )
 def test_unsupported_reasons(info: PaceInfo, reason: str) -> None:
-    assert reason in str(info.unsupported_reason)
-    assert CardAccess((info,)).supported_pace() == ()
+    card_access = CardAccess((info,))
+    assert reason in str(card_access.unsupported_reason(info))
+    assert card_access.supported_pace() == ()
 
 
 @pytest.mark.parametrize(
@@ -103,3 +109,39 @@ def test_fuzz_only_card_access_errors(raw: bytes) -> None:
         card_access.pace_infos,
         card_access.domain_parameter_infos,
     )
+
+
+@pytest.mark.parametrize("pid", [1, 9, 14, 18])
+def test_explicit_domain_parameters_round_trip(pid: int) -> None:
+    domain = ec.standard_domain(pid)
+    explicit = PaceDomainParameterInfo.explicit(domain, 40)
+    ka = "ECDH" if isinstance(domain, ec.Curve) else "DH"
+    info = PaceInfo(pace_protocol(ka, "AES-128"), 2, 40)
+    card_access = CardAccess.parse(CardAccess((info,), (explicit,)).encode())
+    parsed = card_access.domain(info)
+    assert (parsed.p, parsed.size) == (domain.p, domain.size)
+    if isinstance(domain, ec.Curve):
+        assert parsed is domain  # recognised: OpenSSL does the ECDH
+    assert card_access.supported_pace() == (info,)
+
+
+def test_unknown_explicit_curve_is_checked() -> None:
+    known = ec.standard_domain(13)
+    assert isinstance(known, ec.Curve)
+    twin = dataclasses.replace(known, gx=ec.scalar_mult(known, 2, known.generator)[0])
+    twin = dataclasses.replace(twin, gy=ec.scalar_mult(known, 2, known.generator)[1])
+    info = PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 41)
+    card_access = CardAccess((info,), (PaceDomainParameterInfo.explicit(twin, 41),))
+    parsed = card_access.domain(info)
+    assert isinstance(parsed, ec.Curve) and parsed.name == "explicit" and parsed.gx == twin.gx
+    wrong_order = dataclasses.replace(twin, n=twin.n - 2)
+    bad = CardAccess((info,), (PaceDomainParameterInfo.explicit(wrong_order, 41),))
+    assert "not prime" in str(bad.unsupported_reason(info)) or "annihilate" in str(
+        bad.unsupported_reason(info)
+    )
+    dh = ec.standard_domain(0)
+    assert isinstance(dh, ec.ModpGroup)
+    dh_info = PaceInfo(pace_protocol("DH", "3DES"), 2, 42)
+    broken = dataclasses.replace(dh, g=dh.p - 1)
+    bad_dh = CardAccess((dh_info,), (PaceDomainParameterInfo.explicit(broken, 42),))
+    assert "subgroup" in str(bad_dh.unsupported_reason(dh_info))

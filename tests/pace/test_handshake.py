@@ -9,8 +9,9 @@ import pytest
 
 from station.icao import crypto, ec, pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.cardaccess import CardAccess, PaceInfo, pace_protocol
+from station.icao.cardaccess import CardAccess, PaceDomainParameterInfo, PaceInfo, pace_protocol
 from station.icao.channel import CardChannel
+from station.icao.files import FileReader
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
@@ -51,10 +52,7 @@ def _open(
 
 
 def _read_card_access(channel: CardChannel) -> bytes:
-    assert channel.send(CommandAPDU(0, 0xA4, 2, 0x0C, b"\x01\x1c")).sw == 0x9000
-    response = channel.send(CommandAPDU(0, 0xB0, 0, 0, ne=256))
-    assert response.sw == 0x9000
-    return response.data
+    return FileReader(channel).read("EF.CardAccess", 0x011C)
 
 
 def _read_dg1(channel: CardChannel) -> bytes:
@@ -171,3 +169,20 @@ def test_steps_out_of_order_are_refused(profile: CardProfile) -> None:
     step4 = CommandAPDU(0x00, 0x86, 0, 0, bytes.fromhex("7C0A85080000000000000000"), ne=256)
     assert ResponseAPDU.parse(card.process(step4.encode())).sw == 0x6985
     assert ResponseAPDU.parse(card.process(ga.encode())).sw == 0x6A86  # session dropped
+
+
+@pytest.mark.parametrize(("pid", "ka"), [(11, "ECDH"), (13, "ECDH"), (0, "DH")])
+def test_explicit_domain_parameters(
+    profile: CardProfile, citizen: citizens.SyntheticCitizen, pid: int, ka: str
+) -> None:
+    domain = PaceDomainParameterInfo.explicit(ec.standard_domain(pid), 33)
+    info = PaceInfo(pace_protocol(ka, "AES-128"), 2, 33)
+    card = EmulatedCard(
+        card_pace.with_pace(profile, [info], domains=[domain]), NORMAL, card_pace.handlers()
+    )
+    channel = CardChannel(EmulatorTransport(card))
+    card_access = CardAccess.parse(_read_card_access(channel))
+    result = pace.establish(channel, pace.PacePassword.can(citizen.can), card_access)
+    channel.sm = result.sm
+    assert result.parameter_id == 33
+    assert _read_dg1(channel) == profile.files[DG_FIDS[1]]

@@ -23,6 +23,7 @@ from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL
 from station.sim.emulator.transport import EmulatorTransport
+from station.sim.pcsc import PcscRig
 
 FILES = ("DG1", "DG13")
 Connect = Callable[[EmulatedCard], AbstractContextManager[CardTransport]]
@@ -33,7 +34,22 @@ def in_process(card: EmulatedCard) -> Iterator[CardTransport]:
     yield EmulatorTransport(card)
 
 
-TRANSPORTS: dict[str, Connect] = {"in-process": in_process}
+def through_pcscd(rig: PcscRig) -> Connect:
+    @contextmanager
+    def connect(card: EmulatedCard) -> Iterator[CardTransport]:
+        rig.insert(card)
+        transport = rig.transport()
+        try:
+            assert transport.wait_for_card(10.0)
+            yield transport
+        finally:
+            transport.close()
+            rig.remove()
+
+    return connect
+
+
+TRANSPORTS = ("in-process", "pcscd+vpcd")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +63,11 @@ def profile(citizen: citizens.SyntheticCitizen) -> CardProfile:
     return card_pace.with_pace(build_profile(citizen, pace=False), [info])
 
 
-@pytest.fixture(params=sorted(TRANSPORTS))
+@pytest.fixture(params=TRANSPORTS)
 def connect(request: pytest.FixtureRequest) -> Connect:
-    return TRANSPORTS[request.param]
+    if request.param == "in-process":
+        return in_process
+    return through_pcscd(request.getfixturevalue("pcsc_rig"))
 
 
 def _qr_keys(citizen: citizens.SyntheticCitizen) -> AccessKeys:
