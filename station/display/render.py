@@ -97,14 +97,12 @@ def _reading(model: ReadingScreen) -> Layout:
     ops.append(TextOp(MARGIN, BODY_Y, "Giữ yên thẻ", BODY_SIZE))
     top, bottom = 33, 44
     ops.append(BoxOp((MARGIN, top, W - 1 - MARGIN, bottom), fill=None, outline=1))
-    if model.total > 0:
-        done = min(max(model.done, 0), model.total)
-        inner = W - 2 * MARGIN - 4
-        filled = inner * done // model.total
-        if filled > 0:
-            ops.append(BoxOp((MARGIN + 2, top + 2, MARGIN + 1 + filled, bottom - 2)))
-        percent = 100 * done // model.total
-        footer = f"{_kb(done)} / {_kb(model.total)} KB  {percent}%"
+    fraction = min(max(model.fraction, 0.0), 1.0)
+    filled = int((W - 2 * MARGIN - 4) * fraction)
+    if filled > 0:
+        ops.append(BoxOp((MARGIN + 2, top + 2, MARGIN + 1 + filled, bottom - 2)))
+    if model.bytes_read > 0:
+        footer = f"{_kb(model.bytes_read)} KB · {int(100 * fraction)}%"
     else:
         footer = "Đang mở chip…"
     ops.append(TextOp(MARGIN, FOOTER_Y - 2, footer, FOOTER_SIZE))
@@ -176,6 +174,10 @@ def result_pages(model: ResultScreen) -> list[Layout]:
     indicator_width = width(font(INDICATOR_SIZE, True), "8/8") + 4
     verdict_ops, cut = _verdict_page(model)
     pages: list[tuple[list[Op], bool]] = [(verdict_ops, cut)]
+    if model.advice is not None:
+        message = MESSAGES[model.advice]
+        advice = [Block(message.title, 10, True), Block(message.todo)]
+        pages += [(ops, False) for ops in flow(advice, indicator_width)]
     for section in _detail_blocks(model):
         pages += [(ops, False) for ops in flow(section, indicator_width)]
     if model.face is not None:

@@ -136,10 +136,10 @@ class QrSeenScreen:
 
 @dataclass(frozen=True)
 class ReadingScreen:
-    """Reading the chip; ``done``/``total`` in bytes (total 0 = not known yet)."""
+    """Reading the chip: ``fraction`` of the files read (0..1) and bytes so far."""
 
-    done: int = 0
-    total: int = 0
+    fraction: float = 0.0
+    bytes_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,17 @@ class ResultScreen:
     face: Face | None = None
     page: int = 0
     reveal_id: bool = False
+    advice: ErrorKind | None = None  # a failed check's "what to do" page, after the verdict
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A verification turned into what the officer sees (built in station.display.outcome)."""
+
+    verdict: Verdict
+    reason: str
+    checks: tuple[Check, ...] = ()
+    advice: ErrorKind | None = None
 
 
 Screen = IdleScreen | QrSeenScreen | ReadingScreen | VerifyingScreen | ErrorScreen | ResultScreen
@@ -208,6 +219,7 @@ __all__ = [
     "Face",
     "IdleScreen",
     "Message",
+    "Outcome",
     "Person",
     "QrSeenScreen",
     "ReadingScreen",

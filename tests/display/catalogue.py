@@ -84,8 +84,8 @@ def screens() -> dict[str, Screen]:
         "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False),
         "qr-seen": QrSeenScreen(),
         "qr-seen-qr-only": QrSeenScreen(chip=False),
-        "reading-start": ReadingScreen(0, 0),
-        "reading": ReadingScreen(8400, 18432),
+        "reading-start": ReadingScreen(0.0, 0),
+        "reading": ReadingScreen(0.45, 8400),
         "verifying": VerifyingScreen(),
     }
     for kind in ErrorKind:
@@ -96,7 +96,13 @@ def screens() -> dict[str, Screen]:
     out["result-attention"] = ResultScreen(
         Verdict.ATTENTION, "Chữ ký đúng, chưa có CSCA tin cậy", person, ATTENTION_CHECKS
     )
-    out["result-failed"] = ResultScreen(Verdict.FAILED, "Chip không thật", person, CHECKS[:1])
+    out["result-failed"] = ResultScreen(
+        Verdict.FAILED,
+        "QR và chip không khớp",
+        person,
+        (Check("QR khớp chip", False, "ngày sinh khác"),),
+        advice=ErrorKind.CHIP_MISMATCH,
+    )
     out["result-revealed"] = ResultScreen(
         Verdict.VERIFIED, "Chip thật", person, CHECKS, page=1, reveal_id=True
     )

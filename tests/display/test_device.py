@@ -91,14 +91,14 @@ def test_worker_writes_latest_and_skips_unchanged() -> None:
     display.gate.clear()  # the bus is stuck: submissions pile up
     worker.submit(IdleScreen(pending=1))
     for i in range(20):
-        worker.submit(ReadingScreen(i, 100))
+        worker.submit(ReadingScreen(i / 100, 1000))
     display.gate.set()
     assert worker.wait_idle(5)
-    last = render(ReadingScreen(19, 100)).tobytes()
+    last = render(ReadingScreen(19 / 100, 1000)).tobytes()
     assert display.frames[-1] == last
     assert len(display.frames) <= 3  # the first, maybe one in flight, the latest
     writes = worker.writes
-    worker.submit(ReadingScreen(19, 100))  # same pixels: no bus write
+    worker.submit(ReadingScreen(19 / 100, 1000))  # same pixels: no bus write
     assert worker.wait_idle(5)
     assert worker.writes == writes
     worker.close()
@@ -113,7 +113,7 @@ def test_submit_never_blocks_on_a_stuck_bus() -> None:
 
     def burst() -> None:
         for i in range(100):
-            worker.submit(ReadingScreen(i, 100))
+            worker.submit(ReadingScreen(i / 100, 1000))
         done.set()
 
     threading.Thread(target=burst).start()
@@ -132,15 +132,15 @@ def test_worker_rate_limit_counts_writes() -> None:
         return now[0]
 
     worker = RefreshWorker(display, max_fps=2, clock=clock)
-    worker.submit(ReadingScreen(1, 100))
+    worker.submit(ReadingScreen(1 / 100, 1000))
     assert worker.wait_idle(5)
-    worker.submit(ReadingScreen(2, 100))  # within 0.5 s of the first: must wait
+    worker.submit(ReadingScreen(2 / 100, 1000))  # within 0.5 s of the first: must wait
     assert not worker.wait_idle(0.1)
     assert len(display.frames) == 1
     now[0] = 10.0  # the clock moves on: the write may happen
-    worker.submit(ReadingScreen(3, 100))
+    worker.submit(ReadingScreen(3 / 100, 1000))
     assert worker.wait_idle(5)
-    assert display.frames[-1] == render(ReadingScreen(3, 100)).tobytes()
+    assert display.frames[-1] == render(ReadingScreen(3 / 100, 1000)).tobytes()
     assert len(display.frames) == 2
     worker.close()
 

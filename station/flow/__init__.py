@@ -1,0 +1,118 @@
+"""The reader flow: one pure state machine, ``step(state, event) -> (state, effects)``.
+
+No threads, no clock, no I/O: every event carries ``now`` (monotonic seconds) and
+the app executes the returned effects, in order, then feeds results back as events.
+
+Phases: IDLE -> READING (QR seen; chip read with progress) -> VERIFYING -> STORING
+-> RESULT -> IDLE (after ``ui.result_timeout_s``, or at once when another card comes).
+QR-only (reader disabled, unplugged, no chip answering, chip error, read timeout)
+goes READING/IDLE -> STORING -> RESULT with an "attention" verdict. Card lifted
+mid-read: CARD_AWAY ("keep it still"); the read restarts when the chip is back
+within ``card_away_s``, else ERROR(card-lost). ERROR shows one ``ErrorKind`` screen
+then returns to IDLE; STOPPED is final. A record is stored before the officer is
+told it was read (the verdict sound/screen follows ``Stored``).
+
+Events the app sends (``station.flow.*``; all have ``now``):
+  QrSeen(result)            a new QR presentation (``QrReader.process`` output)
+  QrVisible(visible)        the camera sees a QR / sees none any more (on change)
+  QrUnreadable()            a QR is in view but cannot be decoded
+  CardPresent() / CardGone()  the reader's field gained / lost a card
+  ChipProgress(job, fraction, bytes_read) / ChipDone(job, chip, person, face)
+  ChipFailed(job, failure)  ``ChipFailure``: removed / no-chip / access-denied / error /
+                            reader-gone
+  Verified(job, outcome, verification) / StoreDone(job) / StoreFailed(job, full)
+  Button(kind)              ``station.drivers.gpio.ButtonKind``
+  TimerFired(name)          when a ``StartTimer`` comes due (stale ones are ignored)
+  ReaderState(connected), CameraState(ok), ClockState(ok), SyncState(link, pending),
+  StoreState(full), Stop()
+Effects the app executes (frozen dataclasses below): ShowScreen(screen), Play(pattern),
+  SetLeds(leds), StartChipRead(job, qr), CancelChipRead(job), StartVerify(job, chip, qr),
+  StoreRecord(job, qr, chip, verification), StartTimer(name, at).
+``job`` numbers each started operation; results with an older ``job`` are dropped.
+
+Privacy: the citizen's data lives only in ``State.read`` and leaves the state when
+the result or error clears. What stays while the same card remains on the station is
+``State.held``: a short SHA-256 fingerprint of the QR text, so that card is not read
+again and again; it is dropped as soon as the card is gone.
+"""
+
+from __future__ import annotations
+
+from station.flow.events import (
+    Button,
+    CameraState,
+    CancelChipRead,
+    CardGone,
+    CardPresent,
+    ChipDone,
+    ChipFailed,
+    ChipFailure,
+    ChipProgress,
+    ClockState,
+    Effect,
+    Event,
+    Phase,
+    Play,
+    QrSeen,
+    QrUnreadable,
+    QrVisible,
+    ReaderState,
+    SetLeds,
+    ShowScreen,
+    StartChipRead,
+    StartTimer,
+    StartVerify,
+    Stop,
+    StoreDone,
+    StoreFailed,
+    StoreRecord,
+    StoreState,
+    SyncState,
+    TimerFired,
+    Verified,
+)
+from station.flow.machine import initial, step
+from station.flow.screens import screen_for
+from station.flow.state import Health, Read, Settings, State, fingerprint
+
+__all__ = [
+    "Button",
+    "CameraState",
+    "CancelChipRead",
+    "CardGone",
+    "CardPresent",
+    "ChipDone",
+    "ChipFailed",
+    "ChipFailure",
+    "ChipProgress",
+    "ClockState",
+    "Effect",
+    "Event",
+    "Health",
+    "Phase",
+    "Play",
+    "QrSeen",
+    "QrUnreadable",
+    "QrVisible",
+    "Read",
+    "ReaderState",
+    "SetLeds",
+    "Settings",
+    "ShowScreen",
+    "StartChipRead",
+    "StartTimer",
+    "StartVerify",
+    "State",
+    "Stop",
+    "StoreDone",
+    "StoreFailed",
+    "StoreRecord",
+    "StoreState",
+    "SyncState",
+    "TimerFired",
+    "Verified",
+    "fingerprint",
+    "initial",
+    "screen_for",
+    "step",
+]

@@ -1,0 +1,214 @@
+"""Events the app feeds to ``station.flow.step`` and effects it executes (see the package doc)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from station.display.screens import Face, Outcome, Person, Screen, SyncLink
+from station.drivers.gpio import ButtonKind, Leds, Pattern
+from station.models import QrResult
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    READING = "reading"
+    CARD_AWAY = "card-away"
+    VERIFYING = "verifying"
+    STORING = "storing"
+    RESULT = "result"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+class ChipFailure(StrEnum):
+    REMOVED = "removed"
+    NO_CHIP = "no-chip"
+    ACCESS_DENIED = "access-denied"
+    ERROR = "error"
+    READER_GONE = "reader-gone"
+
+
+# ---- events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QrSeen:
+    now: float
+    result: QrResult
+
+
+@dataclass(frozen=True)
+class QrVisible:
+    now: float
+    visible: bool
+
+
+@dataclass(frozen=True)
+class QrUnreadable:
+    now: float
+
+
+@dataclass(frozen=True)
+class CardPresent:
+    now: float
+
+
+@dataclass(frozen=True)
+class CardGone:
+    now: float
+
+
+@dataclass(frozen=True)
+class ChipProgress:
+    now: float
+    job: int
+    fraction: float
+    bytes_read: int
+
+
+@dataclass(frozen=True)
+class ChipDone:
+    now: float
+    job: int
+    chip: object  # station.icao.result.ChipRead, passed back in StartVerify/StoreRecord
+    person: Person | None = None  # station.display.outcome.person_from_chip(...)
+    face: Face | None = None  # station.display.face.face_thumbnail(...), if shown
+
+
+@dataclass(frozen=True)
+class ChipFailed:
+    now: float
+    job: int
+    failure: ChipFailure
+
+
+@dataclass(frozen=True)
+class Verified:
+    now: float
+    job: int
+    outcome: Outcome | None  # None: verification could not run
+    verification: object = None  # station.verify Verification, passed to StoreRecord
+
+
+@dataclass(frozen=True)
+class StoreDone:
+    now: float
+    job: int
+
+
+@dataclass(frozen=True)
+class StoreFailed:
+    now: float
+    job: int
+    full: bool
+
+
+@dataclass(frozen=True)
+class Button:
+    now: float
+    kind: ButtonKind
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    now: float
+    name: str
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    now: float
+    connected: bool
+
+
+@dataclass(frozen=True)
+class CameraState:
+    now: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ClockState:
+    now: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class SyncState:
+    now: float
+    link: SyncLink
+    pending: int
+
+
+@dataclass(frozen=True)
+class StoreState:
+    now: float
+    full: bool
+
+
+@dataclass(frozen=True)
+class Stop:
+    now: float
+
+
+Event = (
+    QrSeen | QrVisible | QrUnreadable | CardPresent | CardGone | ChipProgress | ChipDone
+    | ChipFailed | Verified | StoreDone | StoreFailed | Button | TimerFired | ReaderState
+    | CameraState | ClockState | SyncState | StoreState | Stop
+)  # fmt: skip
+
+# ---- effects ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShowScreen:
+    screen: Screen
+
+
+@dataclass(frozen=True)
+class Play:
+    pattern: Pattern
+
+
+@dataclass(frozen=True)
+class SetLeds:
+    leds: Leds
+
+
+@dataclass(frozen=True)
+class StartChipRead:
+    job: int
+    qr: QrResult
+
+
+@dataclass(frozen=True)
+class CancelChipRead:
+    job: int
+
+
+@dataclass(frozen=True)
+class StartVerify:
+    job: int
+    chip: object
+    qr: QrResult
+
+
+@dataclass(frozen=True)
+class StoreRecord:
+    job: int
+    qr: QrResult
+    chip: object | None
+    verification: object | None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    at: float
+
+
+Effect = (
+    ShowScreen | Play | SetLeds | StartChipRead | CancelChipRead | StartVerify | StoreRecord
+    | StartTimer
+)  # fmt: skip

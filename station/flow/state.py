@@ -1,0 +1,90 @@
+"""The flow's state: settings from the config, station health, the current read."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from station.config import Config
+from station.display.screens import ErrorKind, Face, Outcome, Person, SyncLink
+from station.flow.events import Phase, StartTimer
+from station.models import QrResult
+
+
+@dataclass(frozen=True)
+class Settings:
+    chip: bool = True  # reader.enabled
+    show_face: bool = False  # privacy.show_face
+    result_s: float = 20.0  # ui.result_timeout_s
+    read_s: float = 20.0  # reader.timeout_s
+    verify_s: float = 10.0
+    store_s: float = 10.0
+    card_away_s: float = 10.0
+    error_s: float = 6.0
+    no_qr_s: float = 3.0
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Settings:
+        return cls(
+            chip=cfg.reader.enabled,
+            show_face=cfg.privacy.show_face,
+            result_s=cfg.ui.result_timeout_s,
+            read_s=cfg.reader.timeout_s,
+        )
+
+
+# ---- state --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Health:
+    reader: bool = True
+    camera: bool = True
+    clock: bool = True
+    store_full: bool = False
+    stopped: bool = False
+    sync: SyncLink = SyncLink.ONLINE
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class Read:
+    """One card's read in progress or on screen (cleared with it)."""
+
+    fp: str
+    qr: QrResult
+    person: Person | None
+    chip: object | None = None
+    face: Face | None = None
+    outcome: Outcome | None = None
+    verification: object | None = None
+    error: ErrorKind | None = None  # shown instead of a result, after storing
+    fraction: float = 0.0
+    bytes_read: int = 0
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings = field(default_factory=Settings)
+    phase: Phase = Phase.IDLE
+    health: Health = field(default_factory=Health)
+    read: Read | None = None
+    error: ErrorKind | None = None
+    job: int = 0
+    timer: StartTimer | None = None
+    page: int = 0
+    reveal: bool = False
+    qr_visible: bool = False
+    chip_present: bool = False
+    held: str | None = None  # fingerprint of the card still lying on the station
+    queued: QrResult | None = None  # a new card seen while verifying/storing
+
+    @property
+    def card_here(self) -> bool:
+        return self.qr_visible or self.chip_present
+
+
+def fingerprint(text: str) -> str:
+    """First 8 bytes of SHA-256 of the QR text, hex (never the text itself)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,64 @@
+"""Verification -> what the officer sees; every reason fits the verdict page uncut."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from station.display.outcome import (
+    QR_ONLY_REASONS,
+    outcome_from_verification,
+    person_from_qr,
+    qr_only_outcome,
+)
+from station.display.render import result_pages
+from station.display.screens import ErrorKind, Person, ResultScreen, Verdict
+from station.models import QrIdentity
+from station.verify.passive import Passive
+from station.verify.verdict import REASONS, Auth, Verification
+
+PERSON = Person("Lê Văn An", date(1990, 1, 2), "Nam", "001090012345")
+
+
+@pytest.mark.parametrize("reason", sorted({*REASONS.values(), *QR_ONLY_REASONS.values()}))
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_every_reason_fits_the_verdict_page(reason: str, verdict: Verdict) -> None:
+    page = result_pages(ResultScreen(verdict, reason, PERSON))[0]
+    assert not page.truncated, reason
+
+
+def test_verified() -> None:
+    v = Verification(Passive.OK, Auth.OK, Auth.NOT_SUPPORTED, True)
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.VERIFIED and out.advice is None
+    assert out.reason == v.reason_vi
+    assert [c.ok for c in out.checks] == [True, True, None, True]
+
+
+def test_mismatch_is_failed_with_advice() -> None:
+    v = Verification(Passive.OK, Auth.OK, Auth.NOT_SUPPORTED, False, mismatches=("date_of_birth",))
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.FAILED and out.advice is ErrorKind.CHIP_MISMATCH
+    assert out.checks[-1].ok is False and "date_of_birth" in out.checks[-1].detail
+
+
+def test_clone_is_failed_not_genuine() -> None:
+    v = Verification(Passive.OK, Auth.FAILED, Auth.NOT_SUPPORTED, True)
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.FAILED and out.advice is ErrorKind.CHIP_NOT_GENUINE
+
+
+def test_untrusted_signer_needs_attention() -> None:
+    v = Verification(Passive.UNTRUSTED_SIGNER, Auth.OK, Auth.NOT_SUPPORTED, True)
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.ATTENTION and out.checks[0].ok is None
+
+
+def test_qr_only_and_person_from_qr() -> None:
+    out = qr_only_outcome("no-chip")
+    assert out.verdict is Verdict.ATTENTION and out.reason == QR_ONLY_REASONS["no-chip"]
+    ident = QrIdentity(
+        "001090012345", None, "Lê Văn An", date(1990, 1, 2), "Nam", None, date(2021, 5, 1)
+    )
+    assert person_from_qr(ident) == PERSON
