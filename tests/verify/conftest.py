@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,7 @@ from station.verify.trust import TrustStore
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference-data"
+IN_CI = os.environ.get("CI", "").lower() == "true"
 KINDS = ("rsa", "rsa-pss", "p256", "brainpoolP256r1", "brainpoolP384r1")
 
 
@@ -38,9 +40,7 @@ def reference() -> Path:
 
 @pytest.fixture(scope="session")
 def pkis() -> dict[str, pki.TestPki]:
-    return {
-        kind: pki.make_test_pki(kind, rsa_bits=2048) for kind in KINDS
-    }
+    return {kind: pki.make_test_pki(kind, rsa_bits=2048) for kind in KINDS}
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +92,25 @@ def read_card() -> ReadCard:
         return LiveRead(reader.read(keys), reader, card)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def pcsc_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """pyscard -> pcscd -> vpcd -> emulator, for this module only (stopped by PID)."""
+    from station.sim.pcsc import PcscRig, RigError, missing_parts, other_pcscd_running
+
+    missing = missing_parts()
+    if missing and not IN_CI:
+        pytest.skip("PC/SC rig parts missing: " + ", ".join(missing))
+    if other_pcscd_running():
+        # pcscd's socket is fixed: a rig started by another test area is still up.
+        pytest.skip("another pcscd is running (a session-wide rig of another area)")
+    rig = PcscRig(tmp_path_factory.mktemp("pcsc-verify"))
+    try:
+        rig.start()
+    except RigError as exc:
+        if IN_CI:
+            pytest.fail(f"PC/SC rig failed in CI: {exc}")
+        pytest.skip(f"PC/SC rig unavailable: {exc}")
+    yield rig
+    rig.stop()

@@ -1,0 +1,48 @@
+"""The same verification through a real PC/SC stack (pyscard -> pcscd -> vpcd -> emulator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from station.icao.access import AccessKeys
+from station.icao.reader import ChipReader
+from station.sim import pki
+from station.sim.citizens import SyntheticCitizen
+from station.sim.emulator import auth
+from station.sim.emulator.card import EmulatedCard
+from station.sim.emulator.files import build_profile
+from station.verify.chip import verify_chip
+from station.verify.verdict import Auth, Level
+from tests.verify.conftest import qr_of, store_for
+
+pytestmark = pytest.mark.pcsc
+
+
+def _read(rig: Any, citizen: SyntheticCitizen, chain: pki.TestPki, **tamper: bool) -> Any:
+    profile = build_profile(citizen, pki=chain, pace=False, aa_kind="rsa2048")
+    card = EmulatedCard(auth.tamper(profile, **tamper) if tamper else profile)
+    auth.install(card)
+    rig.insert(card)
+    transport = rig.transport()
+    assert transport.wait_for_card(10)
+    reader = ChipReader(transport, order="bac")
+    return reader, reader.read(AccessKeys.from_qr(qr_of(citizen))), transport
+
+
+@pytest.mark.parametrize(
+    ("kind", "tamper", "expected"),
+    [
+        ("brainpoolP256r1", {}, (Level.VERIFIED, Auth.OK, Auth.OK)),
+        ("rsa-pss", {"wrong_aa_key": True}, (Level.FAILED, Auth.FAILED, Auth.OK)),
+        ("p256", {"wrong_ca_key": True}, (Level.FAILED, Auth.OK, Auth.FAILED)),
+    ],
+)
+def test_verify_over_pcsc(pcsc_rig, pkis, citizen, kind, tamper, expected) -> None:
+    reader, read, transport = _read(pcsc_rig, citizen, pkis[kind], **tamper)
+    try:
+        v = verify_chip(read, qr_of(citizen), store_for(pkis[kind]), reader.channel)
+    finally:
+        transport.close()
+    assert (v.level, v.active, v.chip_auth) == expected, v.findings
