@@ -146,6 +146,8 @@ install_config() {
     text="$("$(st_prefix)/.venv/bin/python" -c \
       'from station.config import render_defaults; print(render_defaults())')"; fi
   if is_pi; then text="$(sed '0,/^hardware = "sim"$/s//hardware = "pi"/' <<<"$text")"; fi
+  # the audit log goes to the unit's LogsDirectory= (when this build has the option)
+  text="$(sed '0,/^audit_log = ""$/s##audit_log = "/var/log/station/audit.log"#' <<<"$text")"
   printf '%s\n' "$text" | as_root tee "$cfg.new" >/dev/null
   as_root chown "0:$(station_owner | cut -d: -f2)" "$cfg.new"
   as_root chmod 0640 "$cfg.new"

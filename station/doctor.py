@@ -216,7 +216,7 @@ def check_trust(cfg: Config, now: datetime | None = None) -> CheckResult:
 
     now = now or datetime.now(UTC)
     store = TrustStore.load(cfg.trust_dir)
-    install = f"station trust import --dir {cfg.trust_dir} MASTERLIST_OR_CSCA_FILE"
+    install = f"station trust import --trust-dir {cfg.trust_dir} MASTERLIST_OR_CSCA_FILE"
     if not store.anchors:
         problems = f" ({len(store.problems)} unreadable files)" if store.problems else ""
         return fail(

@@ -433,3 +433,34 @@ def test_cli_json_and_exit_status(tmp_path: Path) -> None:
     body = json.loads(done.stdout)
     assert body["ok"] is False and body["checks"][0]["name"] == "config"
     assert "mqtt.port" in body["checks"][0]["summary"]
+
+
+def test_reader_through_real_pcscd_and_vpcd(cfg: Config, tmp_path: Path) -> None:
+    """pyscard -> pcscd -> vpcd -> emulated CCCD, through the check's default adapters."""
+    from station.sim.citizens import generate_many
+    from station.sim.emulator.card import EmulatedCard
+    from station.sim.emulator.files import build_profile
+    from station.sim.pcsc import PcscRig, RigError, missing_parts, other_pcscd_running
+
+    if missing_parts():
+        pytest.skip("PC/SC rig parts missing: " + ", ".join(missing_parts()))
+    if other_pcscd_running():  # e.g. the chip suite's session rig; only one pcscd can run
+        pytest.skip("another pcscd is running")
+    real = pi(cfg, "reader")
+    rig = PcscRig(tmp_path / "pcsc")
+    try:
+        rig.start()
+    except RigError as exc:
+        pytest.skip(f"PC/SC rig unavailable: {exc}")
+    try:
+        empty = doctor_hw.check_reader(real)
+        assert empty.status == "OK" and "Virtual PCD 00 00 present, no card" in empty.summary
+        rig.insert(EmulatedCard(build_profile(generate_many(5, 1)[0])))
+        present = doctor_hw.check_reader(real)
+        assert present.status == "OK" and "eMRTD" in present.summary
+        wrong = doctor_hw.check_reader(config.replace(real, "reader", name="ACR1252"))
+        assert wrong.status == "FAIL" and "Virtual PCD 00 00" in wrong.summary
+    finally:
+        rig.stop()
+    down = doctor_hw.check_reader(real)
+    assert down.status == "FAIL" and "pcscd" in down.fix

@@ -122,6 +122,7 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
     pub = root / "var/lib/station/station_ed25519.pub"
     unit = root / "etc/systemd/system/station.service"
     assert 'hardware = "sim"' in cfg.read_text()
+    assert 'audit_log = "/var/log/station/audit.log"' in cfg.read_text()
     assert key.stat().st_mode & 0o777 == 0o600 and len(pub.read_text().strip()) == 44
     assert unit.read_bytes() == (REPO / "systemd/station.service").read_bytes()
     assert (root / "opt/station/src/station/service.py").exists()
@@ -194,3 +195,29 @@ def test_install_on_a_pi5_with_systemd_runs_the_pi_steps(tmp_path: Path) -> None
         f"systemctl {root_opt} disable --now station.service"
         in (tmp_path / "calls.log").read_text()
     )
+
+
+@needs_root
+def test_keys_made_with_openssl_when_station_keygen_is_missing(tmp_path: Path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    root = fake_root(tmp_path)
+    bin_dir = root / "opt/station/.venv/bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "station").write_text("#!/bin/sh\nexit 2\n")  # an old build: no keygen
+    (bin_dir / "station").chmod(0o755)
+    assert run("create_user", root, tmp_path).returncode == 0
+    assert run("make_dirs", root, tmp_path).returncode == 0
+    done = run("generate_keys", root, tmp_path)
+    assert done.returncode == 0 and "(openssl)" in done.stderr, done.stderr
+    data = root / "var/lib/station"
+    key = serialization.load_pem_private_key(
+        (data / "station_ed25519.key").read_bytes(), password=None
+    )
+    assert isinstance(key, Ed25519PrivateKey)
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert base64.b64decode((data / "station_ed25519.pub").read_text()) == raw
+    assert (data / "station_ed25519.key").stat().st_mode & 0o777 == 0o600
