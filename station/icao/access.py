@@ -52,6 +52,25 @@ class AccessKeys:
         return cls(tuple(bac_candidates(identity, expiry=expiry)), identity.id_number[-6:])
 
     @classmethod
+    def from_id(cls, id_number: str, birth: date, *, expiry: date | None = None) -> AccessKeys:
+        """ID + date of birth without an issue date: the given expiry, else every
+        renewal milestone (future ones first, nearest first), then no-expiry encodings."""
+        docno, dob = id_number[-9:], yymmdd(birth)
+        today = date.today()
+        days = {cardlaw.birthday_at(birth, a) for a in (*cardlaw.AGES_2014, *cardlaw.AGES_2023)}
+        ordered = sorted(days, key=lambda d: (d < today, abs((d - today).days)))
+        texts = [(yymmdd(expiry), "given-expiry")] if expiry else []
+        texts += [(yymmdd(d), "id-milestone") for d in ordered]
+        texts += [(t, "id-no-expiry") for t in NO_EXPIRY_ENCODINGS]
+        seen: set[str] = set()
+        candidates = []
+        for text, source in texts:
+            if text not in seen:
+                seen.add(text)
+                candidates.append(KeyCandidate(BacKey(docno, dob, text), source))
+        return cls(tuple(candidates), id_number[-6:])
+
+    @classmethod
     def from_mrz(cls, document_number: str, birth: str, expiry: str) -> AccessKeys:
         return cls((KeyCandidate(BacKey(document_number, birth, expiry), "mrz-key"),))
 

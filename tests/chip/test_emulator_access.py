@@ -58,7 +58,7 @@ def test_candidates_last_nine_digits_and_order() -> None:
     assert (found[0].source, found[0].key.date_of_expiry) == ("qr-computed", "240315")
     milestones = [c.key.date_of_expiry for c in found if c.source == "qr-milestone"]
     assert milestones == ["390315", "590315"]  # ages 40 and 60, nearest first
-    assert [c.key.date_of_expiry for c in found if c.source == "qr-no-expiry"][0] == "<<<<<<"
+    assert next(c.key.date_of_expiry for c in found if c.source == "qr-no-expiry") == "<<<<<<"
     given = bac_candidates(ident, expiry=date(2039, 3, 15))
     assert given[0].source == "given-expiry"
     assert AccessKeys.from_qr(ident).can == "012345"
