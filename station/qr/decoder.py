@@ -63,6 +63,10 @@ class QrDecoder:
             "binarizer": binarizer,
         }
 
+    def zxing_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments passed to ``zxingcpp.read_barcodes`` (for benchmarks)."""
+        return dict(self._kwargs)
+
     def decode(self, frame: Frame) -> tuple[bytes, ...]:
         """Raw payload bytes of every QR code in ``frame`` (empty when none)."""
         check_frame(frame)

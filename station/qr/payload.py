@@ -46,6 +46,7 @@ MIN_CARD_AGE = 14  # Luật CCCD 2014, art. 19
 _DATE_RE = re.compile(r"[0-9]{8}")
 _OLD_ID_RE = re.compile(r"[0-9]{9}|[0-9]{12}")
 _NAME_EXTRA = frozenset(" '-.")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
 
 MESSAGES: dict[str, str] = {
     "unrecognised_payload": "Mã QR không phải mã của thẻ CCCD gắn chip (mẫu 2021).",
@@ -138,7 +139,7 @@ def _parse(raw_text: str, today: date) -> QrResult:
     check = _Check()
     if damaged:
         check.error("damaged_text")
-    if any(_has_control(f) for f in fields):
+    if _CONTROL_RE.search(raw_text):
         check.error("control_characters")
     identity = _identity(fields, check, today)
     if identity is not None and not check.errors:
@@ -216,7 +217,7 @@ def _name(text: str, check: _Check) -> str | None:
     if not name or not any(ch.isalpha() for ch in name):
         check.error("name_missing")
         return None
-    if any(not _name_char(ch) for ch in name):
+    if not all(ch.isalpha() or _name_char(ch) for ch in name):
         check.warn("name_unusual_characters")
     return name
 
@@ -249,7 +250,3 @@ def _date(text: str, what: str, check: _Check) -> date | None:
 def _collapse(text: str) -> str:
     """Trim and collapse runs of whitespace to one space."""
     return " ".join(text.split())
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)

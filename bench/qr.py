@@ -1,0 +1,146 @@
+"""QR benchmark: the station's frame -> record pipeline vs zxing-cpp's bare decode call.
+
+Run: ``.venv/bin/python bench/qr.py [--frames N] [--reps R]``
+
+On the same generated frames (synthetic cards at 3-6 px per module with rotation, blur,
+noise, perspective and glare; and frames without any QR code), at 640x480 and 1280x720,
+in one run. ``zxing bare`` and ``pipeline`` are timed in interleaved repetitions (each frame
+goes through both in turn, the order alternating per repetition); a method's time is, for
+each frame, the median over repetitions, averaged over the frames. zxing-cpp's defaults
+are timed apart (they are slow and would disturb the pair's caches):
+
+- ``zxing default``: ``zxingcpp.read_barcodes(frame)`` with zxing-cpp's defaults (all formats);
+- ``zxing bare``: ``zxingcpp.read_barcodes(frame, formats=QRCode, <station options>)`` and
+  ``.bytes`` of the results, i.e. the decode call the station makes;
+- ``pipeline``: ``QrReader.process`` (decode + de-dup + parse) and ``qr_record`` for each
+  event. Every card frame shows a different citizen, so every one is a new event
+  (worst case: parse and record build on every frame).
+
+Target: pipeline / bare <= 1.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import zxingcpp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from station.qr.decoder import QrDecoder
+from station.qr.reader import QrReader
+from station.record import qr_record
+from station.sim.citizens import generate_many
+from station.sim.frames import card_frame, empty_frame
+
+SIZES = ((640, 480), (1280, 720))
+TODAY = date(2024, 6, 30)
+
+
+def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[np.ndarray]]:
+    rng = random.Random(seed)
+    cards = []
+    for i, citizen in enumerate(generate_many(seed, count, today=TODAY)):
+        cards.append(
+            card_frame(
+                citizen,
+                size,
+                module_px=rng.choice((3, 4, 5, 6)),
+                angle=rng.uniform(-40, 40),
+                blur=rng.choice((0.0, 0.0, 0.8)),
+                noise=rng.choice((0.0, 4.0, 8.0)),
+                perspective=rng.choice((0.0, 0.0, 0.3)),
+                glare=rng.random() < 0.3,
+                seed=seed + i,
+            )
+        )
+    empties = [empty_frame(size, seed + i) for i in range(count)]
+    return {"card": cards, "no QR": empties}
+
+
+def methods() -> dict[str, Callable[[np.ndarray, int], int]]:
+    """Fresh methods for one repetition (the pipeline's reader keeps state across frames)."""
+    decoder = QrDecoder()
+    reader = QrReader(decoder, today=lambda: TODAY)
+    bare_kwargs = decoder.zxing_kwargs()  # the exact call the station makes
+
+    def zxing_default(frame: np.ndarray, index: int) -> int:
+        return len(zxingcpp.read_barcodes(frame))
+
+    def zxing_bare(frame: np.ndarray, index: int) -> int:
+        return len([r.bytes for r in zxingcpp.read_barcodes(frame, **bare_kwargs)])
+
+    def pipeline(frame: np.ndarray, index: int) -> int:
+        records = [qr_record(r, station_id="bench") for r in reader.process(frame, index * 0.1)]
+        return len(records)
+
+    return {"zxing default": zxing_default, "zxing bare": zxing_bare, "pipeline": pipeline}
+
+
+def measure(
+    frames: list[np.ndarray], names: list[str], reps: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Milliseconds per frame for each method: for every frame the median over ``reps``
+    interleaved repetitions (order rotating each repetition), averaged over the frames;
+    and frames found / records made in one repetition."""
+    times: dict[str, list[list[float]]] = {n: [[] for _ in frames] for n in names}
+    hits = dict.fromkeys(names, 0)
+    for rep in range(reps):
+        funcs = methods()
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        for index, frame in enumerate(frames):
+            for name in order:
+                start = time.perf_counter()
+                found = funcs[name](frame, index)
+                times[name][index].append(time.perf_counter() - start)
+                hits[name] += found if rep == 0 else 0
+    ms = {n: 1000 * sum(statistics.median(t) for t in times[n]) / len(frames) for n in names}
+    return ms, hits
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=24, help="frames per kind and size")
+    parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions")
+    args = parser.parse_args()
+    print(
+        f"{args.frames} frames per row; bare vs pipeline: {args.reps} interleaved repetitions, "
+        "median; zxing defaults: 3 repetitions, median"
+    )
+    header = (
+        f"{'frames':<18}{'default ms':>11}{'bare ms':>9}{'pipe ms':>9}{'pipe/bare':>10}"
+        f"{'pipe/default':>13}{'pipe fps':>10}{'decoded':>10}{'records':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    worst = 0.0
+    for size in SIZES:
+        for kind, frames in make_frames(size, args.frames, seed=size[0]).items():
+            pair, hits = measure(frames, ["zxing bare", "pipeline"], args.reps)
+            default, _ = measure(frames, ["zxing default"], 3)
+            n = len(frames)
+            bare_ms, pipe_ms = pair["zxing bare"], pair["pipeline"]
+            default_ms = default["zxing default"]
+            ratio = pipe_ms / bare_ms
+            worst = max(worst, ratio)
+            print(
+                f"{f'{size[0]}x{size[1]} {kind}':<18}{default_ms:>11.2f}{bare_ms:>9.2f}"
+                f"{pipe_ms:>9.2f}{ratio:>10.3f}{pipe_ms / default_ms:>13.3f}"
+                f"{1000 / pipe_ms:>10.1f}{hits['zxing bare']:>6}/{n:<3}{hits['pipeline']:>9}"
+            )
+    verdict = "OK" if worst <= 1.15 else "MISSED"
+    print(f"ms = per-frame median over repetitions, averaged over frames; worst ratio {worst:.3f}")
+    print(f"target pipeline <= 1.15 x bare decode: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
