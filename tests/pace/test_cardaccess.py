@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from station.icao import ec
 from station.icao.cardaccess import (
+    EC_PUBLIC_KEY,
     CardAccess,
     CardAccessError,
     PaceDomainParameterInfo,
@@ -19,7 +22,7 @@ from station.icao.cardaccess import (
     oid_encode,
     pace_protocol,
 )
-from station.icao.tlv import tlv
+from station.icao.tlv import parse_one, tlv
 
 H = bytes.fromhex
 CA_INFO = tlv(0x30, tlv(0x06, oid_encode("0.4.0.127.0.7.2.2.3.2.1")) + H("020101") + H("020101"))
@@ -145,3 +148,31 @@ def test_unknown_explicit_curve_is_checked() -> None:
     broken = dataclasses.replace(dh, g=dh.p - 1)
     bad_dh = CardAccess((dh_info,), (PaceDomainParameterInfo.explicit(broken, 42),))
     assert "subgroup" in str(bad_dh.unsupported_reason(dh_info))
+
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-data"
+
+
+@pytest.mark.parametrize("data_set", ["bsi-tr03105-5", "etsi-tr103200"])
+def test_security_infos_made_by_others(data_set: str) -> None:
+    """DG14 holds the same SecurityInfos structure as EF.CardAccess: every info kept raw and
+    written back byte for byte; the CA key's explicit curve is recognised as a standard one."""
+    path = REFERENCE / data_set / "EF_DG14.bin"
+    if not path.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"reference data missing: {path}")
+        pytest.skip(f"reference data missing: {path}")
+    content = parse_one(path.read_bytes()).value
+    parsed = CardAccess.parse(content)
+    assert parsed.pace_infos == () and parsed.encode() == content
+    assert [o.protocol for o in parsed.other] == [
+        "0.4.0.127.0.7.2.2.1.2",  # ChipAuthenticationPublicKeyInfo (ECDH)
+        "0.4.0.127.0.7.2.2.3.2.1",  # ChipAuthenticationInfo (ECDH, 3DES)
+        "0.4.0.127.0.7.2.2.2",  # TerminalAuthenticationInfo
+    ]
+    algorithm = parse_one(parsed.other[0].raw).children()[1].children()[0].children()
+    assert oid_decode(algorithm[0].value) == EC_PUBLIC_KEY
+    explicit = PaceDomainParameterInfo(
+        "0.4.0.127.0.7.2.2.4.2", EC_PUBLIC_KEY, tlv(algorithm[1].tag, algorithm[1].value), None
+    )
+    assert explicit.domain() is ec.standard_domain(11)  # brainpoolP224r1
