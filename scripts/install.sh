@@ -114,8 +114,9 @@ install_code() {
   log "copying the station code to $prefix/src"
   as_root rm -rf "$new"
   as_root install -d -m 0755 "$prefix" "$new"
-  tar -C "$HERE" --exclude=./.venv --exclude=./.git --exclude='*cache*' --exclude='*.egg-info' \
-    --exclude=./build -cf - . | as_root tar -C "$new" -xf -
+  tar -C "$HERE" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
+    --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache \
+    --exclude=.hypothesis -cf - . | as_root tar -C "$new" -xf -
   as_root rm -rf "$prefix/src"
   as_root mv "$new" "$prefix/src"
 }

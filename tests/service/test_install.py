@@ -127,6 +127,7 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
     assert unit.read_bytes() == (REPO / "systemd/station.service").read_bytes()
     assert (root / "opt/station/src/station/service.py").exists()
     assert not (root / "opt/station/src/.git").exists()
+    assert not list((root / "opt/station/src").rglob("__pycache__"))
     passwd = (root / "etc/passwd").read_text()
     assert "station:x:" in passwd and "/usr/sbin/nologin" in passwd
     group = (root / "etc/group").read_text()
