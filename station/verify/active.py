@@ -134,4 +134,8 @@ def sign_iso9796_2(key: rsa.RSAPrivateKey, challenge: bytes, hash_name: str = "s
     m1 = secrets.token_bytes(size - hlen - len(trailer) - 1)
     block = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
     m = int.from_bytes(block, "big")
-    return pow(m, numbers.d, n).to_bytes(size, "big")
+    # CRT: m^d mod n from the two half-size exponentiations
+    p, q = numbers.p, numbers.q
+    s_p, s_q = pow(m, numbers.dmp1, p), pow(m, numbers.dmq1, q)
+    h = numbers.iqmp * (s_p - s_q) % p
+    return (s_q + h * q).to_bytes(size, "big")
