@@ -48,5 +48,12 @@ class CardChannel:
     def send(self, cmd: CommandAPDU) -> ResponseAPDU:
         if self.sm is None:
             return self.send_plain(cmd)
-        response = self.send_plain(self.sm.wrap(cmd))
+        wrapped = self.sm.wrap(cmd)
+        response = self.send_plain(wrapped)
+        if wrapped.is_extended and not response.data and response.sw >> 8 == 0x67:
+            # Extended length refused by the reader or the chip before SM processing:
+            # the chip's counter did not move. (If it did, the next answer is 6988 and
+            # the file reader re-opens the session.)
+            self.sm.ssc -= 1
+            return response
         return self.sm.unwrap(response)

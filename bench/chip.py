@@ -1,0 +1,129 @@
+"""Chip read cost against the emulator: APDUs, bytes, host CPU, estimated link time.
+
+Run: .venv/bin/python bench/chip.py
+
+For a realistic CCCD file set (DG2 ~18 KB JPEG), reads DG1+DG13+SOD and the full set
+with the station's strategy (0xDF first read, then extended length) and with JMRTD's
+fixed 223-byte chunks, on a card with and without extended length. Host CPU is the
+station side only (the emulator's own time is measured and subtracted). Link time is
+estimated for ISO 14443 at 106 and 424 kbit/s: 9 bits per byte on air (8 + parity) plus
+10 ms turnaround per APDU.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from station.drivers.card import exchange  # noqa: E402
+from station.icao.access import AccessKeys  # noqa: E402
+from station.icao.files import ReadStrategy  # noqa: E402
+from station.icao.reader import ChipReader  # noqa: E402
+from station.sim.citizens import generate_many  # noqa: E402
+from station.sim.emulator import EmulatedCard, Misbehaviour, build_profile  # noqa: E402
+from station.sim.emulator.files import CardProfile  # noqa: E402
+
+TURNAROUND_S = 0.010
+RATES = (106_000, 424_000)
+SETS = {
+    "DG1+DG13+SOD": ("DG1", "DG13", "EF.SOD"),
+    "full": ("DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD"),
+}
+ROUNDS = 7
+
+
+class TimedTransport:
+    """In-process transport that measures the card's own CPU time."""
+
+    def __init__(self, card: EmulatedCard) -> None:
+        self.card = card
+        self.card_cpu = 0.0
+        self.name = "bench"
+
+    def _send(self, apdu: bytes) -> bytes:
+        start = time.thread_time()
+        try:
+            return self.card.process(apdu)
+        finally:
+            self.card_cpu += time.thread_time() - start
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return exchange(self._send, apdu)
+
+    def wait_for_card(self, timeout: float) -> bool:
+        return True
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        return False
+
+    def reset(self) -> None:
+        self.card.power_on()
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Run:
+    apdus: int
+    bytes_total: int
+    host_cpu_s: float
+
+    def link_s(self, rate: int) -> float:
+        return self.apdus * TURNAROUND_S + self.bytes_total * 9 / rate
+
+
+def measure(
+    profile: CardProfile, files: tuple[str, ...], fixed: bool, extended: bool, learned: bool = False
+) -> Run:
+    keys = AccessKeys.from_mrz(profile.document_number, profile.date_of_birth, profile.date_of_expiry)
+    cpu: list[float] = []
+    result = None
+    for _ in range(ROUNDS):
+        transport = TimedTransport(EmulatedCard(profile, Misbehaviour(no_extended=not extended)))
+        strategy = ReadStrategy.fixed_chunks() if fixed else ReadStrategy()
+        if learned and not extended:
+            strategy.max_le = 0xDF  # what the reader learned on an earlier card
+        start = time.thread_time()
+        result = ChipReader(transport, strategy=strategy, order="bac").read(keys, files=files)
+        cpu.append(time.thread_time() - start - transport.card_cpu)
+    assert result is not None
+    return Run(result.apdus, result.bytes_in + result.bytes_out, statistics.median(cpu))
+
+
+def main() -> None:
+    citizen = generate_many(42, 1)[0]
+    profile = build_profile(citizen)
+    print(f"file set: DG2 {len(profile.dg(2))} B, DG13 {len(profile.dg(13))} B, "
+          f"SOD {len(profile.files[0x011D])} B; host CPU = median of {ROUNDS} reads")  # fmt: skip
+    header = (
+        f"{'files':<13} {'card':<8} {'strategy':<9} {'APDUs':>5} {'bytes':>6} "
+        f"{'vs 223':>7} {'CPU ms':>7} {'CPU/APDU':>9} {'link106':>8} {'link424':>8} {'CPU/link':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for set_name, files in SETS.items():
+        for extended in (True, False):
+            base = measure(profile, files, fixed=True, extended=extended)
+            runs = [("223", base), ("station", measure(profile, files, False, extended))]
+            if not extended:
+                runs.append(("learned", measure(profile, files, False, extended, learned=True)))
+            for label, run in runs:
+                link106, link424 = run.link_s(RATES[0]), run.link_s(RATES[1])
+                print(
+                    f"{set_name:<13} {'ext' if extended else 'no-ext':<8} {label:<9} "
+                    f"{run.apdus:>5} {run.bytes_total:>6} {run.apdus / base.apdus:>6.2f}x "
+                    f"{run.host_cpu_s * 1000:>7.2f} {run.host_cpu_s / run.apdus * 1e6:>7.0f}us "
+                    f"{link106:>7.2f}s {link424:>7.2f}s {run.host_cpu_s / link424:>7.1%}"
+                )
+    print("CPU/link uses the 424 kbit/s estimate (the stricter ratio); target < 5%.")
+    print("'learned': second and later cards on a reader whose first card refused extended length.")
+
+
+if __name__ == "__main__":
+    main()
