@@ -512,6 +512,26 @@ def shared_x(curve: Curve, k: int, point: Point) -> bytes:
     return private.exchange(_cec.ECDH(), public)
 
 
+def multiply(curve: Curve, k: int, point: Point) -> Point:
+    """k * P for any point of the group (a mapped generator, a peer's key). When OpenSSL knows
+    the curve and p = 3 mod 4: x(k*P) and x((k+1)*P) by two constant-time ECDH operations, y
+    recovered as the square root that makes (x, y) + P land on x((k+1)*P) (the other root
+    gives x((k-1)*P), which differs for k != 0, +-1). Else, and for k = 0, +-1: the ladder."""
+    k %= curve.n
+    if _named(curve) is None or curve.p % 4 != 3 or k in (0, 1, curve.n - 1):
+        return scalar_mult(curve, k, point)
+    p = curve.p
+    x = int.from_bytes(shared_x(curve, k, point), "big")
+    x_next = int.from_bytes(shared_x(curve, k + 1, point), "big")
+    rhs = (x * x * x + curve.a * x + curve.b) % p
+    y = pow(rhs, (p + 1) // 4, p)
+    if y * y % p != rhs:
+        raise EcError(f"{curve.name}: ECDH result is not on the curve")
+    if point_add(curve, (x, y), point)[0] != x_next:
+        y = p - y
+    return (x, y)
+
+
 def random_scalar(curve: Curve) -> int:
     """A private key uniformly in [1, n-1]."""
     return secrets.randbelow(curve.n - 1) + 1

@@ -130,14 +130,14 @@ class EcGroup:
     def public_key(self, private: int) -> bytes:
         if self.generator == self.curve.generator:
             return ec.encode_point(self.curve, ec.multiply_generator(self.curve, private))
-        return ec.encode_point(self.curve, ec.scalar_mult(self.curve, private, self.generator))
+        return ec.encode_point(self.curve, ec.multiply(self.curve, private, self.generator))
 
     def check(self, public: bytes) -> None:
         ec.decode_point(self.curve, public)
 
     def mapped(self, nonce: bytes, private: int, peer_public: bytes) -> EcGroup:
         """Generic Mapping: G~ = s*G + H, H = private * peer (ECDH over the static generator)."""
-        h = ec.scalar_mult(self.curve, private, ec.decode_point(self.curve, peer_public))
+        h = ec.multiply(self.curve, private, ec.decode_point(self.curve, peer_public))
         s_g = ec.multiply_generator(self.curve, int.from_bytes(nonce, "big"))
         return EcGroup(self.curve, ec.point_add(self.curve, s_g, h))
 

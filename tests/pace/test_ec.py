@@ -69,6 +69,8 @@ def test_openssl_and_ladder_agree(pid: int) -> None:
     k = ec.random_scalar(curve)
     point = ec.scalar_mult(curve, k, curve.generator)
     assert ec.multiply_generator(curve, k) == point
+    for j in (ec.random_scalar(curve), 2, curve.n - 2, 1, curve.n - 1, curve.n + 5):
+        assert ec.multiply(curve, j, point) == ec.scalar_mult(curve, j, point)
     j = ec.random_scalar(curve)
     assert ec.shared_x(curve, j, point) == ec.scalar_mult(curve, j * k, curve.generator)[
         0
