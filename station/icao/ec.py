@@ -9,7 +9,10 @@ Scalar multiplication is a Montgomery ladder over a fixed number of bits (the sc
 replaced by k + n or k + 2n, whichever has exactly ``n.bit_length() + 1`` bits), so every scalar
 of a curve costs the same sequence of one addition and one doubling per bit. Python integers
 are not constant-time, so this is "constant-time where it matters" at the algorithm level only:
-no branch or loop length depends on a secret bit.
+no branch or loop length depends on a secret bit. Where OpenSSL (via `cryptography`) knows the
+curve, `multiply_generator`, `shared_x` and `multiply` use its constant-time ECDH instead and
+the ladder only serves the curves it lacks (brainpoolP192r1/P224r1/P320r1): same results,
+checked against each other in the tests.
 
 Domain parameters were exported from OpenSSL (``openssl ecparam -param_enc explicit``,
 ``dh_rfc5114``) and are checked in tests (generator on the curve, n*G = infinity).
