@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -95,20 +96,24 @@ def _render_card(
     """Draw the card around a QR at ``module_px``; the QR box is in card pixels."""
     modules = len(qr_matrix(payload))
     side = modules * module_px
-    height = int(side / 0.62)
+    back = damage == "card2024"  # 2024 back: QR above the MRZ
+    height = int(side / (0.5 if back else 0.62))
     width = int(height * CARD_ASPECT)
     card = Image.new("L", (width, height), 232)
     draw = ImageDraw.Draw(card)
-    draw.rectangle((0, 0, width - 1, int(height * 0.17)), fill=214)  # printed header band
+    if not back:
+        draw.rectangle((0, 0, width - 1, int(height * 0.17)), fill=214)  # printed header band
     left = width - side - max(QUIET_MODULES * module_px, int(width * 0.05))
-    top = int(height * 0.22)
+    top = int(height * (0.12 if back else 0.22))
     if damage == "no-qr":
         draw.ellipse((left, top, left + side, top + side), outline=120, width=max(2, side // 40))
     else:
         qr = qr_image(payload, module_px, quiet=0)
         card.paste(qr, (left, top))
-    title = "MẶT SAU - THẺ CĂN CƯỚC" if damage == "card2024" else "CĂN CƯỚC CÔNG DÂN"
-    _draw_text(draw, citizen, title, (width, height), left)
+    if back:
+        _draw_back(draw, citizen, (width, height), left)
+    else:
+        _draw_text(draw, citizen, "CĂN CƯỚC CÔNG DÂN", (width, height), left)
     return _Card(card, (left, top, left + side, top + side))
 
 
@@ -150,6 +155,42 @@ def _draw_text(
     for i, line in enumerate(lines):
         box_draw.text((0, i * step), line, 255, small)
     draw.bitmap((x, int(height * 0.25)), box, fill=35)
+
+
+def _check_digit(text: str) -> str:
+    """ICAO 9303 check digit (weights 7, 3, 1; digits, A=10.., '<'=0)."""
+    values = [int(c) if c.isdigit() else (ord(c) - 55 if c.isalpha() else 0) for c in text]
+    return str(sum(v * (7, 3, 1)[i % 3] for i, v in enumerate(values)) % 10)
+
+
+def mrz_lines(citizen: SyntheticCitizen) -> tuple[str, str, str]:
+    """TD1 MRZ of the card (synthetic data; layout as in shared/domain/cccd.md)."""
+    doc = citizen.document_number
+    line1 = f"IDVNM{doc}{_check_digit(doc)}{citizen.id_number}<<{_check_digit(citizen.id_number)}"
+    dob = f"{citizen.date_of_birth:%y%m%d}"
+    expiry = f"{citizen.expiry_date:%y%m%d}" if citizen.expiry_date else "<<<<<<"
+    sex = "F" if citizen.sex == "Nữ" else "M"
+    body = f"{dob}{_check_digit(dob)}{sex}{expiry}{_check_digit(expiry)}VNM"
+    line2 = body.ljust(29, "<")
+    line2 += _check_digit(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29])
+    plain = unicodedata.normalize("NFD", citizen.full_name.replace("Đ", "D").replace("đ", "d"))
+    words = "".join(c for c in plain if c.isascii()).upper().split()
+    line3 = (words[0] + "<<" + "<".join(words[1:]))[:30].ljust(30, "<")
+    return line1[:30].ljust(30, "<"), line2, line3
+
+
+def _draw_back(
+    draw: ImageDraw.ImageDraw, citizen: SyntheticCitizen, size: tuple[int, int], qr_left: int
+) -> None:
+    """The back of a 2024 card: chip, title, QR (already drawn) and the MRZ."""
+    width, height = size
+    title = _font(max(9, height // 20), "DejaVuSans-Bold.ttf")
+    draw.text((qr_left // 2, height * 0.05), "THẺ CĂN CƯỚC", 30, title, "ma")
+    chip = (int(width * 0.08), int(height * 0.3), int(width * 0.24), int(height * 0.52))
+    draw.rounded_rectangle(chip, radius=max(2, height // 40), fill=170, outline=90, width=2)
+    mono = _font(max(8, height // 15), "DejaVuSansMono.ttf")
+    for i, line in enumerate(mrz_lines(citizen)):
+        draw.text((width * 0.05, height * (0.66 + 0.1 * i)), line, 25, mono)
 
 
 def _homography(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> tuple[float, ...]:

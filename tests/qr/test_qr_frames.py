@@ -13,7 +13,14 @@ from station.models import QrStatus
 from station.qr.decoder import QrDecodeError, QrDecoder
 from station.qr.payload import parse_payload
 from station.sim.citizens import generate_many, variants
-from station.sim.frames import DAMAGES, UNREADABLE, card_frame, empty_frame, qr_matrix
+from station.sim.frames import (
+    DAMAGES,
+    UNREADABLE,
+    card_frame,
+    empty_frame,
+    mrz_lines,
+    qr_matrix,
+)
 
 TODAY = date(2024, 6, 30)
 SIZES = ((640, 480), (1280, 720))
@@ -148,3 +155,21 @@ def test_frames_are_deterministic_grayscale() -> None:
 def test_bad_frames_raise_decode_error(frame: Any) -> None:
     with pytest.raises(QrDecodeError, match="QR decode"):
         DECODER.decode(frame)
+
+
+def test_mrz_of_the_2024_back_matches_the_domain_example() -> None:
+    from dataclasses import replace
+
+    citizen = replace(
+        VARIANTS["plain"],
+        id_number="001099012345",
+        full_name="Nguyễn Văn A",
+        date_of_birth=date(1999, 3, 15),
+        sex="Nam",
+        expiry_date=date(2039, 3, 15),
+    )
+    assert mrz_lines(citizen) == (
+        "IDVNM0990123459001099012345<<0",
+        "9903159M3903157VNM<<<<<<<<<<<0",
+        "NGUYEN<<VAN<A<<<<<<<<<<<<<<<<<",
+    )
