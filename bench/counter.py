@@ -1,0 +1,207 @@
+"""Counter benchmark: QR first frame -> verdict on the OLED, split by stage.
+
+Run: ``.venv/bin/python bench/counter.py [--cards N]``
+
+Each card: a synthetic 640x480 camera frame is decoded (zxing-cpp + parse), the flow
+steps, the access keys are derived from the QR, the emulated chip is read for real
+(PACE or BAC, secure messaging, DG1 DG2 DG13 DG14 DG15 SOD) and verified (PA + AA/CA,
+QR agreement; AA/CA talk to the chip too), the record is built and appended to the
+real encrypted outbox (fsync), and the verdict screen is rendered and shown on the sim
+panel. Every stage is timed on this machine (median over the cards); the emulator's own
+CPU is the chip's work and is left out. The chip link is modelled, like bench/chip.py:
+ISO 14443 at 106 and 424 kbit/s, 9 bits per byte on air plus 10 ms turnaround per APDU;
+the OLED bus as I2C at 400 kHz (1024 data bytes + 9 command bytes, 9 bits per byte).
+
+Target: everything but the chip link under 10% of the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from station.display.device import SimDisplay  # noqa: E402
+from station.display.outcome import outcome_from_verification, person_from_chip  # noqa: E402
+from station.display.render import render  # noqa: E402
+from station.drivers.card import exchange  # noqa: E402
+from station.flow import (  # noqa: E402
+    ChipDone,
+    QrSeen,
+    Settings,
+    ShowScreen,
+    StartChipRead,
+    StartVerify,
+    StoreDone,
+    StoreRecord,
+    Verified,
+    initial,
+    step,
+)
+from station.icao.access import AccessKeys  # noqa: E402
+from station.icao.reader import ChipReader  # noqa: E402
+from station.qr.reader import QrReader  # noqa: E402
+from station.record import qr_record  # noqa: E402
+from station.sim import pki  # noqa: E402
+from station.sim.citizens import SyntheticCitizen, generate  # noqa: E402
+from station.sim.emulator import EmulatedCard, auth, build_profile  # noqa: E402
+from station.sim.frames import card_frame  # noqa: E402
+from station.sync.outbox import Outbox  # noqa: E402
+from station.verify.chip import verify_chip  # noqa: E402
+from station.verify.trust import TrustStore  # noqa: E402
+
+TODAY = date(2026, 1, 15)
+RATES = (106_000, 424_000)
+TURNAROUND_S = 0.010
+I2C_HZ = 400_000
+OLED_BYTES = 1024 + 9
+STAGES = ("decode", "flow", "keys", "chip read (host CPU)", "verify", "store", "draw")
+T = TypeVar("T")
+
+
+class CountingTransport:
+    """In-process reader slot that counts APDUs and bytes and the card's own CPU."""
+
+    def __init__(self, card: EmulatedCard) -> None:
+        self.card = card
+        self.name = "bench"
+        self.apdus = 0
+        self.bytes = 0
+        self.card_s = 0.0
+
+    def _send(self, apdu: bytes) -> bytes:
+        start = time.perf_counter()
+        response = self.card.process(apdu)
+        self.card_s += time.perf_counter() - start
+        self.apdus += 1
+        self.bytes += len(apdu) + len(response)
+        return response
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return exchange(self._send, apdu)
+
+    def wait_for_card(self, timeout: float) -> bool:
+        return True
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        return False
+
+    def reset(self) -> None:
+        self.card.power_on()
+
+    def close(self) -> None:
+        pass
+
+
+def timed(into: dict[str, float], stage: str, fn: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        into[stage] = into.get(stage, 0.0) + time.perf_counter() - start
+
+
+def one_card(
+    citizen: SyntheticCitizen, chain: pki.TestPki, trust: TrustStore, outbox: Outbox
+) -> tuple[dict[str, float], CountingTransport]:
+    frame = card_frame(citizen, seed=7)
+    card = EmulatedCard(build_profile(citizen, pki=chain))
+    auth.install(card)
+    transport = CountingTransport(card)
+    reader = ChipReader(transport)
+    display = SimDisplay()
+    t: dict[str, float] = {}
+    (result,) = timed(t, "decode", lambda: QrReader(today=lambda: TODAY).process(frame, 0.0))
+    identity = result.identity
+    assert identity is not None
+    state, _ = initial(Settings())
+    state, fx = timed(t, "flow", lambda: step(state, QrSeen(0.0, result)))
+    start = next(e for e in fx if isinstance(e, StartChipRead))
+    keys = timed(t, "keys", lambda: AccessKeys.from_qr(identity))
+    read = timed(t, "chip read (host CPU)", lambda: reader.read(keys))
+    card_read_s = transport.card_s
+    done = ChipDone(0.0, start.job, read, person_from_chip(read, identity))
+    state, fx = timed(t, "flow", lambda: step(state, done))
+    verify = next(e for e in fx if isinstance(e, StartVerify))
+    v = timed(t, "verify", lambda: verify_chip(read, identity, trust, reader.channel))
+    t["verify"] -= transport.card_s - card_read_s  # AA/CA: the chip's own work
+    t["chip read (host CPU)"] -= card_read_s
+    verified = Verified(0.0, verify.job, outcome_from_verification(v), v)
+    state, fx = timed(t, "flow", lambda: step(state, verified))
+    store = next(e for e in fx if isinstance(e, StoreRecord))
+
+    def append() -> None:
+        record = read.to_record(qr_record(result, station_id="bench"))
+        record["verification"] = v.to_json()
+        outbox.append(record)
+
+    timed(t, "store", append)
+    state, fx = timed(t, "flow", lambda: step(state, StoreDone(0.0, store.job)))
+    screen = next(e for e in fx if isinstance(e, ShowScreen)).screen
+    timed(t, "draw", lambda: display.show(render(screen)))
+    return t, transport
+
+
+def link_s(transport: CountingTransport, rate: int) -> float:
+    return transport.apdus * TURNAROUND_S + transport.bytes * 9 / rate
+
+
+def table(runs: list[tuple[dict[str, float], CountingTransport]]) -> None:
+    med = {s: statistics.median(r[0][s] for r in runs) for s in STAGES}
+    i2c = OLED_BYTES * 9 / I2C_HZ
+    apdus = statistics.median(r[1].apdus for r in runs)
+    nbytes = statistics.median(r[1].bytes for r in runs)
+    links = {rate: statistics.median(link_s(r[1], rate) for r in runs) for rate in RATES}
+    print(f"{len(runs)} cards, median per card: {apdus:.0f} APDUs, {nbytes / 1024:.1f} KiB")
+    print(f"{'stage':<24}" + "".join(f"{'ms':>9}{'share':>8}  " for _ in RATES))
+    print(f"{'':<24}" + "".join(f"{f'@{r // 1000} kbit/s':>17}  " for r in RATES))
+    rows: list[tuple[str, float]] = [(s, med[s]) for s in STAGES]
+    rows.append(("OLED I2C (model)", i2c))
+    host = sum(v for _, v in rows)
+    totals = {rate: host + links[rate] for rate in RATES}
+    for name, value in [*rows, ("chip link (model)", -1.0)]:
+        cells = ""
+        for rate in RATES:
+            v = links[rate] if value < 0 else value
+            cells += f"{v * 1000:>9.1f}{v / totals[rate]:>8.1%}  "
+        print(f"{name:<24}{cells}")
+    print(f"{'total':<24}" + "".join(f"{totals[r] * 1000:>9.1f}{1:>8.0%}  " for r in RATES))
+    for rate in RATES:
+        share = host / totals[rate]
+        verdict = "meets" if share < 0.10 else "MISSES"
+        print(f"@{rate // 1000} kbit/s: all but the chip link = {share:.1%} ({verdict} < 10%)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cards", type=int, default=5)
+    args = parser.parse_args()
+    rng = random.Random(2026)
+    chain = pki.make_test_pki("p256")
+    trust = TrustStore.from_der([chain.csca_der], [chain.crl_der])
+    citizens = [generate(rng, today=TODAY) for _ in range(args.cards + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        outbox = Outbox(Path(tmp) / "outbox", key_file=Path(tmp) / "outbox.key")
+        try:
+            one_card(citizens[0], chain, trust, outbox)  # warm-up (imports, caches)
+            runs = [one_card(c, chain, trust, outbox) for c in citizens[1:]]
+        finally:
+            outbox.close()
+    table(runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__: list[Any] = []
