@@ -30,11 +30,11 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from station.display.device import SimDisplay  # noqa: E402
-from station.display.outcome import outcome_from_verification, person_from_chip  # noqa: E402
-from station.display.render import render  # noqa: E402
-from station.drivers.card import exchange  # noqa: E402
-from station.flow import (  # noqa: E402
+from station.display.device import SimDisplay
+from station.display.outcome import outcome_from_verification, person_from_chip
+from station.display.render import render
+from station.drivers.card import exchange
+from station.flow import (
     ChipDone,
     QrSeen,
     Settings,
@@ -47,17 +47,17 @@ from station.flow import (  # noqa: E402
     initial,
     step,
 )
-from station.icao.access import AccessKeys  # noqa: E402
-from station.icao.reader import ChipReader  # noqa: E402
-from station.qr.reader import QrReader  # noqa: E402
-from station.record import qr_record  # noqa: E402
-from station.sim import pki  # noqa: E402
-from station.sim.citizens import SyntheticCitizen, generate  # noqa: E402
-from station.sim.emulator import EmulatedCard, auth, build_profile  # noqa: E402
-from station.sim.frames import card_frame  # noqa: E402
-from station.sync.outbox import Outbox  # noqa: E402
-from station.verify.chip import verify_chip  # noqa: E402
-from station.verify.trust import TrustStore  # noqa: E402
+from station.icao.access import AccessKeys
+from station.icao.reader import ChipReader
+from station.qr.reader import QrReader
+from station.record import qr_record
+from station.sim import pki
+from station.sim.citizens import SyntheticCitizen, generate
+from station.sim.emulator import EmulatedCard, auth, build_profile
+from station.sim.frames import card_frame
+from station.sync.outbox import Outbox
+from station.verify.chip import verify_chip
+from station.verify.trust import TrustStore
 
 TODAY = date(2026, 1, 15)
 RATES = (106_000, 424_000)
