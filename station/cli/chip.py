@@ -80,7 +80,7 @@ def _keys_and_record(
         keys = AccessKeys.from_mrz(*parts)
         record = qr_record(None, station_id=station_id)
     if args.can:
-        keys = replace(keys, can=args.can)
+        keys = replace(keys, can=args.can, can_source="given-can")
     return keys, record
 
 

@@ -46,6 +46,7 @@ class AccessKeys:
 
     bac: tuple[KeyCandidate, ...] = ()
     can: str | None = None
+    can_source: str = "qr-can"
 
     @classmethod
     def from_qr(cls, identity: QrIdentity, *, expiry: date | None = None) -> AccessKeys:
@@ -137,7 +138,7 @@ def try_pace(
 
     info = cardaccess.CardAccess.parse(card_access)
     if keys.can:
-        password, source = pace.PacePassword.can(keys.can), "can"
+        password, source = pace.PacePassword.can(keys.can), keys.can_source
     elif keys.bac:
         k = keys.bac[0].key
         password = pace.PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)

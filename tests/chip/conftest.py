@@ -1,7 +1,8 @@
 """Fixtures for the chip tests: synthetic cards and ONE suite over both transports.
 
 ``slot`` is parametrised over "sim" (in-process emulator) and "pcsc" (pyscard -> pcscd
--> vpcd -> emulator in a bridge process, started once per session and stopped by PID).
+-> vpcd -> emulator in a bridge process, started once for this package and stopped by
+PID; package scope because only one pcscd can run and other areas start their own).
 The pcsc variant is skipped only when its parts are missing, and never when CI=true.
 """
 
@@ -91,7 +92,7 @@ class PcscSlot(Slot):
         return self.transport
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pcsc_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from station.sim.pcsc import PcscRig, RigError, missing_parts
 

@@ -134,3 +134,20 @@ def test_record_privacy(
     full = result.to_record(base, store_sensitive=True, store_face=True)
     assert full["citizen"]["ethnicity"] == citizens[3].ethnicity
     assert full["chip"]["face"]["format"] == "jpeg"
+
+
+def test_access_auto_falls_back_to_bac_and_uses_pace_hook(
+    slot: Any, profiles: Any, citizens: Any, make_card: Any, identity: Any
+) -> None:
+    keys = AccessKeys.from_qr(identity(citizens[2]))
+    # EF.CardAccess offers PACE but this chip has no PACE handlers: MSE:Set AT fails
+    transport = slot.insert(make_card(profiles[2]))
+    result = ChipReader(transport).read(keys, files=("DG1",))
+    assert (result.access, result.key_source) == ("BAC", "qr-computed")
+    pace_card = pytest.importorskip("station.sim.emulator.pace")
+    from station.sim.emulator import EmulatedCard
+
+    transport = slot.insert(EmulatedCard(profiles[2], handlers=pace_card.handlers()))
+    result = ChipReader(transport).read(keys, files=("DG1", "DG13"))
+    assert (result.access, result.key_source) == ("PACE-CAN", "qr-can")
+    assert result.citizen()["id_number"] == citizens[2].id_number
