@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from station.icao import crypto, ec
-from station.icao.errors import LdsError
+from station.icao.errors import AccessError, LdsError
 from station.icao.tlv import Tlv, TlvError, parse_one, tlv
 
 ID_PACE = "0.4.0.127.0.7.2.2.4"
@@ -34,12 +34,13 @@ DH_PUBLIC_NUMBER = "1.2.840.10046.2.1"
 STANDARDIZED = "0.4.0.127.0.7.1.2"  # standardizedDomainParameters: parameters = INTEGER id
 
 
-class CardAccessError(LdsError):
-    """EF.CardAccess is malformed."""
+class CardAccessError(LdsError, AccessError):
+    """EF.CardAccess is malformed (or names domain parameters the station cannot use). Also an
+    AccessError: the access step treats it as "PACE not possible" and can fall back to BAC."""
 
     def __init__(self, offset: int, detail: str) -> None:
         super().__init__(_FILE, offset, detail)
-        self.reason = detail
+        self.problem = detail
 
 
 def oid_decode(value: bytes) -> str:
@@ -237,7 +238,7 @@ class CardAccess:
         try:
             domain = self.domain(info)
         except CardAccessError as exc:
-            return exc.reason
+            return exc.problem
         if isinstance(domain, ec.Curve) != (info.key_agreement == "ECDH"):
             return f"parameterId {info.parameter_id} does not fit {info.key_agreement}"
         return None

@@ -3,6 +3,7 @@ wrong CAN, a card without EF.CardAccess; through every available card transport.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -20,7 +21,7 @@ from station.qr.payload import parse_payload
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
-from station.sim.emulator.files import CardProfile, build_profile
+from station.sim.emulator.files import FID_CARD_ACCESS, CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL
 from station.sim.emulator.transport import EmulatorTransport
 from station.sim.pcsc import PcscRig
@@ -83,9 +84,11 @@ def _card(profile: CardProfile, **switches: bool) -> EmulatedCard:
 def test_pace_can_from_the_qr(
     connect: Connect, profile: CardProfile, citizen: citizens.SyntheticCitizen
 ) -> None:
+    keys = _qr_keys(citizen)
+    assert keys.can == citizen.id_number[-6:]
     with connect(_card(profile)) as transport:
-        result = ChipReader(transport).read(_qr_keys(citizen), files=FILES)
-    assert (result.access, result.key_source) == ("PACE-CAN", "can")
+        result = ChipReader(transport).read(keys, files=FILES)
+    assert (result.access, result.key_source) == ("PACE-CAN", keys.can_source)
     assert result.files["DG1"] == profile.dg(1) and result.files["DG13"] == profile.dg(13)
 
 
@@ -144,3 +147,14 @@ def test_pace_only_card(
     with connect(_card(profile, pace_only=True)) as transport, pytest.raises(AccessError) as caught:
         ChipReader(transport, order="bac").read(_qr_keys(citizen), files=FILES)
     assert "EXTERNAL AUTHENTICATE: 6982" in str(caught.value)
+
+
+def test_broken_card_access_falls_back_to_bac(
+    connect: Connect, profile: CardProfile, citizen: citizens.SyntheticCitizen
+) -> None:
+    files = dict(profile.files)
+    files[FID_CARD_ACCESS] = bytes.fromhex("31030201FF")  # a SET of an INTEGER, not SecurityInfo
+    broken = dataclasses.replace(profile, files=files)
+    with connect(_card(broken)) as transport:
+        result = ChipReader(transport).read(_qr_keys(citizen), files=FILES)
+    assert result.access == "BAC" and result.files["DG1"] == profile.dg(1)
