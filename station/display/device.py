@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from station.config import DisplaySection
 from station.display.render import render
 from station.display.screens import Screen
 
@@ -68,6 +69,14 @@ class SimDisplay:
             self._png_dir.mkdir(parents=True, exist_ok=True)
         self._echo = echo
         self.frames = 0
+
+    @classmethod
+    def from_section(
+        cls, section: DisplaySection, echo: Callable[[str], None] | None = None
+    ) -> SimDisplay:
+        """The sim panel for ``[display]``: PNGs to ``png_dir``; ``echo`` (e.g. ``print``)
+        receives half-block frames when ``terminal`` is on."""
+        return cls(png_dir=section.png_dir or None, echo=echo if section.terminal else None)
 
     @property
     def image(self) -> Image.Image | None:

@@ -156,3 +156,14 @@ def test_worker_survives_a_failing_write() -> None:
     assert worker.wait_idle(5)
     assert len(display.frames) == 1
     worker.close()
+
+
+def test_sim_display_from_config_section(tmp_path: Path) -> None:
+    echoed: list[str] = []
+    section = DisplaySection(png_dir=str(tmp_path), terminal=False)
+    sim = SimDisplay.from_section(section, echo=echoed.append)
+    sim.show(render(IdleScreen()))
+    assert echoed == [] and len(list(tmp_path.glob("*.png"))) == 1
+    sim = SimDisplay.from_section(DisplaySection(terminal=True), echo=echoed.append)
+    sim.show(render(IdleScreen()))
+    assert len(echoed) == 1
