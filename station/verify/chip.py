@@ -135,6 +135,7 @@ def _chip_auth(
         return AuthOutcome(Auth.FAILED, f"CA failed: {exc}")
 
 
+_NOT_RAW = (".json", ".txt", ".md", ".png", ".jpg", ".jpeg", ".jp2", ".pem", ".log")
 _DUMP_NAME = re.compile(r"^(?:EF[._-]?)?(DG\d{1,2}|SOD|COM|CARDACCESS)", re.IGNORECASE)
 
 
@@ -146,7 +147,7 @@ def load_dump(directory: Path | str) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for path in sorted(Path(directory).iterdir()):
         match = _DUMP_NAME.match(path.name)
-        if not path.is_file() or not match:
+        if not path.is_file() or not match or path.suffix.lower() in _NOT_RAW:
             continue
         key = match.group(1).upper()
         name = {"SOD": "EF.SOD", "COM": "EF.COM", "CARDACCESS": "EF.CardAccess"}.get(key, key)

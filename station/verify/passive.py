@@ -100,16 +100,20 @@ def passive_authenticate(
         return PassiveResult(Passive.BAD_SIGNATURE, frozenset({Passive.BAD_SIGNATURE}), (str(exc),))
     problems: dict[Passive, str] = {}
     dg_status = _check_hashes(dgs, sod, problems)
-    signer = Signer.of(sod.signer_cert) if sod.signer_cert is not None else None
-    reason = check_signature(sod)
-    if reason is not None:
-        problems[Passive.BAD_SIGNATURE] = f"EF.SOD: {reason}"
-    anchor = None
-    if sod.signer_cert is not None:
-        anchor = _chain(sod.signer_cert, store, problems)
-        _validity(sod.signer_cert, at, problems)
-        if anchor is not None:
-            _revocation(sod.signer_cert, anchor, store, at, problems)
+    signer = anchor = None
+    try:
+        reason = check_signature(sod)
+        if reason is not None:
+            problems[Passive.BAD_SIGNATURE] = f"EF.SOD: {reason}"
+        if sod.signer_cert is not None:
+            signer = Signer.of(sod.signer_cert)
+            anchor = _chain(sod.signer_cert, store, problems)
+            _validity(sod.signer_cert, at, problems)
+            if anchor is not None:
+                _revocation(sod.signer_cert, anchor, store, at, problems)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        # asn1crypto parses lazily: a malformed certificate surfaces only here
+        problems[Passive.BAD_SIGNATURE] = f"EF.SOD's signer certificate is malformed: {exc}"
     status = next((p for p in SEVERITY if p in problems), Passive.OK)
     log.info("passive authentication of SOD %s: %s", sod.fingerprint, status.value)
     return PassiveResult(

@@ -6,6 +6,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from station.sim import pki
 from station.verify.passive import Passive, passive_authenticate
@@ -26,7 +28,8 @@ def test_ok_and_signer(kind: str, pkis: dict[str, pki.TestPki]) -> None:
     chain = pkis[kind]
     result = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW)
     assert result.status is Passive.OK, result.findings
-    assert result.signer is not None and result.signer.serial == format(chain.dsc_cert.serial_number, "x")
+    assert result.signer is not None
+    assert result.signer.serial == format(chain.dsc_cert.serial_number, "x")
     assert result.anchor == hashlib.sha256(chain.csca_der).hexdigest()
     assert all(result.covers(n) for n in DGS)
 
@@ -110,7 +113,10 @@ def test_dg_not_in_sod_is_a_mismatch(pkis: dict[str, pki.TestPki]) -> None:
     assert result.status is Passive.HASH_MISMATCH
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\x77\x03\x30\x01\x00", b"\x77\x82\xff\xff", b"\x00" * 40])
+GARBAGE = [b"", b"\x77\x03\x30\x01\x00", b"\x77\x82\xff\xff", b"\x00" * 40]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
 def test_malformed_sod_never_crashes(garbage: bytes, pkis: dict[str, pki.TestPki]) -> None:
     result = passive_authenticate(DGS, garbage, store_for(pkis["p256"]), NOW)
     assert result.status in (Passive.BAD_SIGNATURE, Passive.NOT_CHECKED)
@@ -124,3 +130,33 @@ def test_truncated_real_sods_never_crash(pkis: dict[str, pki.TestPki]) -> None:
     for cut in range(0, len(good), 37):
         result = passive_authenticate(DGS, good[:cut], store_for(pkis["rsa"]), NOW)
         assert result.status is not Passive.OK
+
+
+@pytest.fixture(scope="module")
+def fuzz_sod(pkis: dict[str, pki.TestPki]) -> bytes:
+    return _sod(pkis["p256"])
+
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_sods_never_crash(
+    data: st.DataObject, fuzz_sod: bytes, pkis: dict[str, pki.TestPki]
+) -> None:
+    good = bytearray(fuzz_sod)
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(good) - 1))
+        good[index] = data.draw(st.integers(0, 255))
+    result = passive_authenticate(DGS, bytes(good), store_for(pkis["p256"]), NOW)
+    if result.status is Passive.OK:  # only changes outside what was signed may pass
+        original = parse_sod(fuzz_sod)
+        assert result.sod is not None
+        assert (result.sod.content, result.sod.signed_attrs, result.sod.signature) == (
+            original.content,
+            original.signed_attrs,
+            original.signature,
+        )
