@@ -90,6 +90,7 @@ def _other_payload(citizen: SyntheticCitizen, damage: Damage | None) -> str | No
     return None
 
 
+@lru_cache(maxsize=32)  # a simulated camera shows the same card for many frames
 def _render_card(
     citizen: SyntheticCitizen, payload: str | bytes, module_px: int, damage: Damage | None
 ) -> _Card:
@@ -239,9 +240,9 @@ def _background(size: tuple[int, int], nrng: np.random.Generator) -> Image.Image
     w, h = size
     coarse = nrng.uniform(60, 140, size=(h // 40 + 2, w // 40 + 2)).astype(np.uint8)
     desk = Image.fromarray(coarse, mode="L").resize((w, h), Image.Resampling.BICUBIC)
-    grain = nrng.normal(0, 6, size=(h, w))
+    grain = nrng.standard_normal(size=(h, w), dtype=np.float32) * np.float32(6)
     return Image.fromarray(
-        np.clip(np.asarray(desk, dtype=np.float64) + grain, 0, 255).astype(np.uint8), mode="L"
+        np.clip(np.asarray(desk, dtype=np.float32) + grain, 0, 255).astype(np.uint8), mode="L"
     )
 
 
@@ -272,11 +273,11 @@ def _damage_card(card: _Card, damage: Damage | None, module_px: int) -> Image.Im
     return image
 
 
-def _glare(frame: npt.NDArray[np.float64], centre: tuple[float, float], radius: float) -> None:
+def _glare(frame: npt.NDArray[np.float32], centre: tuple[float, float], radius: float) -> None:
     h, w = frame.shape
     ys, xs = np.ogrid[:h, :w]
-    d2 = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2
-    frame += 140.0 * np.exp(-d2 / (2 * radius**2))
+    d2 = ((xs - centre[0]) ** 2).astype(np.float32) + ((ys - centre[1]) ** 2).astype(np.float32)
+    frame += np.float32(140.0) * np.exp(d2 * np.float32(-0.5 / radius**2))
 
 
 def card_frame(
@@ -319,7 +320,7 @@ def card_frame(
     image = Image.composite(warped, _background(size, nrng), mask)
     if blur:
         image = image.filter(ImageFilter.GaussianBlur(blur))
-    out = np.asarray(image, dtype=np.float64) * rng.uniform(0.85, 1.05)
+    out = np.asarray(image, dtype=np.float32) * np.float32(rng.uniform(0.85, 1.05))
     if glare:
         qr_centre = dst.mean(axis=0) if damage == "no-qr" else _qr_centre_in_frame(card, coeffs)
         radius = (card.qr_box[2] - card.qr_box[0]) * 0.3
@@ -332,8 +333,9 @@ def card_frame(
             radius,
         )
     if noise:
-        out += nrng.normal(0.0, noise, size=out.shape)
-    return np.clip(out, 0, 255).astype(np.uint8)
+        out += nrng.standard_normal(size=out.shape, dtype=np.float32) * np.float32(noise)
+    frame: Frame = np.clip(out, 0, 255).astype(np.uint8)
+    return frame
 
 
 def _qr_centre_in_frame(card: _Card, coeffs: tuple[float, ...]) -> tuple[float, float]:
