@@ -183,6 +183,8 @@ def _on_qr(state: State, ev: QrSeen) -> Result:
     fp = fingerprint(ev.result.raw_text)
     state = replace(state, qr_visible=True)
     current = state.read.fp if state.read is not None else state.held
+    if fp == current and state.phase is Phase.CARD_AWAY:
+        return _on_card(state, CardPresent(ev.now))  # seen again: it is back
     if fp == current:
         return state, []  # the same card, still lying there
     if state.phase in (Phase.VERIFYING, Phase.STORING):
@@ -222,6 +224,8 @@ def _on_card_gone(state: State, ev: CardGone) -> Result:
         state = replace(state, held=None)
     if state.phase is Phase.READING:
         return _card_away(state, ev.now, cancel=True)
+    if state.phase is Phase.ERROR and state.error is ErrorKind.NO_QR_CHIP:
+        return _to_idle(state, ev.now)
     return state, []
 
 
@@ -311,6 +315,8 @@ def _on_timer(state: State, ev: TimerFired) -> Result:
         return _error(replace(state, job=state.job + 1), ErrorKind.STORE_FAILED, now)
     if name == "away" and phase is Phase.CARD_AWAY:
         return _error(state, ErrorKind.CARD_LOST, now)
+    if name == "error" and state.error is ErrorKind.NO_QR_CHIP and state.chip_present:
+        return _timer(state, "error", now + state.settings.error_s)  # until it is turned over
     if name in ("result", "error") and phase in (Phase.RESULT, Phase.ERROR):
         return _to_idle(state, now)
     if name == "no-qr" and phase is Phase.IDLE and state.chip_present and state.held is None:

@@ -199,9 +199,40 @@ def test_unreadable_qr_and_no_qr_with_chip() -> None:
     st.send(CardPresent(st.now))  # a chip, but no QR (2024 card face down)
     st.advance(st.settings.no_qr_s + 0.1)
     assert st.screen == ErrorScreen(ErrorKind.NO_QR_CHIP)
-    st.advance(st.settings.error_s + 0.1)
+    st.advance(5 * st.settings.error_s)
+    assert st.screen == ErrorScreen(ErrorKind.NO_QR_CHIP)  # while the card lies there
     st.send(QrSeen(st.now, A))  # turned over: read as usual
     assert st.state.phase is Phase.READING
+
+
+def test_no_qr_error_clears_when_the_card_is_taken() -> None:
+    st = Station()
+    st.send(CardPresent(st.now))
+    st.advance(st.settings.no_qr_s + 0.1)
+    st.send(CardGone(st.now))
+    assert st.state.phase is Phase.IDLE and st.screen == IdleScreen()
+
+
+def test_card_away_resumes_when_its_qr_is_seen_again() -> None:
+    st = Station()
+    st.send(QrSeen(st.now, A))
+    st.send(ChipFailed(st.now, st.job_of(StartChipRead), ChipFailure.REMOVED))
+    st.send(QrVisible(st.now, False))
+    st.advance(2)
+    st.send(QrSeen(st.now, A))  # no presence event from the reader, but the QR is back
+    assert st.state.phase is Phase.READING and len(st.all(StartChipRead)) == 2
+
+
+def test_qr_only_same_card_needs_to_leave_the_camera() -> None:
+    st = Station(Settings(chip=False))
+    st.send(QrSeen(st.now, A))
+    st.send(StoreDone(st.now, st.job_of(StoreRecord)))
+    st.advance(st.settings.result_s + 1)
+    st.send(QrSeen(st.now, A))
+    assert len(st.all(StoreRecord)) == 1
+    st.send(QrVisible(st.now, False))
+    st.send(QrSeen(st.now, A))  # placed again: a new read
+    assert len(st.all(StoreRecord)) == 2
 
 
 def test_store_full_refuses_new_reads_until_freed() -> None:
