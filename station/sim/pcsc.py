@@ -6,8 +6,10 @@
     transport = rig.transport()     # PcscTransport on "Virtual PCD 00 00"
     rig.remove(); rig.stop()        # both processes stopped by PID
 
-pcscd's IPC socket directory (/run/pcscd) is fixed, so only one pcscd can run: ``start``
-fails with ``RigError`` when another one answers there. ``missing_parts()`` names what
+pcscd's IPC socket directory (/run/pcscd) is fixed, so only one pcscd can run. Rigs in
+several processes (test sessions run side by side) take turns through an exclusive lock
+on ``LOCK_FILE``, waited for up to ``lock_wait_s``; a pcscd that no rig started (the
+system's) makes ``start`` fail with ``RigError``. ``missing_parts()`` names what
 is not installed (tests skip on it, except in CI).
 """
 
@@ -36,6 +38,7 @@ VPCD_LIBS = (
     Path("/usr/local/lib/pcsc/drivers/serial/libifdvpcd.so"),
 )
 READER_NAME = "Virtual PCD 00 00"
+LOCK_FILE = Path("/tmp/station-pcsc-rig.lock")
 
 
 class RigError(RuntimeError):
@@ -98,6 +101,8 @@ class PcscRig:
     workdir: Path
     port: int = DEFAULT_PORT
     timeout_s: float = 15.0
+    lock_wait_s: float = 180.0
+    _lock: Any = field(default=None, init=False)
     pcscd: subprocess.Popen[bytes] | None = field(default=None, init=False)
     bridge: Any = field(default=None, init=False)
     _control: Any = field(default=None, init=False)
@@ -122,8 +127,13 @@ class PcscRig:
         missing = missing_parts()
         if missing:
             raise RigError("missing: " + ", ".join(missing))
-        if other_pcscd_running():
-            raise RigError(f"another pcscd is running ({PCSCD_SOCKET} answers): stop it first")
+        self._take_lock()
+        try:
+            if other_pcscd_running():
+                raise RigError(f"another pcscd is running ({PCSCD_SOCKET} answers): stop it first")
+        except BaseException:
+            self._release_lock()
+            raise
         conf = self.write_config()
         log_file = (self.workdir / "pcscd.log").open("wb")
         self.pcscd = subprocess.Popen(
@@ -138,6 +148,29 @@ class PcscRig:
         except BaseException:
             self.stop()
             raise
+
+    def _take_lock(self) -> None:
+        import fcntl
+
+        handle = LOCK_FILE.open("a")
+        deadline = time.monotonic() + self.lock_wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise RigError(
+                        f"another PC/SC rig held {LOCK_FILE} for {self.lock_wait_s:.0f} s"
+                    ) from None
+                time.sleep(0.2)  # another process's rig is running: bounded wait
+        self._lock = handle
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing releases the flock
+            self._lock = None
 
     def _alive(self) -> bool:
         if self.pcscd is None or self.pcscd.poll() is not None:
@@ -200,23 +233,36 @@ class PcscRig:
         return PcscTransport(READER_NAME)
 
     def stop(self) -> None:
-        if self.bridge is not None:
-            with contextlib.suppress(RigError, OSError, EOFError):
-                self._ask("stop")
+        """Stop the bridge and pcscd by PID, then let the next rig have the lock."""
+        try:
+            self._stop_bridge()
+            self._stop_pcscd()
+        finally:
+            self._release_lock()
+
+    def _stop_bridge(self) -> None:
+        if self.bridge is None:
+            return
+        with contextlib.suppress(RigError, OSError, EOFError):
+            self._ask("stop")
+        self.bridge.join(5)
+        if self.bridge.is_alive() and self.bridge.pid:
+            os.kill(self.bridge.pid, signal.SIGKILL)
             self.bridge.join(5)
-            if self.bridge.is_alive() and self.bridge.pid:
-                os.kill(self.bridge.pid, signal.SIGKILL)
-                self.bridge.join(5)
-            self.bridge = None
-        if self.pcscd is not None:
-            if self.pcscd.poll() is None:
-                os.kill(self.pcscd.pid, signal.SIGTERM)
-                try:
-                    self.pcscd.wait(5)
-                except subprocess.TimeoutExpired:
-                    os.kill(self.pcscd.pid, signal.SIGKILL)
-                    self.pcscd.wait(5)
-            self.pcscd = None
+        self.bridge = None
+
+    def _stop_pcscd(self) -> None:
+        if self.pcscd is None:
+            return
+        if self.pcscd.poll() is None:
+            os.kill(self.pcscd.pid, signal.SIGTERM)
+            try:
+                self.pcscd.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pcscd.pid, signal.SIGKILL)
+                self.pcscd.wait(5)
+        self.pcscd = None
+        wait_for(lambda: not other_pcscd_running(), self.timeout_s, "pcscd's socket to close")
 
     def __enter__(self) -> PcscRig:
         self.start()
