@@ -25,6 +25,7 @@ what to do next:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -351,7 +352,9 @@ def _run(
         raise PaceError("key agreement", str(exc), reason="failed") from None
     token = auth_token(cipher, ks_mac, protocol, mapped, card_public)
     card_token = apdus.general_authenticate(4, 0x85, token, last=True)
-    if card_token != auth_token(cipher, ks_mac, protocol, mapped, own_public):
+    if not hmac.compare_digest(
+        card_token, auth_token(cipher, ks_mac, protocol, mapped, own_public)
+    ):
         raise PaceError(
             "GENERAL AUTHENTICATE step 4", "the chip's token T_IC is wrong", reason="failed"
         )

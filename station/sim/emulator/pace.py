@@ -21,6 +21,7 @@ parameter id the station does not implement).
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import logging
 import os
 from collections.abc import Iterable
@@ -230,7 +231,8 @@ def _step_tokens(
     info: PaceInfo = session["info"]
     assert info.cipher is not None
     ks_enc, ks_mac = session["keys"]
-    if token != auth_token(info.cipher, ks_mac, info.protocol, session["group"], session["own"]):
+    expected = auth_token(info.cipher, ks_mac, info.protocol, session["group"], session["own"])
+    if not hmac.compare_digest(token, expected):
         log.debug("PACE: terminal token wrong (password mismatch)")
         return None
     answer = auth_token(info.cipher, ks_mac, info.protocol, session["group"], session["peer"])
