@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from station.cli import Subparsers
     from station.models import QrResult
+    from station.qr.decoder import QrDecoder
 
 LABELS = (
     ("id_number", "Số định danh / ID number"),
@@ -68,7 +69,7 @@ def _scan(args: argparse.Namespace) -> int:
     return 0 if all_ok else 1
 
 
-def _scan_file(path: str, decoder: Any) -> QrResult:
+def _scan_file(path: str, decoder: QrDecoder) -> QrResult:
     """The best QR result in an image file (a CCCD payload wins over other codes)."""
     import numpy as np
     from PIL import Image, UnidentifiedImageError

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from station.cardlaw import legal_expiry
+from station.qr.idnumber import id_prefix
 
 SURNAMES = (
     "Nguyễn",
@@ -157,13 +158,9 @@ class SyntheticCitizen:
         return self.id_number[-9:]
 
 
-def _sex_century_digit(sex: str, dob: date) -> str:
-    century_index = (dob.year - 1900) // 100  # 0 for 1900s, 1 for 2000s, ...
-    return str(century_index * 2 + (1 if sex == "Nữ" else 0))
-
-
 def make_id_number(rng: random.Random, province: str, sex: str, dob: date) -> str:
-    return f"{province}{_sex_century_digit(sex, dob)}{dob.year % 100:02d}{rng.randrange(10**6):06d}"
+    """A 12-digit ID with the right structure: PPP G YY + 6 random digits."""
+    return f"{id_prefix(province, sex, dob.year)}{rng.randrange(10**6):06d}"
 
 
 def _name(rng: random.Random, sex: str) -> str:
