@@ -229,7 +229,9 @@ class PaceApduSender:
     def _send(self, command: CommandAPDU) -> ResponseAPDU:
         response = self.sender.send(command)
         data = response.data
-        while response.sw >> 8 == 0x61:  # T=0 style: fetch the rest with GET RESPONSE
+        for _ in range(16):  # T=0 style: fetch the rest with GET RESPONSE (bounded)
+            if response.sw >> 8 != 0x61:
+                break
             response = self.sender.send(
                 CommandAPDU(0x00, 0xC0, 0, 0, ne=(response.sw & 0xFF) or 256)
             )
