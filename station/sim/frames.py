@@ -22,6 +22,7 @@ import io
 import math
 import random
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -378,3 +379,47 @@ def card_png(
     buffer = io.BytesIO()
     _damage_card(card, damage, module_px).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ScriptFrame:
+    """One frame of a simulated camera session and what it shows (for checking results)."""
+
+    frame: Frame
+    citizen: SyntheticCitizen | None  # None: nothing in view
+    damage: Damage | None
+    index: int  # which presentation (card) this frame belongs to
+
+
+def camera_script(
+    citizens: list[SyntheticCitizen],
+    size: tuple[int, int] = (640, 480),
+    *,
+    frames_per_card: int = 6,
+    gap_frames: int = 8,
+    damaged_every: int = 4,
+    seed: int = 0,
+) -> Iterator[ScriptFrame]:
+    """Frames of a counter session: each citizen's card held under the camera for
+    ``frames_per_card`` frames (moving a little), then ``gap_frames`` empty frames.
+    Every ``damaged_every``-th card (0 = none) gets a damage from ``DAMAGES`` in turn."""
+    rng = random.Random(seed)
+    for index, citizen in enumerate(citizens):
+        damage: Damage | None = None
+        if damaged_every and index % damaged_every == damaged_every - 1:
+            damage = DAMAGES[(index // damaged_every) % len(DAMAGES)]
+        module_px, angle = rng.choice((4, 5)), rng.uniform(-30, 30)
+        for i in range(frames_per_card):
+            frame = card_frame(
+                citizen,
+                size,
+                module_px=module_px,
+                angle=angle + rng.uniform(-3, 3),
+                noise=3.0,
+                perspective=rng.choice((0.0, 0.2)),
+                damage=damage,
+                seed=seed * 10_000 + index * 100 + i,
+            )
+            yield ScriptFrame(frame, citizen, damage, index)
+        for i in range(gap_frames):
+            yield ScriptFrame(empty_frame(size, seed + index * 100 + i), None, None, index)

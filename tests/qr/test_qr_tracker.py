@@ -11,7 +11,7 @@ from station.qr.decoder import QrTracker, fingerprint
 from station.qr.reader import QrReader
 from station.record import qr_record
 from station.sim.citizens import generate_many
-from station.sim.frames import card_frame, empty_frame
+from station.sim.frames import camera_script, card_frame, empty_frame
 
 TODAY = date(2024, 6, 30)
 FPS = 10.0
@@ -115,3 +115,17 @@ def test_reader_reports_other_codes_as_unrecognised() -> None:
     results = reader.process(card_frame(citizen, damage="url", seed=1), now=0.0)
     assert [r.status for r in results] == [QrStatus.UNRECOGNISED]
     assert reader.process(card_frame(citizen, damage="covered", seed=1), now=0.1) == ()
+
+
+def test_camera_script_gives_one_event_per_readable_card() -> None:
+    citizens = generate_many(23, 8, today=TODAY)
+    reader = QrReader(tracker=QrTracker(absent_frames=5, absent_s=0.5), today=lambda: TODAY)
+    events: dict[int, list[QrStatus]] = {}
+    damages: dict[int, object] = {}
+    for n, shot in enumerate(camera_script(citizens, frames_per_card=4, gap_frames=6, seed=5)):
+        damages[shot.index] = damages.get(shot.index) or shot.damage
+        for result in reader.process(shot.frame, now=n / FPS):
+            events.setdefault(shot.index, []).append(result.status)
+    assert damages[3] == "covered" and damages[7] == "smudged"
+    expected = {i: [QrStatus.OK] for i in range(8) if damages[i] is None}
+    assert events == expected
