@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from station.icao import crypto, ec, mrz
+from station.icao import bac, crypto, ec
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.cardaccess import CardAccess, PaceInfo, oid_encode
 from station.icao.channel import ApduSender
@@ -74,8 +74,7 @@ class PacePassword:
     @classmethod
     def from_mrz(cls, document_number: str, birth_yymmdd: str, expiry_yymmdd: str) -> PacePassword:
         """Document number (padded with '<' to 9), DOB and expiry, each with its check digit."""
-        doc = document_number.upper().ljust(9, "<")
-        info = "".join(f + mrz.check_digit(f) for f in (doc, birth_yymmdd, expiry_yymmdd))
+        info = bac.mrz_information(document_number.upper(), birth_yymmdd, expiry_yymmdd)
         return cls("MRZ", hashlib.sha1(info.encode("ascii")).digest())
 
     @property
