@@ -81,11 +81,15 @@ def _idle(model: IdleScreen) -> Layout:
     else:
         body = "Mặt có mã QR lên trên, đặt thẻ dưới camera."
     link = {
-        SyncLink.ONLINE: "Đã nối mạng",
+        SyncLink.ONLINE: "Có mạng",
         SyncLink.OFFLINE: "Mất mạng",
-        SyncLink.DISABLED: "Không đồng bộ",
+        SyncLink.DISABLED: "Tắt đồng bộ",
     }[model.sync]
-    return _screen("Mời đặt thẻ", body, f"{link} · chờ gửi: {model.pending}")
+    count = str(model.pending) if model.pending <= 99999 else "99999+"
+    footer = f"{link} · chờ gửi {count}"
+    if width(font(FOOTER_SIZE), footer) > W - 2 * MARGIN:
+        footer = f"{link} · chờ {count}"
+    return _screen("Mời đặt thẻ", body, footer)
 
 
 def _kb(n: int) -> str:

@@ -10,7 +10,15 @@ from PIL import Image, ImageChops
 from station.display.fonts import font
 from station.display.layout import H, Layout, TextOp, W, draw, text_box
 from station.display.render import layout, render, result_pages
-from station.display.screens import MESSAGES, Person, ResultScreen, Verdict, mask_id
+from station.display.screens import (
+    MESSAGES,
+    IdleScreen,
+    Person,
+    ResultScreen,
+    SyncLink,
+    Verdict,
+    mask_id,
+)
 from station.display.text import ELLIPSIS, ellipsize, fit, width, wrap
 
 from .catalogue import LONG_ADDRESS, LONG_NAME, UNBROKEN, layouts, screens, worst_screens
@@ -152,3 +160,13 @@ def test_face_page_has_dithered_pixels() -> None:
 def test_layout_of_idle_names_pending_count() -> None:
     lay = layout(screens()["idle-offline"])
     assert any("1234" in op.text for op in texts(lay))
+
+
+@pytest.mark.parametrize("link", list(SyncLink))
+@pytest.mark.parametrize("pending", [0, 9, 12345, 99999, 100000, 10**6])
+@pytest.mark.parametrize("chip", [True, False])
+def test_idle_footer_fits_any_queue(link: SyncLink, pending: int, chip: bool) -> None:
+    lay = layout(IdleScreen(link, pending, chip))
+    assert not lay.truncated
+    for op in texts(lay):
+        assert text_box(op)[2] <= W
