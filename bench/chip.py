@@ -13,20 +13,16 @@ estimated for ISO 14443 at 106 and 424 kbit/s: 9 bits per byte on air (8 + parit
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from station.drivers.card import exchange  # noqa: E402
-from station.icao.access import AccessKeys  # noqa: E402
-from station.icao.files import ReadStrategy  # noqa: E402
-from station.icao.reader import ChipReader  # noqa: E402
-from station.sim.citizens import generate_many  # noqa: E402
-from station.sim.emulator import EmulatedCard, Misbehaviour, build_profile  # noqa: E402
-from station.sim.emulator.files import CardProfile  # noqa: E402
+from station.drivers.card import exchange
+from station.icao.access import AccessKeys
+from station.icao.files import ReadStrategy
+from station.icao.reader import ChipReader
+from station.sim.citizens import generate_many
+from station.sim.emulator import EmulatedCard, Misbehaviour, build_profile
+from station.sim.emulator.files import CardProfile
 
 TURNAROUND_S = 0.010
 RATES = (106_000, 424_000)
@@ -81,7 +77,9 @@ class Run:
 def measure(
     profile: CardProfile, files: tuple[str, ...], fixed: bool, extended: bool, learned: bool = False
 ) -> Run:
-    keys = AccessKeys.from_mrz(profile.document_number, profile.date_of_birth, profile.date_of_expiry)
+    keys = AccessKeys.from_mrz(
+        profile.document_number, profile.date_of_birth, profile.date_of_expiry
+    )
     cpu: list[float] = []
     result = None
     for _ in range(ROUNDS):

@@ -137,5 +137,5 @@ def perform_bac(
     rnd_icc = sender.get_challenge()
     answer = sender.external_authenticate(ifd_cryptogram(k_enc, k_mac, rnd_icc, rnd_ifd, k_ifd))
     result = session_from_card_response(k_enc, k_mac, answer, rnd_icc, rnd_ifd, k_ifd)
-    log.debug("BAC established (session %s)", hashlib.sha256(result.ks_mac).hexdigest()[:8])
+    log.debug("BAC established")
     return result

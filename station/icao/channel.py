@@ -9,9 +9,11 @@ the session they establish with ``channel.sm = ...``.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from station.icao.apdu import CommandAPDU, ResponseAPDU
+from station.icao.errors import ChipError
 
 if TYPE_CHECKING:
     from station.drivers.card import CardTransport
@@ -33,9 +35,12 @@ class CardChannel:
         self.apdus = 0
         self.bytes_out = 0
         self.bytes_in = 0
+        self.deadline: float | None = None  # time.monotonic() after which no APDU is sent
 
     def transmit(self, apdu: bytes) -> bytes:
         """Raw pass-through (counted), for protocols that build their own APDUs (PACE)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ChipError("chip read", "took longer than allowed (reader.timeout_s)")
         answer = self.transport.transmit(apdu)
         self.apdus += 1
         self.bytes_out += len(apdu)

@@ -76,8 +76,10 @@ class ChipReader:
         *,
         strategy: ReadStrategy | None = None,
         order: AccessOrder = "auto",
+        timeout_s: float | None = None,
     ) -> None:
         self.transport = transport
+        self.timeout_s = timeout_s
         self.strategy = strategy or ReadStrategy()
         self.order: AccessOrder = order
         self.channel = CardChannel(transport)
@@ -91,6 +93,8 @@ class ChipReader:
     ) -> ChipRead:
         started = time.monotonic()
         self.channel = channel = CardChannel(self.transport)
+        if self.timeout_s is not None:
+            channel.deadline = started + self.timeout_s
         raw: dict[str, bytes] = {}
         unreadable: dict[str, str] = {}
         plain = FileReader(channel, self.strategy)

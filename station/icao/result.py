@@ -69,6 +69,9 @@ class ChipRead:
                 old_id_number=d.text(15),
             )  # fmt: skip
         elif self.mrz is not None:
+            id12 = self.mrz.optional_data[:12]
+            if len(id12) == 12 and id12.isdigit():
+                out["id_number"] = id12
             out.update(
                 date_of_birth=self._mrz_date(self.mrz.date_of_birth, False),
                 sex={"M": "Nam", "F": "Nữ"}.get(self.mrz.sex),
