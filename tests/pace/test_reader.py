@@ -158,3 +158,24 @@ def test_broken_card_access_falls_back_to_bac(
     with connect(_card(broken)) as transport:
         result = ChipReader(transport).read(_qr_keys(citizen), files=FILES)
     assert result.access == "BAC" and result.files["DG1"] == profile.dg(1)
+
+
+@pytest.mark.parametrize("ca_kind", ["p256", "dh1024"])
+def test_chip_authentication_after_pace(citizen: citizens.SyntheticCitizen, ca_kind: str) -> None:
+    """The PACE handlers leave Chip Authentication's MSE / GA to it: CA runs over the AES
+    session PACE opened and replaces it."""
+    from station.sim.emulator import auth
+    from station.verify.chipauth import chip_authenticate
+    from station.verify.verdict import Auth
+
+    info = PaceInfo(pace_protocol("ECDH", "AES-256"), 2, 16)
+    chip = card_pace.with_pace(build_profile(citizen, pace=False, ca_kind=ca_kind), [info])
+    card = _card(chip)
+    auth.install(card)
+    reader = ChipReader(EmulatorTransport(card))
+    result = reader.read(_qr_keys(citizen), files=("DG1", "DG14"))
+    assert result.access == "PACE-CAN"
+    pace_session = reader.channel.sm
+    outcome = chip_authenticate(reader.channel, result.files["DG14"])
+    assert outcome.status == Auth.OK, outcome.detail
+    assert reader.channel.sm is not pace_session
