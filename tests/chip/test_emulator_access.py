@@ -104,3 +104,21 @@ def test_file_names() -> None:
     assert file_names("dg1, DG13,sod") == ("DG1", "DG13", "EF.SOD")
     with pytest.raises(ValueError, match="unknown file"):
         file_names("DG99")
+
+
+def test_read_deadline_is_a_clear_error(profiles: Any) -> None:
+    from station.icao.errors import ChipError
+
+    p = profiles[0]
+    keys = AccessKeys.from_mrz(p.document_number, p.date_of_birth, p.date_of_expiry)
+    reader = ChipReader(EmulatorTransport(EmulatedCard(p)), order="bac", timeout_s=0.0)
+    with pytest.raises(ChipError, match="took longer than allowed"):
+        reader.read(keys)
+
+
+def test_keys_from_id_and_dob() -> None:
+    keys = AccessKeys.from_id("001099012345", date(1999, 3, 15), expiry=date(2039, 3, 15))
+    sources = [c.source for c in keys.bac]
+    assert sources[0] == "given-expiry" and keys.bac[0].key.date_of_expiry == "390315"
+    assert len({c.key.date_of_expiry for c in keys.bac}) == len(keys.bac)
+    assert "id-no-expiry" in sources and keys.can == "012345"
