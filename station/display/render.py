@@ -180,7 +180,7 @@ def result_pages(model: ResultScreen) -> list[Layout]:
     pages: list[tuple[list[Op], bool]] = [(verdict_ops, cut)]
     if model.advice is not None:
         message = MESSAGES[model.advice]
-        advice = [Block(message.title, 10, True), Block(message.todo)]
+        advice = [Block(message.title, 9, True, keep_with_next=True), Block(message.todo, 9)]
         pages += [(ops, False) for ops in flow(advice, indicator_width)]
     for section in _detail_blocks(model):
         pages += [(ops, False) for ops in flow(section, indicator_width)]

@@ -12,6 +12,7 @@ from station.display.layout import H, Layout, TextOp, W, draw, text_box
 from station.display.render import layout, render, result_pages
 from station.display.screens import (
     MESSAGES,
+    ErrorKind,
     IdleScreen,
     Person,
     ResultScreen,
@@ -170,3 +171,9 @@ def test_idle_footer_fits_any_queue(link: SyncLink, pending: int, chip: bool) ->
     assert not lay.truncated
     for op in texts(lay):
         assert text_box(op)[2] <= W
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_advice_fits_one_page(kind: ErrorKind) -> None:
+    pages = result_pages(ResultScreen(Verdict.FAILED, "x", None, advice=kind))
+    assert len(pages) == 2 and not any(p.truncated for p in pages)
