@@ -118,18 +118,25 @@ def _read_chip(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, data in result.files.items():
             (out / f"{name}.bin").write_bytes(data)
-    record = result.to_record(
-        base, store_sensitive=cfg.privacy.store_sensitive, store_face=cfg.privacy.store_face
+    privacy = cfg.privacy
+    _print(
+        result.to_record(
+            base, store_sensitive=privacy.store_sensitive, store_face=privacy.store_face
+        ),
+        args.json,
     )
-    if args.json:
-        print(json.dumps(record, ensure_ascii=False, indent=2))
-    else:
-        for key, value in (record.get("citizen") or {}).items():
-            print(f"{key}: {value if value is not None else '-'}")
-        chip = record["chip"]
-        access, count = f"{chip['access']} ({chip['key_source']})", len(chip["files"])
-        print(f"chip: {access}, {count} files, {chip['read_ms']} ms")
     return 0
+
+
+def _print(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    for key, value in (record.get("citizen") or {}).items():
+        print(f"{key}: {value if value is not None else '-'}")
+    chip = record["chip"]
+    access, count = f"{chip['access']} ({chip['key_source']})", len(chip["files"])
+    print(f"chip: {access}, {count} files, {chip['read_ms']} ms")
 
 
 def _readers(args: argparse.Namespace) -> int:
