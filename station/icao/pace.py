@@ -251,7 +251,9 @@ class PaceApduSender:
         """Send 7C{tag value} (7C{} for step 1), return the value of the card's 7C{tag+1}."""
         name = f"GENERAL AUTHENTICATE step {step}"
         data = tlv(0x7C, tlv(tag, value) if value is not None else b"")
-        response = self._send(CommandAPDU(0x00 if last else 0x10, 0x86, 0, 0, data, ne=256))
+        # The card's key is as long as ours: big DH keys need extended length both ways.
+        ne = 65536 if len(data) > 250 else 256
+        response = self._send(CommandAPDU(0x00 if last else 0x10, 0x86, 0, 0, data, ne=ne))
         if response.sw != 0x9000:
             reason: Reason = "wrong-password" if last else "failed"
             raise PaceError(name, "", response.sw, reason=reason)

@@ -89,3 +89,26 @@ def test_endless_get_response_chain_is_bounded() -> None:
     with pytest.raises(pace.PaceError, match="MSE:Set AT: 6110"):
         pace.establish(sender, pace.PacePassword.can("123456"), CardAccess((INFOS["ECDH"],)))
     assert sender.commands == 17
+
+
+class Recorder:
+    def __init__(self, card: EmulatedCard) -> None:
+        self.channel = CardChannel(EmulatorTransport(card))
+        self.commands: list[CommandAPDU] = []
+
+    def send(self, cmd: CommandAPDU) -> ResponseAPDU:
+        self.commands.append(cmd)
+        return self.channel.send(cmd)
+
+
+@pytest.mark.parametrize(("kind", "pid", "extended"), [("DH", 2, True), ("ECDH", 18, False)])
+def test_big_keys_use_extended_length(
+    profile: CardProfile, kind: str, pid: int, extended: bool
+) -> None:
+    info = PaceInfo(pace_protocol(kind, "AES-256"), 2, pid)
+    card = EmulatedCard(card_pace.with_pace(profile, [info]), NORMAL, card_pace.handlers())
+    sender = Recorder(card)
+    pace.establish(sender, pace.PacePassword.can(CITIZEN.can), CardAccess((info,)))
+    steps = [c for c in sender.commands if c.ins == 0x86]
+    assert [c.is_extended for c in steps] == [False, extended, extended, False]
+    assert all(c.ne == (65536 if c.is_extended else 256) for c in steps)
