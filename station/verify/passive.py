@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from asn1crypto import x509
+from cryptography import x509 as cx509
 
 from station.verify import keys
 from station.verify.sod import Sod, SodError, check_signature, parse_sod
@@ -53,9 +54,10 @@ class Signer:
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> Signer:
+        subject, issuer = _names(cert)
         return cls(
-            subject=str(cert.subject.human_friendly),
-            issuer=str(cert.issuer.human_friendly),
+            subject=subject,
+            issuer=issuer,
             serial=format(int(cert.serial_number), "x"),
             sha256=hashlib.sha256(cert.dump()).hexdigest(),
         )
@@ -67,6 +69,16 @@ class Signer:
             "serial": self.serial,
             "sha256": self.sha256,
         }
+
+
+def _names(cert: x509.Certificate) -> tuple[str, str]:
+    """(subject, issuer) as RFC 4514 strings ("CN=...,O=...,C=VN"); asn1crypto's
+    human-friendly form when ``cryptography`` cannot load the certificate."""
+    try:
+        loaded = cx509.load_der_x509_certificate(cert.dump())
+        return loaded.subject.rfc4514_string(), loaded.issuer.rfc4514_string()
+    except ValueError:
+        return str(cert.subject.human_friendly), str(cert.issuer.human_friendly)
 
 
 @dataclass(frozen=True)
