@@ -146,3 +146,21 @@ def test_never_verified_when_a_check_was_skipped(pkis, citizen, read_card) -> No
     files = {k: v for k, v in live.read.files.items() if k != "EF.SOD"}
     no_sod = verify_chip(replace(live.read, files=files), qr_of(citizen), store, None)
     assert no_sod.passive.value == "not-checked" and no_sod.level is Level.QR_ONLY
+
+
+def test_after_pace_with_both_card_modules_installed(pkis, citizen) -> None:
+    from station.icao.access import AccessKeys
+    from station.icao.reader import ChipReader
+    from station.sim.emulator import pace as card_pace
+    from station.sim.emulator.card import EmulatedCard
+    from station.sim.emulator.files import build_profile
+    from station.sim.emulator.transport import EmulatorTransport
+
+    card = EmulatedCard(build_profile(citizen, pki=pkis["brainpoolP256r1"], pace=True))
+    card_pace.install(card)
+    auth.install(card)
+    reader = ChipReader(EmulatorTransport(card), order="pace")
+    read = reader.read(AccessKeys.from_qr(qr_of(citizen)))
+    assert read.access.upper().startswith("PACE")
+    v = verify_chip(read, qr_of(citizen), store_for(pkis["brainpoolP256r1"]), reader.channel)
+    assert v.level is Level.VERIFIED, v.findings
