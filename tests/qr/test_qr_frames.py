@@ -173,3 +173,14 @@ def test_mrz_of_the_2024_back_matches_the_domain_example() -> None:
         "9903159M3903157VNM<<<<<<<<<<<0",
         "NGUYEN<<VAN<A<<<<<<<<<<<<<<<<<",
     )
+
+
+def test_strided_y_plane_view_decodes_without_copy() -> None:
+    """picamera2's lores YUV420 buffer is wider than the image: the Y plane is a view."""
+    citizen = VARIANTS["plain"]
+    frame = card_frame(citizen, seed=8)
+    buffer = np.zeros((480 * 3 // 2, 704), dtype=np.uint8)  # stride 704 > width 640
+    buffer[:480, :640] = frame
+    y_plane = buffer[:480, :640]
+    assert not y_plane.flags["C_CONTIGUOUS"]
+    assert decode_one(y_plane) == citizen.qr_payload().encode("utf-8")
