@@ -23,6 +23,7 @@ from station.icao.tlv import TlvError, header_length, parse_one, tlv
 log = logging.getLogger(__name__)
 
 SHORT_CHUNK = 0xDF
+HEADER_LE = 8
 MAX_EXTENDED_LE = 0xFF00
 MAX_FILE = 0x10000 * 4
 SESSION_LOST = (0x6987, 0x6988)
@@ -101,7 +102,7 @@ class FileReader:
                 selected = False
                 continue
             if response.sw >> 8 in (0x67, 0x6C) or (response.sw == 0x9000 and not response.data):
-                exact = self._fall_back(step, want, response)
+                exact = self._fall_back(step, want, response, total is not None)
                 continue
             if response.sw not in (0x9000, 0x6282):
                 raise FileReadError(step, sw=response.sw)
@@ -119,11 +120,12 @@ class FileReader:
         if exact:
             return exact
         if total is None:
-            return s.first_le if have == 0 else 8
+            return s.first_le if have == 0 else HEADER_LE
         remaining = total - have
         return min(remaining, s.chunk if s.fixed else s.max_le)
 
-    def _fall_back(self, step: str, want: int, response: ResponseAPDU) -> int:
+    def _fall_back(self, step: str, want: int, response: ResponseAPDU, known: bool) -> int:
+        """The next Le after a refused READ BINARY (0 = per strategy); raises if none."""
         s = self.strategy
         if want > SHORT_CHUNK:
             log.info(
@@ -133,6 +135,9 @@ class FileReader:
             return 0
         if response.sw >> 8 == 0x6C and 0 < response.sw & 0xFF < want:
             return response.sw & 0xFF
+        if not known and want > HEADER_LE:
+            s.first_le = HEADER_LE  # chip refuses Le beyond the end: header first from now
+            return HEADER_LE
         raise FileReadError(step, "no data returned" if response.ok else "", response.sw)
 
     def _total(self, name: str, head: bytes) -> int | None:

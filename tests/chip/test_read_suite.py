@@ -83,6 +83,7 @@ RECOVERABLE = [
     {"no_extended": True},
     {"max_answer": 40},
     {"empty_on_large_le": True},
+    {"strict_le": True},
     {"sm_6988_after": 6},
 ]
 

@@ -190,6 +190,8 @@ class EmulatedCard:
         data = self.profile.files[fid]
         if offset > len(data):
             return status(0x6B00)
+        if self.switches.strict_le and ne > len(data) - offset:
+            return status(0x6700)
         if self.switches.empty_on_large_le and ne > 256:
             return status(0x9000)
         count = min(ne, len(data) - offset)

@@ -14,6 +14,7 @@ class Misbehaviour:
     - ``no_extended``: extended-length APDUs answer 6700 (the command is not even parsed,
       so the SM counter does not move: the terminal must re-open the session).
     - ``max_answer``: the chip never returns more than this many data bytes per READ BINARY.
+    - ``strict_le``: READ BINARY asking for more than the rest of the file answers 6700.
     - ``empty_on_large_le``: READ BINARY with Ne > 256 answers 9000 with no data.
     - ``mac_error_after``: from this many protected responses on, response MACs are wrong.
     - ``lost_after_bytes``: the card leaves the field once it has sent this many file bytes.
@@ -25,6 +26,7 @@ class Misbehaviour:
     wrong_key: bool = False
     no_extended: bool = False
     max_answer: int | None = None
+    strict_le: bool = False
     empty_on_large_le: bool = False
     mac_error_after: int | None = None
     lost_after_bytes: int | None = None
