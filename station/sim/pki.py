@@ -29,12 +29,14 @@ from station.verify.asn1 import (
     OID_AA,
     OID_CA_DH_AES128,
     OID_CA_ECDH_AES128,
+    OID_CSCA_MASTER_LIST,
     OID_LDS_SECURITY_OBJECT,
     OID_PK_DH,
     OID_PK_ECDH,
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
+    CscaMasterList,
     DataGroupHash,
     LdsSecurityObject,
     tlv,
@@ -274,10 +276,31 @@ def build_sod(
     ``signing_key`` signs with another key than the DSC's (a forged SOD: bad signature).
     """
     content = lds_security_object(dg_hashes, hash_alg)
+    info = signed_data(content, OID_LDS_SECURITY_OBJECT, pki, hash_alg, signing_key=signing_key)
+    return tlv(0x77, info)
+
+
+def build_master_list(certificates: list[bytes], pki: TestPki, hash_alg: str = "sha256") -> bytes:
+    """An ICAO CSCA master list (ContentInfo DER) holding ``certificates``, signed by
+    ``pki``'s document signer acting as the master list signer."""
+    content = CscaMasterList({"version": 0, "cert_list": [core.Any.load(c) for c in certificates]})
+    return signed_data(bytes(content.dump()), OID_CSCA_MASTER_LIST, pki, hash_alg)
+
+
+def signed_data(
+    content: bytes,
+    content_type: str,
+    pki: TestPki,
+    hash_alg: str = "sha256",
+    *,
+    signing_key: PrivateKey | None = None,
+) -> bytes:
+    """CMS SignedData (ContentInfo DER) over ``content`` with contentType + messageDigest
+    signed attributes, signed by ``pki``'s DSC (embedded)."""
     digest = hashlib.new(hash_alg, content).digest()
     signed_attrs = cms.CMSAttributes(
         [
-            {"type": "content_type", "values": [OID_LDS_SECURITY_OBJECT]},
+            {"type": "content_type", "values": [content_type]},
             {"type": "message_digest", "values": [digest]},
         ]
     )
@@ -301,20 +324,19 @@ def build_sod(
             "signature": signature,
         }
     )
-    signed_data = cms.SignedData(
+    body = cms.SignedData(
         {
             "version": "v3",
             "digest_algorithms": [{"algorithm": hash_alg}],
             "encap_content_info": {
-                "content_type": OID_LDS_SECURITY_OBJECT,
+                "content_type": content_type,
                 "content": core.ParsableOctetString(content),
             },
             "certificates": [dsc],
             "signer_infos": [signer_info],
         }
     )
-    info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-    return tlv(0x77, bytes(info.dump()))
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": body}).dump())
 
 
 def dg_hashes_of(files: dict[int, bytes], hash_alg: str = "sha256") -> dict[int, bytes]:
