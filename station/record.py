@@ -33,14 +33,20 @@ def qr_record(
     station_id: str,
     read_at: datetime | None = None,
     record_id: str | None = None,
+    clock_synced: bool | None = None,
 ) -> dict[str, Any]:
-    """A record for a QR-only read. ``result`` None means no QR code was found."""
+    """A record for a QR-only read. ``result`` None means no QR code was found.
+
+    ``clock_synced`` says whether the station's clock was synchronised when ``read_at``
+    was taken (a Pi has no RTC); None = unknown.
+    """
     status = result.status if result is not None else QrStatus.NO_QR
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "record_id": record_id or str(uuid.uuid4()),
         "station_id": station_id,
         "read_at": (read_at or now_local()).isoformat(timespec="seconds"),
+        "clock_synced": clock_synced,
         "source": "qr",
         "status": str(status),
         "citizen": None,

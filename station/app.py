@@ -1,0 +1,262 @@
+"""The station's main loop: one asyncio loop owns the flow state and executes its effects.
+
+Device threads (``station.workers``), the display refresh worker, the button and the
+publisher post events into the loop through ``post`` (thread-safe); the loop feeds each
+to ``station.flow.step`` and executes the returned effects in order. The record is
+appended to the durable outbox before the flow is told (``StoreDone``), so the officer
+never sees a result that is not on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from station import flow
+from station.config import Config
+from station.display.device import RefreshWorker
+from station.display.screens import SyncLink
+from station.drivers.factory import Devices
+from station.drivers.gpio import ButtonEvent
+from station.record import qr_record
+from station.workers import CameraWorker, ChipWorker
+
+if TYPE_CHECKING:
+    from station.audit import AuditLog
+    from station.clock import CachedClockState
+    from station.service import ServiceNotifier
+    from station.sync.outbox import Outbox
+    from station.sync.publisher import Publisher, SyncState
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+RecordHook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Services:
+    """What the loop needs besides devices: the outbox, the publisher, the audit log."""
+
+    outbox: Outbox
+    publisher_factory: Callable[[Callable[[SyncState], None]], Publisher] | None = None
+    audit: AuditLog | None = None
+    clock_state: CachedClockState | None = None
+    on_record: RecordHook | None = None  # called after a record is on disk (demo, tests)
+    notifier: ServiceNotifier | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Station:
+    """The running station. ``await station.run(stop)`` until ``stop`` is set."""
+
+    def __init__(
+        self, cfg: Config, devices: Devices, services: Services, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.cfg = cfg
+        self.devices = devices
+        self.services = services
+        self.clock = clock
+        self.state: flow.State | None = None
+        self.records = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: asyncio.Queue[flow.Event] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._display: RefreshWorker | None = None
+        self._camera: CameraWorker | None = None
+        self._chip: ChipWorker | None = None
+        self._publisher: Publisher | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- events in ----------------------------------------------------------------------
+    def post(self, event: flow.Event) -> None:
+        """Thread-safe: queue an event for the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:  # the loop closed between the check and the call
+            pass
+
+    def _on_button(self, event: ButtonEvent) -> None:
+        self.post(flow.Button(self.clock(), event.kind))
+
+    def _on_sync(self, state: SyncState) -> None:
+        now = self.clock()
+        link = SyncLink.ONLINE if state.connected else SyncLink.OFFLINE
+        self.post(flow.SyncState(now, link, state.pending))
+        full = state.pending >= self.cfg.store.max_records
+        self.post(flow.StoreState(now, full))
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _start_workers(self) -> None:
+        d = self.devices
+        self._display = RefreshWorker(d.display, max_fps=self.cfg.display.max_fps)
+        d.button.set_handler(self._on_button)
+        self._camera = CameraWorker(d.camera, self.post, self.clock)
+        self._camera.start()
+        if d.open_reader is not None:
+            self._chip = ChipWorker(d.open_reader, self.post, self.clock, self.cfg)
+            self._chip.start()
+        factory = self.services.publisher_factory
+        if factory is not None:
+            self._publisher = factory(self._on_sync).start()
+        self._post_health()
+
+    def _post_health(self) -> None:
+        now = self.clock()
+        pending = self.services.outbox.pending_count()
+        link = SyncLink.OFFLINE if self._publisher is not None else SyncLink.DISABLED
+        self.post(flow.SyncState(now, link, pending))
+        self.post(flow.StoreState(now, pending >= self.cfg.store.max_records))
+        if self.services.clock_state is not None:
+            self.post(flow.ClockState(now, self.services.clock_state.get().clock_set))
+
+    async def _stop_workers(self) -> None:
+        self.devices.button.set_handler(None)
+        if self._camera is not None:
+            await asyncio.to_thread(self._camera.stop)
+        if self._chip is not None:
+            await asyncio.to_thread(self._chip.stop)
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.stop)
+        for handle in self._timers.values():
+            handle.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.state, effects = flow.initial(flow.Settings.from_config(self.cfg))
+        self._start_workers()
+        self._execute(effects)
+        notifier = self.services.notifier
+        if notifier is not None:
+            notifier.ready(f"idle, {self.services.outbox.pending_count()} records pending")
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                get = asyncio.ensure_future(self._events.get())
+                done, _ = await asyncio.wait({get, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    break
+                self._handle(get.result())
+        finally:
+            stop_wait.cancel()
+            if notifier is not None:
+                notifier.stopping("stopping: finishing the current write")
+            # Let a record being written complete before anything shuts down.
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._handle(flow.Stop(self.clock()))
+            await self._stop_workers()
+            if self._display is not None:
+                await asyncio.to_thread(self._display.wait_idle, 2.0)
+                await asyncio.to_thread(self._display.close)
+
+    def _handle(self, event: flow.Event) -> None:
+        assert self.state is not None
+        self.state, effects = flow.step(self.state, event)
+        self._execute(effects)
+
+    # -- effects out --------------------------------------------------------------------
+    def _execute(self, effects: list[flow.Effect]) -> None:
+        for effect in effects:
+            try:
+                self._execute_one(effect)
+            except Exception:  # one failing device must not stop the counter
+                log.exception("effect %s failed", type(effect).__name__)
+
+    def _execute_one(self, effect: flow.Effect) -> None:
+        d = self.devices
+        match effect:
+            case flow.ShowScreen(screen):
+                assert self._display is not None
+                self._display.submit(screen)
+            case flow.Play(pattern):
+                d.indicators.play(pattern)
+            case flow.SetLeds(leds):
+                d.indicators.set_leds(leds)
+            case flow.StartTimer(name, at):
+                self._arm(name, at)
+            case flow.StartChipRead(job, qr):
+                if self._chip is None:
+                    self.post(flow.ChipFailed(self.clock(), job, flow.ChipFailure.READER_GONE))
+                else:
+                    self._chip.read(job, qr)
+            case flow.CancelChipRead(job):
+                if self._chip is not None:
+                    self._chip.cancel(job)
+            case flow.StartVerify(job, chip, qr):
+                if self._chip is None:
+                    self.post(flow.Verified(self.clock(), job, None, None))
+                else:
+                    self._chip.verify(job, chip, qr)  # type: ignore[arg-type]
+            case flow.StoreRecord():
+                self._spawn(self._store(effect))
+
+    def _arm(self, name: str, at: float) -> None:
+        assert self._loop is not None
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        delay = max(0.0, at - self.clock())
+
+        def fire() -> None:
+            self._timers.pop(name, None)
+            self._events.put_nowait(flow.TimerFired(self.clock(), name))
+
+        self._timers[name] = self._loop.call_later(delay, fire)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- storing ------------------------------------------------------------------------
+    def build_record(self, effect: flow.StoreRecord) -> dict[str, Any]:
+        synced: bool | None = None
+        if self.services.clock_state is not None:
+            synced = self.services.clock_state.get().synchronized
+        record = qr_record(effect.qr, station_id=self.cfg.station.id, clock_synced=synced)
+        chip = effect.chip
+        if chip is not None:
+            record = chip.to_record(  # type: ignore[attr-defined]
+                record,
+                store_sensitive=self.cfg.privacy.store_sensitive,
+                store_face=self.cfg.privacy.store_face,
+            )
+        if effect.verification is not None:
+            record["verification"] = effect.verification.to_json()  # type: ignore[attr-defined]
+        return record
+
+    async def _store(self, effect: flow.StoreRecord) -> None:
+        from station.audit import fingerprint
+        from station.record import canonical_bytes
+        from station.sync.errors import StoreFull
+
+        try:
+            record = self.build_record(effect)
+            await asyncio.to_thread(self.services.outbox.append, record)
+        except StoreFull as exc:
+            log.error("record not stored: %s", exc)
+            self._events.put_nowait(flow.StoreFailed(self.clock(), effect.job, True))
+            return
+        except Exception:
+            log.exception("record not stored")
+            self._events.put_nowait(flow.StoreFailed(self.clock(), effect.job, False))
+            return
+        self.records += 1
+        fp = fingerprint(canonical_bytes(record))
+        log.info("record %s stored (%s, %s)", record["record_id"], record["status"], fp)
+        if self.services.audit is not None:
+            self.services.audit.write("read", record["record_id"], fp, record["status"])
+        self._events.put_nowait(flow.StoreDone(self.clock(), effect.job))
+        if self.services.on_record is not None:
+            self.services.on_record(record)

@@ -1,0 +1,307 @@
+"""The station's device threads: camera -> QR events, and the chip reader.
+
+Each worker owns its device and runs in its own thread; results enter the event loop
+only through ``post`` (a thread-safe call supplied by ``station.app``). Nothing here
+decides what happens next: that is ``station.flow``'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from station import flow
+from station.drivers.camera import Camera, CameraError
+from station.models import QrResult
+
+if TYPE_CHECKING:
+    from station.config import Config
+    from station.drivers.card import CardTransport
+    from station.drivers.factory import ReaderOpener
+    from station.icao.reader import ChipReader, ReadProgress
+    from station.icao.result import ChipRead
+    from station.verify.trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[flow.Event], None]
+Clock = Callable[[], float]
+
+
+class CameraWorker:
+    """Captures frames, decodes QR codes, posts QrSeen / QrVisible / CameraState."""
+
+    RETRY_S = 2.0
+
+    def __init__(self, camera: Camera, post: Post, clock: Clock) -> None:
+        from station.qr.reader import QrReader
+
+        self._camera = camera
+        self._post = post
+        self._clock = clock
+        self._qr = QrReader()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+        self.frames = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._camera.close()
+        self._thread.join(timeout=5)
+
+    def _open(self) -> bool:
+        try:
+            self._camera.start()
+            return True
+        except CameraError as exc:
+            log.error("camera failed to start: %s", exc)
+            return False
+
+    def _run(self) -> None:
+        ok = self._open()
+        if not ok:
+            self._post(flow.CameraState(self._clock(), False))
+        visible = False
+        while not self._stop.is_set():
+            if not ok:
+                if self._stop.wait(self.RETRY_S):
+                    break
+                self._camera.close()
+                ok = self._open()
+                if ok:
+                    self._post(flow.CameraState(self._clock(), True))
+                continue
+            try:
+                frame = self._camera.capture_gray()
+            except CameraError as exc:
+                if self._stop.is_set():
+                    break
+                log.error("camera stopped delivering frames: %s", exc)
+                self._post(flow.CameraState(self._clock(), False))
+                ok = False
+                continue
+            self.frames += 1
+            now = self._clock()
+            results = self._qr.process(frame, now)
+            if self._qr.visible != visible:
+                visible = self._qr.visible
+                self._post(flow.QrVisible(now, visible))
+            for result in results:
+                self._post(flow.QrSeen(now, result))
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _ReadJob:
+    job: int
+    qr: QrResult
+
+
+@dataclass(frozen=True)
+class _VerifyJob:
+    job: int
+    chip: ChipRead
+    qr: QrResult
+
+
+class ChipWorker:
+    """Owns the card reader: watches the field, reads chips and verifies them.
+
+    PC/SC handles are not shared between threads, so presence polling, reading and
+    Active/Chip Authentication all run here, one at a time. An unplugged reader is
+    reopened every ``RETRY_S`` seconds (``ReaderState`` events tell the flow).
+    """
+
+    RETRY_S = 2.0
+    POLL_S = 0.2
+    CARD_WAIT_S = 2.0
+
+    def __init__(
+        self,
+        open_reader: ReaderOpener,
+        post: Post,
+        clock: Clock,
+        cfg: Config,
+    ) -> None:
+        self._open_reader = open_reader
+        self._post = post
+        self._clock = clock
+        self._cfg = cfg
+        self._jobs: queue.SimpleQueue[_ReadJob | _VerifyJob | None] = queue.SimpleQueue()
+        self._cancelled = -1
+        self._transport: CardTransport | None = None
+        self._reader: ChipReader | None = None
+        self._present = False
+        self._trust: tuple[float, TrustStore] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chip", daemon=True)
+
+    # -- called from the event loop -------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def read(self, job: int, qr: QrResult) -> None:
+        self._jobs.put(_ReadJob(job, qr))
+
+    def verify(self, job: int, chip: ChipRead, qr: QrResult) -> None:
+        self._jobs.put(_VerifyJob(job, chip, qr))
+
+    def cancel(self, job: int) -> None:
+        self._cancelled = max(self._cancelled, job)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        self._thread.join(timeout=5)
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- the worker thread ----------------------------------------------------------
+    def _run(self) -> None:
+        connected: bool | None = None
+        while not self._stop.is_set():
+            if self._transport is None:
+                self._transport = self._connect()
+                now_connected = self._transport is not None
+                if now_connected != connected:
+                    connected = now_connected
+                    self._post(flow.ReaderState(self._clock(), connected))
+                if not connected:
+                    self._stop.wait(self.RETRY_S)
+                    continue
+            try:
+                job = self._jobs.get(timeout=0.0) if not self._jobs.empty() else None
+            except queue.Empty:
+                job = None
+            if job is None:
+                self._watch_field()
+            elif isinstance(job, _ReadJob):
+                self._do_read(job)
+            else:
+                self._do_verify(job)
+
+    def _connect(self) -> CardTransport | None:
+        try:
+            return self._open_reader()
+        except Exception as exc:  # any adapter failure means "no reader"
+            log.warning("card reader unavailable: %s", exc)
+            return None
+
+    def _reader_lost(self, exc: Exception) -> None:
+        log.error("card reader lost: %s", exc)
+        if self._transport is not None:
+            try:
+                self._transport.close()
+            except Exception:
+                log.debug("closing the lost reader failed", exc_info=True)
+        self._transport = None
+        self._present = False
+
+    def _watch_field(self) -> None:
+        from station.drivers.card import TransportError
+
+        assert self._transport is not None
+        try:
+            if self._present:
+                changed = self._transport.wait_for_removal(self.POLL_S)
+            else:
+                changed = self._transport.wait_for_card(self.POLL_S)
+        except TransportError as exc:
+            self._reader_lost(exc)
+            return
+        if changed:
+            self._present = not self._present
+            now = self._clock()
+            self._post(flow.CardPresent(now) if self._present else flow.CardGone(now))
+
+    def _do_read(self, job: _ReadJob) -> None:
+        from station.display.face import face_thumbnail
+        from station.display.outcome import person_from_chip
+        from station.drivers.card import CardRemovedError, TransportError
+        from station.icao.access import AccessKeys
+        from station.icao.errors import AccessError, ChipError
+        from station.icao.reader import ChipReader
+
+        assert self._transport is not None
+        identity = job.qr.identity
+        failure: flow.ChipFailure | None = None
+        try:
+            if identity is None:
+                raise AccessError("deriving the key", "the QR code holds no identity")
+            if not self._transport.wait_for_card(self.CARD_WAIT_S):
+                failure = flow.ChipFailure.NO_CHIP
+            else:
+                self._present = True
+                reader = ChipReader(self._transport, order=self._cfg.reader.access)
+                chip = reader.read(AccessKeys.from_qr(identity), progress=self._progress(job.job))
+                self._reader = reader
+                face = None
+                if self._cfg.privacy.show_face and chip.face is not None:
+                    face = face_thumbnail(chip.face.data)
+                person = person_from_chip(chip, identity)
+                self._post(flow.ChipDone(self._clock(), job.job, chip, person, face))
+                return
+        except _Cancelled:
+            log.info("chip read %d cancelled", job.job)
+            return
+        except CardRemovedError as exc:
+            log.warning("chip read %d: card removed (%s)", job.job, exc)
+            self._present = False
+            failure = flow.ChipFailure.REMOVED
+        except AccessError as exc:
+            log.warning("chip read %d: %s", job.job, exc)
+            failure = flow.ChipFailure.ACCESS_DENIED
+        except TransportError as exc:
+            self._reader_lost(exc)
+            failure = flow.ChipFailure.READER_GONE
+        except (ChipError, ValueError) as exc:
+            log.warning("chip read %d failed: %s", job.job, exc)
+            failure = flow.ChipFailure.ERROR
+        self._post(flow.ChipFailed(self._clock(), job.job, failure))
+
+    def _progress(self, job: int) -> Callable[[ReadProgress], None]:
+        def report(p: ReadProgress) -> None:
+            if self._cancelled >= job or self._stop.is_set():
+                raise _Cancelled
+            self._post(flow.ChipProgress(self._clock(), job, p.fraction, p.file_read))
+
+        return report
+
+    def _trust_store(self) -> TrustStore:
+        """The trust store, reloaded when ``station trust import/remove`` changed it."""
+        from station.verify.trust import TrustStore
+
+        root = self._cfg.trust_dir
+        stamp = max(
+            (p.stat().st_mtime for p in (root, root / "certs", root / "crls") if p.exists()),
+            default=0.0,
+        )
+        if self._trust is None or self._trust[0] != stamp:
+            self._trust = (stamp, TrustStore.load(root))
+        return self._trust[1]
+
+    def _do_verify(self, job: _VerifyJob) -> None:
+        from station.display.outcome import outcome_from_verification
+        from station.verify.chip import verify_chip
+
+        sender: Any = self._reader.channel if self._reader is not None else None
+        try:
+            verification = verify_chip(job.chip, job.qr.identity, self._trust_store(), sender)
+        except Exception:  # a verifier bug must not stop the counter: show "not verified"
+            log.exception("verification %d crashed", job.job)
+            self._post(flow.Verified(self._clock(), job.job, None, None))
+            return
+        finally:
+            self._reader = None
+        outcome = outcome_from_verification(verification)
+        self._post(flow.Verified(self._clock(), job.job, outcome, verification))
