@@ -10,6 +10,7 @@ never sees a result that is not on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -78,10 +79,8 @@ class Station:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(self._events.put_nowait, event)
-        except RuntimeError:  # the loop closed between the check and the call
-            pass
 
     def _on_button(self, event: ButtonEvent) -> None:
         self.post(flow.Button(self.clock(), event.kind))
