@@ -66,6 +66,9 @@ class Slot:
     def insert(self, card: EmulatedCard) -> Any:
         raise NotImplementedError
 
+    def remove(self) -> None:
+        raise NotImplementedError
+
 
 class SimSlot(Slot):
     kind = "sim"
@@ -76,6 +79,9 @@ class SimSlot(Slot):
     def insert(self, card: EmulatedCard) -> EmulatorTransport:
         self.transport.insert(card)
         return self.transport
+
+    def remove(self) -> None:
+        self.transport.remove()
 
 
 @dataclass
@@ -90,6 +96,9 @@ class PcscSlot(Slot):
             self.transport = self.rig.transport()
         assert self.transport.wait_for_card(10)
         return self.transport
+
+    def remove(self) -> None:
+        self.rig.remove()
 
 
 @pytest.fixture(scope="package")

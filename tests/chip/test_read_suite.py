@@ -152,3 +152,16 @@ def test_access_auto_falls_back_to_bac_and_uses_pace_hook(
     result = ChipReader(transport).read(keys, files=("DG1", "DG13"))
     assert (result.access, result.key_source) == ("PACE-CAN", "qr-can")
     assert result.citizen()["id_number"] == citizens[2].id_number
+
+
+def test_presence_waits_are_bounded(slot: Any, profiles: Any, make_card: Any) -> None:
+    transport = slot.insert(make_card(profiles[0]))
+    assert not transport.wait_for_removal(0.2)
+    slot.remove()
+    assert transport.wait_for_removal(5)
+    assert not transport.wait_for_card(0.3)
+    with pytest.raises(CardRemovedError):
+        transport.transmit(bytes.fromhex("00A4040C07A0000002471001"))
+    transport = slot.insert(make_card(profiles[0]))
+    transport.reset()
+    assert transport.transmit(bytes.fromhex("00A4040C07A0000002471001")) == b"\x90\x00"
