@@ -97,7 +97,7 @@ class Station:
         d = self.devices
         self._display = RefreshWorker(d.display, max_fps=self.cfg.display.max_fps)
         d.button.set_handler(self._on_button)
-        self._camera = CameraWorker(d.camera, self.post, self.clock)
+        self._camera = CameraWorker(d.camera, self.post, self.clock, self.cfg.camera)
         self._camera.start()
         if d.open_reader is not None:
             self._chip = ChipWorker(d.open_reader, self.post, self.clock, self.cfg)

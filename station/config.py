@@ -52,6 +52,9 @@ class StationSection:
     hardware: Hardware = opt("sim", "'pi' for real devices, 'sim' for simulated ones")
     data_dir: str = opt("/var/lib/station", "where the outbox, keys and audit log live")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = opt("INFO", "log level")
+    audit_log: str = opt(
+        "", "audit log file ('' = <data_dir>/audit.log; the service uses /var/log/station)"
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ class CameraSection:
     height: int = opt(480, "frame height decoded for QR", lo=120, hi=3040)
     fps: float = opt(10.0, "frames per second to analyse", lo=0.5, hi=60)
     sim_images: str = opt("", "sim: folder of PNG/JPEG frames to replay ('' = synthetic cards)")
+    qr_absent_frames: int = opt(
+        5, "a QR must be missing this many frames before it counts again", lo=1, hi=1000
+    )
+    qr_absent_s: float = opt(
+        1.0, "... and for this many seconds (same card = one read)", lo=0, hi=600
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,9 @@ class GpioSection:
     debounce_ms: int = opt(30, "button debounce", lo=0, hi=500)
     long_press_ms: int = opt(1200, "hold time that counts as a long press", lo=300, hi=10000)
     buzzer_enabled: bool = opt(True, "sound on/off")
+    buzzer_passive: bool = opt(
+        True, "passive buzzer: PWM tones; false = active buzzer switched on/off"
+    )
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,11 @@ class MqttSection:
     password_file: str = opt("", "file holding the password")
     topic_prefix: str = opt("cccd", "records go to <prefix>/<station id>/records")
     keepalive_s: int = opt(60, "MQTT keepalive", lo=5, hi=3600)
+    inflight: int = opt(100, "records sent but not yet acknowledged by the ward", lo=1, hi=1000)
+    ack_timeout_s: float = opt(30.0, "resend a record the ward has not acked after", lo=1, hi=86400)
+    heartbeat_s: float = opt(60.0, "heartbeat period (queue depth, uptime)", lo=1, hi=86400)
+    reconnect_max_s: float = opt(60.0, "longest wait between reconnects", lo=1, hi=3600)
+    session_expiry_s: int = opt(604800, "broker keeps the session this long", lo=0, hi=4294967295)
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,12 @@ class Config:
     @property
     def store_path(self) -> Path:
         return Path(self.store.path) if self.store.path else self.data_dir / "outbox.db"
+
+    @property
+    def audit_path(self) -> Path:
+        return (
+            Path(self.station.audit_log) if self.station.audit_log else self.data_dir / "audit.log"
+        )
 
     @property
     def trust_dir(self) -> Path:

@@ -19,7 +19,7 @@ from station.drivers.camera import Camera, CameraError
 from station.models import QrResult
 
 if TYPE_CHECKING:
-    from station.config import Config
+    from station.config import CameraSection, Config
     from station.drivers.card import CardTransport
     from station.drivers.factory import ReaderOpener
     from station.icao.reader import ChipReader, ReadProgress
@@ -37,13 +37,15 @@ class CameraWorker:
 
     RETRY_S = 2.0
 
-    def __init__(self, camera: Camera, post: Post, clock: Clock) -> None:
+    def __init__(self, camera: Camera, post: Post, clock: Clock, section: CameraSection) -> None:
+        from station.qr.decoder import QrTracker
         from station.qr.reader import QrReader
 
         self._camera = camera
         self._post = post
         self._clock = clock
-        self._qr = QrReader()
+        tracker = QrTracker(absent_frames=section.qr_absent_frames, absent_s=section.qr_absent_s)
+        self._qr = QrReader(tracker=tracker)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
         self.frames = 0
