@@ -1,0 +1,87 @@
+"""`station run --config FILE`: the station itself (what the systemd unit starts)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from station.cli import Subparsers
+    from station.config import Config
+
+log = logging.getLogger("station.run")
+
+
+def register(sub: Subparsers) -> None:
+    from station.config import DEFAULT_PATH
+
+    p = sub.add_parser("run", help="run the station (real hardware when hardware = 'pi')")
+    p.add_argument("--config", type=Path, default=DEFAULT_PATH, help=f"default {DEFAULT_PATH}")
+    p.set_defaults(func=_run)
+
+
+async def serve(cfg: Config) -> int:
+    """Build every part from ``cfg`` and run until SIGTERM/SIGINT."""
+    from station.app import Services, Station
+    from station.audit import AuditLog
+    from station.clock import CachedClockState
+    from station.drivers.factory import open_devices
+    from station.service import ServiceNotifier, install_stop_handlers, start_watchdog
+    from station.sync.outbox import Outbox
+    from station.sync.publisher import Publisher
+
+    notifier = ServiceNotifier.from_env()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    restore = install_stop_handlers(loop, lambda name: stop.set(), notifier)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog(cfg.audit_path)
+    outbox = Outbox.from_config(cfg, audit=audit)
+    devices = open_devices(cfg)
+    publisher_factory = None
+    if cfg.mqtt.enabled:
+
+        def publisher_factory(on_state):  # type: ignore[no-untyped-def]
+            return Publisher.from_config(cfg, outbox, on_state=on_state)
+
+    services = Services(
+        outbox=outbox,
+        publisher_factory=publisher_factory,
+        audit=audit,
+        clock_state=CachedClockState(),
+        notifier=notifier,
+    )
+    station = Station(cfg, devices, services)
+    watchdog = start_watchdog(loop, notifier)
+    log.info("station %s starting (%s hardware)", cfg.station.id, cfg.station.hardware)
+    try:
+        await station.run(stop)
+    finally:
+        watchdog.cancel()
+        devices.close()
+        outbox.close()
+        restore()
+        notifier.close()
+    log.info("station stopped after %d records", station.records)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from station import config
+    from station.logsetup import configure_logging
+
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"station: config error: {exc}", file=sys.stderr)
+        return 1
+    configure_logging(cfg.station.log_level)
+    try:
+        return asyncio.run(serve(cfg))
+    except OSError as exc:
+        log.error("station cannot start: %s", exc)
+        return 1
