@@ -72,7 +72,8 @@ def test_garbage_from_the_card_is_a_pace_error(
         pace.establish(
             Tampering(card, step, data), pace.PacePassword.can(CITIZEN.can), CardAccess((info,))
         )
-    assert caught.value.reason == "failed"
+    # A garbled but well-sized nonce (step 1) looks like a wrong password to both sides.
+    assert caught.value.reason in (("failed", "wrong-password") if step == 1 else ("failed",))
 
 
 class EndlessChain:
