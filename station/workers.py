@@ -142,7 +142,8 @@ class ChipWorker:
         self._jobs: queue.SimpleQueue[_ReadJob | _VerifyJob | None] = queue.SimpleQueue()
         self._cancelled = -1
         self._transport: CardTransport | None = None
-        self._reader: ChipReader | None = None
+        self._reader: ChipReader | None = None  # one per transport: it learns the card's limits
+        self._verify_channel: Any = None  # the open SM session of the last read, for AA/CA
         self._present = False
         self._trust: tuple[float, TrustStore] | None = None
         self._stop = threading.Event()
@@ -207,6 +208,7 @@ class ChipWorker:
             except Exception:
                 log.debug("closing the lost reader failed", exc_info=True)
         self._transport = None
+        self._reader = None
         self._present = False
 
     def _watch_field(self) -> None:
@@ -244,9 +246,15 @@ class ChipWorker:
                 failure = flow.ChipFailure.NO_CHIP
             else:
                 self._present = True
-                reader = ChipReader(self._transport, order=self._cfg.reader.access)
-                chip = reader.read(AccessKeys.from_qr(identity), progress=self._progress(job.job))
-                self._reader = reader
+                if self._reader is None or self._reader.transport is not self._transport:
+                    self._reader = ChipReader(
+                        self._transport,
+                        order=self._cfg.reader.access,
+                        timeout_s=self._cfg.reader.timeout_s,
+                    )
+                keys = AccessKeys.from_qr(identity)
+                chip = self._reader.read(keys, progress=self._progress(job.job))
+                self._verify_channel = self._reader.channel
                 face = None
                 if self._cfg.privacy.show_face and chip.face is not None:
                     face = face_thumbnail(chip.face.data)
@@ -296,14 +304,12 @@ class ChipWorker:
         from station.display.outcome import outcome_from_verification
         from station.verify.chip import verify_chip
 
-        sender: Any = self._reader.channel if self._reader is not None else None
+        sender, self._verify_channel = self._verify_channel, None
         try:
             verification = verify_chip(job.chip, job.qr.identity, self._trust_store(), sender)
         except Exception:  # a verifier bug must not stop the counter: show "not verified"
             log.exception("verification %d crashed", job.job)
             self._post(flow.Verified(self._clock(), job.job, None, None))
             return
-        finally:
-            self._reader = None
         outcome = outcome_from_verification(verification)
         self._post(flow.Verified(self._clock(), job.job, outcome, verification))

@@ -50,6 +50,19 @@ class SimCard:
     chip: EmulatedCard | None = field(repr=False)
 
 
+def full_chip(
+    citizen: SyntheticCitizen, pki: TestPki, misbehaviour: Misbehaviour = Misbehaviour()
+) -> EmulatedCard:
+    """An emulated CCCD chip with everything a real one answers: BAC, PACE, Active and
+    Chip Authentication, over the citizen's signed file set."""
+    from station.sim.emulator import auth, pace
+
+    card = EmulatedCard(build_profile(citizen, pki=pki), misbehaviour)
+    pace.install(card)
+    auth.install(card)
+    return card
+
+
 class SimCounter:
     """The counter surface: one camera scene and one reader field."""
 
@@ -84,7 +97,7 @@ class CardFactory:
         self._rogue: TestPki | None = None
 
     def _chip(self, citizen: SyntheticCitizen, pki: TestPki) -> EmulatedCard:
-        return EmulatedCard(build_profile(citizen, pki=pki), Misbehaviour())
+        return full_chip(citizen, pki)
 
     def make(self, kind: CardKind) -> SimCard:
         citizen = generate(self.rng)
