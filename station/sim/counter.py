@@ -14,7 +14,13 @@ from typing import Literal
 from station.drivers.camera import Frame, Scene
 from station.sim import frames
 from station.sim.citizens import SyntheticCitizen, generate
-from station.sim.emulator import EmulatedCard, EmulatorTransport, Misbehaviour, build_profile
+from station.sim.emulator import (
+    NORMAL,
+    EmulatedCard,
+    EmulatorTransport,
+    Misbehaviour,
+    build_profile,
+)
 from station.sim.pki import TestPki, make_test_pki
 
 CardKind = Literal[
@@ -51,7 +57,7 @@ class SimCard:
 
 
 def full_chip(
-    citizen: SyntheticCitizen, pki: TestPki, misbehaviour: Misbehaviour = Misbehaviour()
+    citizen: SyntheticCitizen, pki: TestPki, misbehaviour: Misbehaviour = NORMAL
 ) -> EmulatedCard:
     """An emulated CCCD chip with everything a real one answers: BAC, PACE, Active and
     Chip Authentication, over the citizen's signed file set."""
