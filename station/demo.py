@@ -16,16 +16,19 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from station import config as config_mod
 from station import flow
 from station.app import Services, Station
 from station.drivers.factory import open_devices
-from station.sim.counter import DEMO_MIX, CardFactory, SimCard, SimCounter
+from station.sim.counter import DEMO_MIX, CardFactory, CardKind, SimCard, SimCounter
+
+if TYPE_CHECKING:
+    from station.sim.broker import Broker
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,11 @@ SETTLE_S = 12.0  # longest a card may take to reach its result screen
 
 @dataclass
 class DemoReport:
+    screens_dir: Path
+    ward_db: Path
     cards: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     delivered: set[str] = field(default_factory=set)
-    screens_dir: Path | None = None
-    ward_db: Path | None = None
 
 
 def demo_config(out: Path, *, terminal: bool) -> config_mod.Config:
@@ -114,8 +117,16 @@ async def _wait_delivered(outbox: Any, timeout: float) -> None:
 
 
 async def run_demo(
-    cards: int | None, *, seed: int, out_dir: Path, terminal: bool, out: Callable[[str], None]
+    cards: int | None,
+    *,
+    seed: int,
+    out_dir: Path,
+    terminal: bool,
+    out: Callable[[str], None],
+    mix: Sequence[CardKind] = DEMO_MIX,
+    on_broker: Callable[[Broker], None] | None = None,
 ) -> DemoReport:
+    """Present ``cards`` cards (None: forever) of the kinds in ``mix``, in turn."""
     from station.audit import AuditLog
     from station.clock import CachedClockState
     from station.sim.broker import Broker
@@ -136,6 +147,8 @@ async def run_demo(
         with Broker(tmp / "broker", clients=(STATION_ID, "ward")) as broker:
             cfg = broker.station_config(demo_config(out_dir, terminal=terminal), STATION_ID)
             out(f"MQTT broker (mosquitto) on 127.0.0.1:{broker.tls_port} (TLS, client certs)")
+            if on_broker is not None:
+                on_broker(broker)
             _install_trust(cfg, factory, tmp)
             key = load_or_create_signing_key(*key_paths(cfg))
             db = WardDB(report.ward_db)
@@ -159,17 +172,19 @@ async def run_demo(
             )
             station = Station(cfg, devices, services)
             driver = DemoDriver(station, counter, out)
-            services.on_record = lambda record: (
-                report.records.append(record),
-                driver.on_record(record),
-            )[-1]
+
+            def on_record(record: dict[str, Any]) -> None:
+                report.records.append(record)
+                driver.on_record(record)
+
+            services.on_record = on_record
             stop = asyncio.Event()
             runner = asyncio.ensure_future(station.run(stop))
             try:
                 await asyncio.sleep(0.5)
                 index = 0
                 while cards is None or index < cards:
-                    kind = DEMO_MIX[index % len(DEMO_MIX)]
+                    kind = mix[index % len(mix)]
                     index += 1
                     await driver.present(index, factory.make(kind))
                     report.cards = index
