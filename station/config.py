@@ -120,7 +120,12 @@ class ReaderSection:
     backend: Backend = opt("auto", "'auto' follows station.hardware; 'pi' = PC/SC; 'sim'")
     name: str = opt("", "PC/SC reader name (substring); '' = first reader")
     enabled: bool = opt(True, "read the chip after the QR code")
-    access: Literal["auto", "pace", "bac"] = opt("auto", "chip access protocol order")
+    access: Literal["auto", "pace", "bac"] = opt(
+        "auto", "'auto': PACE when the card offers it, else BAC; or only 'pace' / 'bac'"
+    )
+    pace_password: Literal["can", "mrz"] = opt(
+        "can", "PACE password: the CAN (last 6 digits of the ID) or the QR-derived MRZ key"
+    )
     timeout_s: float = opt(20.0, "longest a whole chip read may take", lo=1, hi=300)
 
 

@@ -7,6 +7,7 @@ decides what happens next: that is ``station.flow``'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -253,6 +254,8 @@ class ChipWorker:
                         timeout_s=self._cfg.reader.timeout_s,
                     )
                 keys = AccessKeys.from_qr(identity)
+                if self._cfg.reader.pace_password == "mrz":
+                    keys = dataclasses.replace(keys, can=None)  # PACE with the MRZ key
                 chip = self._reader.read(keys, progress=self._progress(job.job))
                 self._verify_channel = self._reader.channel
                 face = None
