@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -118,9 +119,18 @@ def timedatectl_synced(
     return None if out is None else parse_timedatectl(out)
 
 
+def _child_env() -> dict[str, str]:
+    """Our environment without sd_notify variables: systemd's tools would report to our
+    notify socket (``ERRNO=...``) as if they were the service."""
+    hidden = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+    return {k: v for k, v in os.environ.items() if k not in hidden}
+
+
 def _run_command(argv: Sequence[str]) -> str | None:
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=3, check=False)
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=3, check=False, env=_child_env()
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         log.debug("%s failed: %s", argv[0], exc)
         return None

@@ -34,19 +34,10 @@ STOP_SERVICE = "if the station service is running it holds the device: sudo syst
 
 
 def open_camera(cfg: Config) -> Camera:
-    """The camera the station would use (not started)."""
-    c = cfg.camera
-    if cfg.backend("camera") == "pi":
-        from station.drivers.camera_pi import PiCamera
+    """The camera the station would use (not started), from the one adapter factory."""
+    from station.drivers.factory import make_camera
 
-        return PiCamera(c.width, c.height, c.fps)
-    from pathlib import Path
-
-    from station.drivers.camera import ReplayCamera, Scene, SimCamera
-
-    if c.sim_images:
-        return ReplayCamera.from_dir(Path(c.sim_images))
-    return SimCamera(Scene(c.width, c.height), fps=c.fps)
+    return make_camera(cfg)[0]
 
 
 def _grab(camera: Camera, count: int) -> list[Any]:

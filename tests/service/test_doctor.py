@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from service_support import write_config
 
 from station import config, doctor, doctor_hw
 from station.clock import ClockState
@@ -356,15 +357,6 @@ def synced(_cfg: Config) -> doctor.CheckResult:
 
 def whole_run_checks() -> list[tuple[str, doctor.Check]]:
     return [(n, synced if n == "clock" else c) for n, c in doctor.default_checks()]
-
-
-def write_config(cfg: Config, path: Path) -> None:
-    lines = []
-    for section in ("station", "camera", "display", "gpio", "store", "mqtt", "trust"):
-        lines.append(f"[{section}]")
-        for key, value in vars(getattr(cfg, section)).items():
-            lines.append(f"{key} = {json.dumps(value)}")
-    path.write_text("\n".join(lines) + "\n")
 
 
 def break_part(part: str, cfg: Config, tmp: Path) -> Config:

@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_support import NotifySocket
 
 from station.service import (
     ServiceNotifier,
@@ -23,36 +23,6 @@ from station.service import (
 
 LOOP = Path(__file__).with_name("notify_loop.py")
 REPO = Path(__file__).resolve().parents[2]
-
-
-class NotifySocket:
-    """The receiving end systemd would own."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-
-    def recv(self, timeout: float) -> list[str] | None:
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(4096)
-        except TimeoutError:
-            return None
-        return data.decode().split("\n")
-
-    def wait_for(self, line: str, timeout: float = 10.0) -> list[list[str]]:
-        """Messages received up to and including the first containing ``line``."""
-        seen: list[list[str]] = []
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            msg = self.recv(left)
-            if msg is None:
-                break
-            seen.append(msg)
-            if line in msg:
-                return seen
-        raise AssertionError(f"{line!r} not received within {timeout}s; got {seen}")
 
 
 @pytest.fixture
