@@ -101,24 +101,6 @@ class PcscSlot(Slot):
         self.rig.remove()
 
 
-@pytest.fixture(scope="package")
-def pcsc_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from station.sim.pcsc import PcscRig, RigError, missing_parts
-
-    missing = missing_parts()
-    if missing and not IN_CI:
-        pytest.skip("PC/SC rig parts missing: " + ", ".join(missing))
-    rig = PcscRig(tmp_path_factory.mktemp("pcsc"))
-    try:
-        rig.start()
-    except RigError as exc:
-        if IN_CI:
-            pytest.fail(f"PC/SC rig failed in CI: {exc}")
-        pytest.skip(f"PC/SC rig unavailable: {exc}")
-    yield rig
-    rig.stop()
-
-
 @pytest.fixture(params=["sim", "pcsc"])
 def slot(request: pytest.FixtureRequest) -> Iterator[Slot]:
     if request.param == "sim":

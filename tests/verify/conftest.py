@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -92,40 +92,3 @@ def read_card() -> ReadCard:
         return LiveRead(reader.read(keys), reader, card)
 
     return run
-
-
-def _rig_of_this_session() -> bool:
-    """True when the running pcscd was started by this very process (another area's rig)."""
-    try:
-        pid = int(Path("/run/pcscd/pcscd.pid").read_text().split()[0])
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError, IndexError):
-        return False
-    return int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
-
-
-@pytest.fixture(scope="module")
-def pcsc_rig(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """pyscard -> pcscd -> vpcd -> emulator. A session-wide rig (root conftest) is used
-    when one exists; otherwise this module starts its own, taking turns with rigs of
-    other processes through ``PcscRig``'s lock, and stops it by PID."""
-    from station.sim.pcsc import PcscRig, RigError, missing_parts
-
-    missing = missing_parts()
-    if missing and not IN_CI:
-        pytest.skip("PC/SC rig parts missing: " + ", ".join(missing))
-    if _rig_of_this_session():
-        pytest.skip(
-            "a rig of another test area holds pcscd in this session (share it: root conftest)"
-        )
-    rig = PcscRig(tmp_path_factory.mktemp("pcsc-verify"))
-    try:
-        rig.start()
-    except RigError as exc:
-        if IN_CI:
-            pytest.fail(f"PC/SC rig failed in CI: {exc}")
-        pytest.skip(f"PC/SC rig unavailable: {exc}")
-    yield rig
-    rig.stop()
