@@ -102,9 +102,7 @@ class ReplayCamera:
 
     @classmethod
     def from_dir(cls, folder: Path) -> ReplayCamera:
-        paths = sorted(
-            p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}
-        )
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
         return cls(paths)
 
     def start(self) -> None:
