@@ -41,7 +41,14 @@ async def serve(cfg: Config) -> int:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(cfg.audit_path)
     outbox = Outbox.from_config(cfg, audit=audit)
-    devices = open_devices(cfg)
+    try:
+        devices = open_devices(cfg)
+    except Exception as exc:  # a device adapter failed to open: say which, let systemd retry
+        log.error("station cannot open its devices: %s (run 'station doctor')", exc)
+        outbox.close()
+        restore()
+        notifier.close()
+        return 1
     publisher_factory = None
     if cfg.mqtt.enabled:
 
