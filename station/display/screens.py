@@ -72,7 +72,7 @@ MESSAGES: dict[ErrorKind, Message] = {
         "Không thấy mã QR", "Lật thẻ: mặt có mã QR hướng lên trên (thẻ mẫu 2024: mặt sau)."
     ),
     ErrorKind.QR_OTHER: Message(
-        "QR không phải CCCD", "Đặt thẻ căn cước: mặt có mã QR hướng lên trên."
+        "QR không phải CCCD", "Mã lạ hoặc thẻ mẫu 2024: chưa đọc được. Kiểm tra thẻ bằng mắt."
     ),
     ErrorKind.QR_INVALID: Message(
         "Mã QR sai dữ liệu", "Thông tin trong QR không hợp lệ. Kiểm tra thẻ bằng mắt."

@@ -1,0 +1,190 @@
+"""Scenarios on the whole station (station.app.Station) on simulated parts: synthetic
+camera frames, emulated chips in the simulated reader field, the real outbox, fake GPIO
+and the luma dummy panel. Real time, with short timeouts; every wait is on a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station import config
+from station.app import Services, Station
+from station.display.device import SimDisplay
+from station.display.render import render
+from station.display.screens import ErrorKind, ErrorScreen, ResultScreen, Verdict
+from station.drivers.factory import open_devices
+from station.drivers.gpio import FakeIndicators, Pattern
+from station.flow import Phase, screen_for
+from station.sim import frames
+from station.sim.counter import CardFactory, SimCounter, full_chip
+from station.sim.emulator import Misbehaviour
+from station.sync.outbox import Outbox
+
+RESULT_S = 2.0
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Running:
+    """A station running in its own thread and event loop."""
+
+    def __init__(self, tmp: Path, factory: CardFactory) -> None:
+        from station.verify.store import import_file
+
+        raw = {
+            "station": {"id": "test-counter", "hardware": "sim", "data_dir": str(tmp)},
+            "ui": {"result_timeout_s": RESULT_S},
+            "mqtt": {"enabled": False},
+        }
+        self.cfg = config.from_mapping(raw)
+        csca = tmp / "csca.der"
+        csca.write_bytes(factory.pki.csca_der)
+        import_file(self.cfg.trust_dir, csca)
+        self.outbox = Outbox.from_config(self.cfg)
+        self.devices = open_devices(self.cfg, echo=lambda _text: None)
+        assert self.devices.scene is not None
+        self.counter = SimCounter(self.devices.scene, self.devices.field)
+        self.records: list[dict[str, Any]] = []
+        self.station = Station(
+            self.cfg, self.devices, Services(self.outbox, on_record=self.records.append)
+        )
+        self.loop = asyncio.new_event_loop()
+        self.stop_event = asyncio.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert wait_for(lambda: self.station.state is not None)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.station.run(self.stop_event))
+
+    @property
+    def phase(self) -> Phase | None:
+        state = self.station.state
+        return None if state is None else state.phase
+
+    @property
+    def screen(self) -> Any:
+        assert self.station.state is not None
+        return screen_for(self.station.state)
+
+    @property
+    def patterns(self) -> list[Pattern]:
+        indicators = self.devices.indicators
+        assert isinstance(indicators, FakeIndicators)
+        return indicators.patterns()
+
+    def panel_shows(self, screen: Any) -> bool:
+        display = self.devices.display
+        assert isinstance(display, SimDisplay)
+        image = display.image
+        return image is not None and image.tobytes() == render(screen).tobytes()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(15)
+        self.devices.close()
+        self.outbox.close()
+
+
+@pytest.fixture(scope="module")
+def factory() -> CardFactory:
+    return CardFactory(seed=606)
+
+
+@pytest.fixture
+def station(tmp_path: Path, factory: CardFactory) -> Iterator[Running]:
+    running = Running(tmp_path, factory)
+    yield running
+    running.close()
+
+
+def result(station: Running) -> ResultScreen | None:
+    screen = station.screen
+    return screen if isinstance(screen, ResultScreen) else None
+
+
+def test_good_card_verdict_sound_panel_and_record(station: Running, factory: CardFactory) -> None:
+    card = factory.make("good")
+    station.counter.place(card)
+    assert wait_for(lambda: result(station) is not None)
+    shown = result(station)
+    assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
+    assert shown.person is not None and shown.person.full_name == card.citizen.full_name
+    assert wait_for(lambda: station.panel_shows(shown))
+    assert station.patterns == [Pattern.QR_SEEN, Pattern.VERIFIED]
+    (record,) = station.records
+    assert record["verification"]["level"] == "verified"
+
+
+def test_same_card_left_on_the_counter_is_one_record(
+    station: Running, factory: CardFactory
+) -> None:
+    station.counter.place(factory.make("good"))
+    assert wait_for(lambda: result(station) is not None)
+    assert wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
+    time.sleep(1.5)  # the card keeps lying there: frames and the chip keep coming
+    assert len(station.records) == 1 and station.phase is Phase.IDLE
+    station.counter.place(factory.make("good"))  # a different card is read at once
+    assert wait_for(lambda: len(station.records) == 2)
+
+
+def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory) -> None:
+    station.counter.place(factory.make("cloned"))
+    assert wait_for(lambda: result(station) is not None)
+    shown = result(station)
+    assert shown is not None and shown.verdict is Verdict.ATTENTION
+    assert station.patterns[-1] is Pattern.ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("kind", "kind_shown"),
+    [
+        ("foreign-qr", ErrorKind.QR_OTHER),
+        ("card2024", ErrorKind.QR_OTHER),  # its QR payload is not documented
+        ("mismatch", ErrorKind.CHIP_LOCKED),  # another citizen's chip: the QR key fails
+    ],
+)
+def test_wrong_side_or_other_qr(
+    station: Running, factory: CardFactory, kind: Any, kind_shown: ErrorKind
+) -> None:
+    station.counter.place(factory.make(kind))
+    assert wait_for(lambda: station.screen == ErrorScreen(kind_shown))
+    assert wait_for(lambda: station.panel_shows(ErrorScreen(kind_shown)))
+    assert Pattern.ERROR in station.patterns
+
+
+def test_chip_but_no_qr_says_turn_the_card_over(station: Running, factory: CardFactory) -> None:
+    good = factory.make("good")
+    face_down = frames.card_frame(good.citizen, damage="no-qr", seed=3)
+    station.counter.place(type(good)(good.kind, good.citizen, face_down, good.chip))
+    assert wait_for(lambda: station.screen == ErrorScreen(ErrorKind.NO_QR_CHIP))
+    assert station.records == []
+    station.counter.place(good)  # turned over
+    assert wait_for(lambda: result(station) is not None)
+
+
+def test_card_lifted_mid_read_then_put_back(station: Running, factory: CardFactory) -> None:
+    card = factory.make("good")
+    lifting = full_chip(card.citizen, factory.pki, Misbehaviour(lost_after_bytes=4000))
+    station.counter.place(type(card)(card.kind, card.citizen, card.frame, lifting))
+    assert wait_for(lambda: station.screen == ErrorScreen(ErrorKind.CARD_MOVED))
+    assert station.devices.field is not None
+    station.devices.field.insert(full_chip(card.citizen, factory.pki))
+    assert wait_for(lambda: result(station) is not None)
+    shown = result(station)
+    assert shown is not None and shown.verdict is Verdict.VERIFIED
+    assert len(station.records) == 1
