@@ -6,7 +6,6 @@ the last kept line with an ellipsis, and callers that can paginate do so instead
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -24,11 +23,8 @@ def width(f: Font, text: str) -> int:
     """Pixels from the pen origin to the right edge of the ink (or advance, if wider)."""
     if not text:
         return 0
-    return _width(f, text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _width(f: Font, text: str) -> int:
+    # Not cached: the texts are citizens' names and addresses, which must not outlive
+    # the screen that shows them.
     left, _, right, _ = f.getbbox(text)
     return max(int(right), round(f.getlength(text))) - min(0, int(left))
 

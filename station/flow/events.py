@@ -61,10 +61,14 @@ class CardGone:
 
 @dataclass(frozen=True)
 class ChipProgress:
+    """``bytes_read`` counts the whole read, or only ``file`` when a file name is given
+    (``ReadProgress.file`` / ``.file_read``): the flow then adds the files up."""
+
     now: float
     job: int
     fraction: float
     bytes_read: int
+    file: str = ""
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def _store(state: State, now: float) -> Result:
 def _read_chip(state: State, now: float, *extra: Effect) -> Result:
     assert state.read is not None
     job = state.job + 1
-    read = replace(state.read, fraction=0.0, bytes_read=0)
+    read = replace(state.read, fraction=0.0, bytes_read=0, file="", file_bytes=0)
     state = replace(state, phase=Phase.READING, job=job, read=read)
     fx = (*extra, StartChipRead(job, read.qr), SetLeds(Leds(amber=True)))
     return _enter(state, "read", now + state.settings.read_s, *fx)
@@ -232,7 +232,14 @@ def _on_card_gone(state: State, ev: CardGone) -> Result:
 def _on_progress(state: State, ev: ChipProgress) -> Result:
     if state.phase is not Phase.READING or ev.job != state.job or state.read is None:
         return state, []
-    read = replace(state.read, fraction=ev.fraction, bytes_read=ev.bytes_read)
+    read = state.read
+    total = ev.bytes_read
+    if ev.file:  # per-file counts: earlier files' bytes plus this file's so far
+        done = read.bytes_read - (read.file_bytes if ev.file == read.file else 0)
+        total = done + ev.bytes_read
+    read = replace(
+        read, fraction=ev.fraction, bytes_read=total, file=ev.file, file_bytes=ev.bytes_read
+    )
     return _show(replace(state, read=read))
 
 

@@ -60,7 +60,9 @@ class Read:
     verification: object | None = None
     error: ErrorKind | None = None  # shown instead of a result, after storing
     fraction: float = 0.0
-    bytes_read: int = 0
+    bytes_read: int = 0  # over the whole read
+    file: str = ""  # the file being read, when progress is reported per file
+    file_bytes: int = 0  # bytes of ``file`` read so far
     attempts: int = 0
 
 

@@ -475,3 +475,26 @@ def test_settings_from_config() -> None:
     settings = Settings.from_config(cfg)
     assert settings.result_s == 7.0 and settings.chip is False
     assert replace(settings, chip=True).chip
+
+
+PER_FILE = [
+    ("DG1", 0.1, 300),
+    ("DG1", 0.2, 600),
+    ("DG2", 0.5, 4000),
+    ("DG2", 0.9, 18000),
+    ("EF.SOD", 0.95, 200),
+    ("EF.SOD", 1.0, 900),
+]
+CUMULATIVE = [("", 0.1, 300), ("", 0.5, 4600), ("", 0.9, 18600), ("", 1.0, 19500)]
+
+
+@pytest.mark.parametrize("reports", [PER_FILE, CUMULATIVE])
+def test_progress_bytes_add_up_per_file_or_cumulative(
+    reports: list[tuple[str, float, int]],
+) -> None:
+    st = Station()
+    st.send(QrSeen(st.now, A))
+    job = st.job_of(StartChipRead)
+    for file, fraction, count in reports:
+        st.send(ChipProgress(st.now, job, fraction, count, file))
+    assert st.screen == ReadingScreen(1.0, 600 + 18000 + 900)

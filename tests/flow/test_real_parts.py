@@ -124,7 +124,7 @@ class Counter:
             read = self.reader.read(
                 AccessKeys.from_qr(identity),
                 progress=lambda p: progress.append(
-                    ChipProgress(self.now, start.job, p.fraction, p.file_read)
+                    ChipProgress(self.now, start.job, p.fraction, p.file_read, p.file)
                 ),
             )
         except CardRemovedError:
