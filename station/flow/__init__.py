@@ -10,14 +10,15 @@ goes READING/IDLE -> STORING -> RESULT with an "attention" verdict. Card lifted
 mid-read: CARD_AWAY ("keep it still"); the read restarts when the chip is back
 within ``card_away_s``, else ERROR(card-lost). ERROR shows one ``ErrorKind`` screen
 then returns to IDLE; STOPPED is final. A record is stored before the officer is
-told it was read (the verdict sound/screen follows ``Stored``).
+told it was read (the verdict sound/screen follows ``StoreDone``). A different
+card's QR during VERIFYING/STORING is queued: its read starts 2 s after the verdict.
 
 Events the app sends (``station.flow.*``; all have ``now``):
   QrSeen(result)            a new QR presentation (``QrReader.process`` output)
   QrVisible(visible)        the camera sees a QR / sees none any more (on change)
   QrUnreadable()            a QR is in view but cannot be decoded
   CardPresent() / CardGone()  the reader's field gained / lost a card
-  ChipProgress(job, fraction, bytes_read) / ChipDone(job, chip, person, face)
+  ChipProgress(job, fraction, bytes_read, file) / ChipDone(job, chip, person, face)
   ChipFailed(job, failure)  ``ChipFailure``: removed / no-chip / access-denied / error /
                             reader-gone
   Verified(job, outcome, verification) / StoreDone(job) / StoreFailed(job, full)
@@ -25,9 +26,11 @@ Events the app sends (``station.flow.*``; all have ``now``):
   TimerFired(name)          when a ``StartTimer`` comes due (stale ones are ignored)
   ReaderState(connected), CameraState(ok), ClockState(ok), SyncState(link, pending),
   StoreState(full), Stop()
-Effects the app executes (frozen dataclasses below): ShowScreen(screen), Play(pattern),
-  SetLeds(leds), StartChipRead(job, qr), CancelChipRead(job), StartVerify(job, chip, qr),
-  StoreRecord(job, qr, chip, verification), StartTimer(name, at).
+Effects the app executes (frozen dataclasses in ``station.flow.events``):
+  ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr),
+  CancelChipRead(job), StartVerify(job, chip, qr),
+  StoreRecord(job, qr, chip, verification), StartTimer(name, at) (one timer per name;
+  a newer one replaces it). ``screen_for(state)`` gives the current state's screen.
 ``job`` numbers each started operation; results with an older ``job`` are dropped.
 
 Privacy: the citizen's data lives only in ``State.read`` and leaves the state when
