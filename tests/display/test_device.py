@@ -167,3 +167,14 @@ def test_sim_display_from_config_section(tmp_path: Path) -> None:
     sim = SimDisplay.from_section(DisplaySection(terminal=True), echo=echoed.append)
     sim.show(render(IdleScreen()))
     assert len(echoed) == 1
+
+
+@pytest.mark.hardware
+def test_real_oled_on_a_pi() -> None:
+    """On a Raspberry Pi with the OLED wired as configured by default (I2C 1, 0x3C)."""
+    try:
+        display = LumaDisplay(DisplaySection())
+    except DisplayError as exc:
+        pytest.skip(str(exc))
+    display.show(render(IdleScreen()))
+    display.close()

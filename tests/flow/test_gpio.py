@@ -192,3 +192,19 @@ def test_rpi_button_handler_error_does_not_kill_callbacks() -> None:
     gpio.drive(SECTION.button_pin, HIGH)
     assert [e.kind for e in got] == [ButtonKind.SHORT]
     button.close()
+
+
+@pytest.mark.hardware
+def test_real_gpio_on_a_pi() -> None:
+    """On a Raspberry Pi (RPi.GPIO or rpi-lgpio): the same adapter on real pins."""
+    try:
+        gpio = import_gpio()
+    except GpioError as exc:
+        pytest.skip(str(exc))
+    ind = RpiIndicators(SECTION, gpio=gpio)
+    ind.set_leds(Leds(green=True, red=True, amber=True))
+    ind.play(Pattern.QR_SEEN)
+    ind.set_leds(Leds())
+    ind.close()
+    button = RpiButton(SECTION, gpio=gpio)
+    button.close()
