@@ -68,6 +68,7 @@ class SimDisplay:
         if self._png_dir is not None:
             self._png_dir.mkdir(parents=True, exist_ok=True)
         self._echo = echo
+        self._closed = False
         self.frames = 0
 
     @classmethod
@@ -93,7 +94,10 @@ class SimDisplay:
             self._echo(to_halfblocks(self._device.image))
 
     def close(self) -> None:
-        self._device.cleanup()
+        """Safe to call twice (the refresh worker and the device owner both may)."""
+        if not self._closed:
+            self._closed = True
+            self._device.cleanup()
 
 
 class RefreshWorker:

@@ -57,13 +57,18 @@ class LumaDisplay:
         log.info("OLED %s on %s ready", section.driver, section.interface)
 
     def show(self, image: Image.Image) -> None:
+        if self._device is None:
+            raise DisplayError("OLED already closed")
         try:
             self._device.display(image.convert("1"))
         except OSError as exc:
             raise DisplayError(f"OLED write failed: {exc}") from exc
 
     def close(self) -> None:
-        self._device.cleanup()
+        """Blank the panel and release the bus (safe to call twice)."""
+        device, self._device = self._device, None
+        if device is not None:
+            device.cleanup()
 
 
 __all__ = ["DisplayError", "LumaDisplay"]

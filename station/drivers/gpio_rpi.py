@@ -86,10 +86,14 @@ class RpiIndicators:
             g.output(pin, g.HIGH if on else g.LOW)
 
     def close(self) -> None:
+        """Silence, LEDs off, release the pins (safe to call twice)."""
         with self._cond:
+            if self._stop:
+                return
             self._stop = True
             self._cond.notify_all()
         self._thread.join(2.0)
+        self.set_leds(Leds())
         self._sound(None)
         self._gpio.cleanup(list(self._pins))
 
@@ -138,6 +142,7 @@ class RpiButton:
         self._logic = ButtonLogic(0.0, section.long_press_ms / 1000)
         self._handler: ButtonHandler | None = None
         self._timer: threading.Timer | None = None
+        self._closed = False
         g = self._gpio
         g.setwarnings(False)
         g.setmode(g.BCM)
@@ -154,6 +159,10 @@ class RpiButton:
         self._handler = handler
 
     def close(self) -> None:
+        """Stop edge detection and release the pin (safe to call twice)."""
+        if self._closed:
+            return
+        self._closed = True
         self._handler = None
         if self._timer is not None:
             self._timer.cancel()

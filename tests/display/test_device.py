@@ -66,6 +66,7 @@ def test_sim_display_keeps_frame_saves_png_and_echoes(tmp_path: Path) -> None:
         assert first.convert("1").tobytes() == image.tobytes()
     assert echoed[0] == to_halfblocks(image)
     sim.close()
+    sim.close()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # luma uses Image.getdata
@@ -77,6 +78,9 @@ def test_luma_adapter_on_noop_bus(driver: str) -> None:
     display = LumaDisplay(section, serial_interface=noop())
     display.show(render(IdleScreen()))
     display.close()
+    display.close()
+    with pytest.raises(DisplayError, match="closed"):
+        display.show(render(IdleScreen()))
 
 
 def test_luma_adapter_reports_missing_bus() -> None:

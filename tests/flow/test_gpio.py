@@ -124,6 +124,8 @@ def test_rpi_indicators_leds_and_passive_buzzer() -> None:
     assert wait_for(lambda: [e[2] for e in gpio.pwm_log if e[1] == "start"] == tones)
     assert wait_for(lambda: len(gpio.pwm_log) == 2 * len(tones))  # every tone stopped
     ind.close()
+    ind.close()
+    assert gpio.levels[SECTION.led_red_pin] == LOW  # LEDs off when closed
     assert set(gpio.cleaned) == {
         SECTION.buzzer_pin,
         SECTION.led_green_pin,
@@ -173,7 +175,8 @@ def test_rpi_button_short_and_long() -> None:
     gpio.drive(pin, HIGH)
     assert [e.kind for e in got][2:] == [ButtonKind.HOLD_RELEASE]
     button.close()
-    assert pin in gpio.cleaned and pin not in gpio.callbacks
+    button.close()
+    assert gpio.cleaned.count(pin) == 1 and pin not in gpio.callbacks
 
 
 def test_rpi_button_handler_error_does_not_kill_callbacks() -> None:
