@@ -202,6 +202,7 @@ class Broker:
             "log_type error",
             "log_type warning",
             "log_type notice",
+            "set_tcp_nodelay true",
             f"listener {self.plain_port} 127.0.0.1",
             "allow_anonymous true",
             f"listener {self.tls_port} 127.0.0.1",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import random
+import select
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -126,6 +128,7 @@ class Link:
         on_message: MessageHandler,
         will: tuple[str, bytes] | None = None,
         max_inflight: int = 100,
+        on_subscribed: Callable[[], None] | None = None,
     ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -155,6 +158,8 @@ class Link:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        if on_subscribed is not None:
+            client.on_subscribe = lambda c, u, mid, codes, props: on_subscribed()
         self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._props.SessionExpiryInterval = settings.session_expiry_s
         self._client = client
@@ -199,11 +204,26 @@ class Link:
             if not self._connecting:
                 return
         self._client.loop(timeout=timeout)
+        self._drain()
         if self._connecting and time.monotonic() > self._connect_deadline:
             log.warning("no CONNACK from %s:%d, retrying", *self._where())
             self._client.disconnect()
             self._connecting = False
             self._schedule_retry()
+
+    def _drain(self, max_reads: int = 1000) -> None:
+        """Read every packet already waiting (paho reads ~1 per loop when idle)."""
+        for _ in range(max_reads):
+            sock = self._client.socket()
+            if sock is None:
+                return
+            pending = sock.pending() if hasattr(sock, "pending") else 0
+            if not pending and not select.select([sock], [], [], 0)[0]:
+                break
+            if self._client.loop_read() != 0:
+                return
+        if self._client.socket() is not None and self._client.want_write():
+            self._client.loop_write()
 
     def _try_connect(self) -> None:
         s = self.settings
@@ -215,6 +235,9 @@ class Link:
             log.warning("cannot connect to %s:%d: %s", s.host, s.port, exc)
             self._schedule_retry()
             return
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):  # paho leaves Nagle on: acks would wait ~40 ms
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._connecting = True
         self._connect_deadline = time.monotonic() + max(5.0, s.keepalive_s)
 

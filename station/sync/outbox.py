@@ -17,6 +17,7 @@ disk has less than ``min_free_mb`` free (stored records are never dropped).
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import shutil
@@ -28,16 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tinydb import TinyDB
 
 from station.audit import AuditLog, fingerprint
 from station.config import Config
 from station.record import canonical_bytes
 from station.sync.errors import StoreError, StoreFull
+from station.sync.signing import key_paths, load_or_create_signing_key, seal_item
 from station.sync.storage import (
     EncryptedAtomicStorage,
     StoreCorrupt,
-    fsync_dir,
     load_or_create_key,
 )
 
@@ -64,6 +66,7 @@ class Outbox:
         path: str | Path,
         *,
         key_file: str | Path,
+        signing_key: Ed25519PrivateKey,
         max_records: int = 10_000,
         min_free_mb: int = 50,
         segment_size: int = SEGMENT_SIZE,
@@ -75,9 +78,11 @@ class Outbox:
         self.min_free_bytes = min_free_mb * 1024 * 1024
         self.segment_size = segment_size
         self.audit = audit
+        self._signing_key = signing_key
         self.quarantined: list[Path] = []
         self._index: dict[str, _Entry] = {}
         self._live: dict[int, int] = {}  # segment -> records still in it
+        self._cache: dict[int, dict[int, dict[str, Any]]] = {}
         self._head = 1
         self._key = b""
         self._appended = 0
@@ -90,10 +95,14 @@ class Outbox:
 
     @classmethod
     def from_config(cls, cfg: Config, *, audit: AuditLog | None = None) -> Outbox:
-        """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``."""
+        """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``.
+
+        Records are signed with the station key (made on first use) when stored.
+        """
         return cls(
             cfg.store_path,
             key_file=cfg.data_dir / "outbox.key",
+            signing_key=load_or_create_signing_key(*key_paths(cfg)),
             max_records=cfg.store.max_records,
             min_free_mb=cfg.store.min_free_mb,
             audit=audit,
@@ -115,6 +124,11 @@ class Outbox:
         """Up to ``limit`` waiting records, oldest first, skipping ids in ``exclude``."""
         skip = set(exclude)
         return self._call(lambda: self._next_batch(limit, skip))
+
+    def next_payloads(self, limit: int, exclude: Iterable[str] = ()) -> list[tuple[str, bytes]]:
+        """Like :meth:`next_batch` but (record_id, signed item) pairs (see signing)."""
+        skip = set(exclude)
+        return self._call(lambda: self._next_docs(limit, skip, lambda d: d["item"].encode()))
 
     def mark_delivered(self, record_ids: Iterable[str]) -> int:
         """Delete acknowledged records (unknown ids are ignored); returns how many."""
@@ -164,8 +178,21 @@ class Outbox:
     def _seg_path(self, n: int) -> Path:
         return self.path / f"{_SEG_PREFIX}{n:08d}{_SEG_SUFFIX}"
 
-    def _db(self, n: int) -> TinyDB:
-        return TinyDB(self._seg_path(n), key=self._key, storage=EncryptedAtomicStorage)
+    def _db(self, n: int, *, sync_dir: bool = True) -> TinyDB:
+        self._cache.pop(n, None)  # any handle may write: forget the decoded copy
+        return TinyDB(
+            self._seg_path(n), key=self._key, sync_dir=sync_dir, storage=EncryptedAtomicStorage
+        )
+
+    def _segment_docs(self, n: int) -> dict[int, dict[str, Any]]:
+        """Decoded documents of segment ``n`` (a few recent segments stay cached)."""
+        docs = self._cache.get(n)
+        if docs is None:
+            docs = {d.doc_id: d for d in self._db(n).all()}
+            if len(self._cache) >= 8:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[n] = docs
+        return docs
 
     def _open(self) -> None:
         self._key = load_or_create_key(self.key_file)
@@ -232,9 +259,11 @@ class Outbox:
         self._check_room()
         if self._live.get(self._head, 0) >= self.segment_size:
             self._head += 1
-        fp = fingerprint(canonical_bytes(record))
+        canonical = canonical_bytes(record)
+        fp = fingerprint(canonical)
+        item = seal_item(record, self._signing_key, canonical=canonical)
         now = time.time()
-        doc = {"record_id": record_id, "stored_at": now, "fp": fp, "record": record}
+        doc = {"record_id": record_id, "stored_at": now, "fp": fp, "item": item.decode()}
         doc_id = self._db(self._head).insert(doc)
         self._index[record_id] = _Entry(self._head, doc_id, now, fp)
         self._live[self._head] = self._live.get(self._head, 0) + 1
@@ -245,21 +274,23 @@ class Outbox:
         return None if first is None else max(0.0, now - first.stored_at)
 
     def _next_batch(self, limit: int, skip: set[str]) -> list[dict[str, Any]]:
+        pairs = self._next_docs(limit, skip, lambda d: json.loads(d["item"])["record"])
+        return [record for _, record in pairs]
+
+    def _next_docs(
+        self, limit: int, skip: set[str], extract: Callable[[dict[str, Any]], T]
+    ) -> list[tuple[str, T]]:
         wanted: list[tuple[str, _Entry]] = []
         for record_id, entry in self._index.items():
             if len(wanted) >= limit:
                 break
             if record_id not in skip:
                 wanted.append((record_id, entry))
-        loaded: dict[int, dict[int, dict[str, Any]]] = {}
         out = []
-        for _record_id, entry in wanted:
-            if entry.segment not in loaded:
-                db = self._db(entry.segment)
-                loaded[entry.segment] = {d.doc_id: d for d in db.all()}
-            doc = loaded[entry.segment].get(entry.doc_id)
+        for record_id, entry in wanted:
+            doc = self._segment_docs(entry.segment).get(entry.doc_id)
             if doc is not None:
-                out.append(doc["record"])
+                out.append((record_id, extract(doc)))
         return out
 
     def _delete(self, ids: list[str]) -> int:
@@ -271,11 +302,11 @@ class Outbox:
         deleted: list[tuple[str, str]] = []
         for seg, items in by_segment.items():
             if len(items) >= self._live.get(seg, 0) and seg != self._head:
-                self._seg_path(seg).unlink(missing_ok=True)
-                fsync_dir(self.path)
+                self._seg_path(seg).unlink(missing_ok=True)  # losing this is harmless
+                self._cache.pop(seg, None)
                 self._live.pop(seg, None)
             else:
-                self._db(seg).remove(doc_ids=[e.doc_id for _, e in items])
+                self._db(seg, sync_dir=False).remove(doc_ids=[e.doc_id for _, e in items])
                 self._live[seg] -= len(items)
             for record_id, entry in items:
                 del self._index[record_id]

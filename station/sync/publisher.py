@@ -2,8 +2,8 @@
 
 Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
 
-- ``P/S/records`` station -> ward, QoS 1, one signed envelope per record
-  (:mod:`station.sync.signing`);
+- ``P/S/records`` station -> ward, QoS 1, envelopes of up to ``batch_records``
+  records, each signed when it was stored (:mod:`station.sync.signing`);
 - ``P/S/ack`` ward -> station, QoS 1, ``{"ack": [record_id, ...]}``;
 - ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
   Last Will and is also sent on a clean stop);
@@ -25,13 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from station import __version__
 from station.config import Config
 from station.sync.link import Link, LinkSettings
 from station.sync.outbox import Outbox
-from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
+from station.sync.signing import batch_payload
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,9 @@ class Publisher:
         settings: LinkSettings,
         *,
         station_id: str,
-        signing_key: Any,
         topic_prefix: str = "cccd",
-        inflight: int = 100,
+        inflight: int = 400,
+        batch_records: int = 50,
         ack_timeout_s: float = 30.0,
         heartbeat_s: float = 60.0,
         on_state: Callable[[SyncState], None] | None = None,
@@ -73,9 +72,9 @@ class Publisher:
         self.station_id = station_id
         self.topics = topics(topic_prefix, station_id)
         self.inflight_max = inflight
+        self.batch_records = batch_records
         self.ack_timeout_s = ack_timeout_s
         self.heartbeat_s = heartbeat_s
-        self._key = signing_key
         self._on_state = on_state
         self._link = Link(
             settings,
@@ -104,16 +103,15 @@ class Publisher:
         *,
         on_state: Callable[[SyncState], None] | None = None,
     ) -> Publisher:
-        """The station's publisher (makes the station key pair on first use)."""
-        key = load_or_create_signing_key(*key_paths(cfg))
+        """The station's publisher (records were signed by the outbox when stored)."""
         m = cfg.mqtt
         return cls(
             outbox,
             LinkSettings.from_config(cfg),
             station_id=cfg.station.id,
-            signing_key=key,
             topic_prefix=m.topic_prefix,
             inflight=m.inflight,
+            batch_records=m.batch_records,
             ack_timeout_s=m.ack_timeout_s,
             heartbeat_s=m.heartbeat_s,
             on_state=on_state,
@@ -149,11 +147,12 @@ class Publisher:
         try:
             while not self._stop.is_set():
                 busy = bool(self._inflight) or self._maybe_more
-                self._link.step(0.02 if busy else 0.1)
-                self._pump()
-        except Exception:  # the thread must say why it died
-            log.exception("publisher stopped by an error")
-            raise
+                try:
+                    self._link.step(0.02 if busy else 0.1)
+                    self._pump()
+                except Exception:  # e.g. a disk error in the outbox: keep trying
+                    log.exception("publisher step failed; retrying in 1 s")
+                    self._stop.wait(1.0)
         finally:
             self._link.close(last=(self.topics["status"], self._status("offline")))
             self._report(force=True)
@@ -161,17 +160,18 @@ class Publisher:
     def _pump(self) -> None:
         now = time.monotonic()
         delivered = 0
-        if self._acked:
-            acked, self._acked = self._acked, []
-            delivered = self.outbox.mark_delivered(acked)
-            if delivered:
-                self._last_sync = time.time()
+        acked, self._acked = self._acked, []
+        if acked:
             self._maybe_more = True
         if self._link.connected:
             self._expire(now)
-            self._fill()
+            self._fill(also_skip=acked)  # refill the window first, then delete
             if now >= self._next_heartbeat:
                 self._heartbeat(now)
+        if acked:
+            delivered = self.outbox.mark_delivered(acked)
+            if delivered:
+                self._last_sync = time.time()
         if now >= self._next_refresh or delivered or self._seen_seq != self.outbox.append_seq:
             self._report()
             self._next_refresh = now + 1.0
@@ -183,21 +183,23 @@ class Publisher:
             del self._inflight[record_id]
             self._maybe_more = True
 
-    def _fill(self) -> None:
+    def _fill(self, also_skip: list[str]) -> None:
         free = self.inflight_max - len(self._inflight)
         seq = self.outbox.append_seq
         if free <= 0 or not (self._maybe_more or seq != self._seen_seq):
             return
         self._seen_seq = seq
-        batch = self.outbox.next_batch(free, exclude=self._inflight)
+        batch = self.outbox.next_payloads(free, exclude=[*self._inflight, *also_skip])
         self._maybe_more = len(batch) >= free
         now = time.monotonic()
-        for record in batch:
-            record_id = str(record["record_id"])
-            if not self._link.publish(self.topics["records"], seal_envelope(record, self._key)):
+        for i in range(0, len(batch), self.batch_records):
+            chunk = batch[i : i + self.batch_records]
+            payload = batch_payload(self.station_id, [item for _, item in chunk])
+            if not self._link.publish(self.topics["records"], payload):
                 self._maybe_more = True
                 return
-            self._inflight[record_id] = now
+            for record_id, _ in chunk:
+                self._inflight[record_id] = now
 
     def _heartbeat(self, now: float) -> None:
         self._next_heartbeat = now + self.heartbeat_s

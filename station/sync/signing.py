@@ -3,13 +3,16 @@
 Each station has one Ed25519 key pair, made at install (``station keygen``) or at
 first start: ``<data_dir>/station_ed25519.key`` (PKCS#8 PEM, mode 0600) and
 ``station_ed25519.pub`` (the raw 32-byte public key, base64, for
-``station ward enroll``). A record travels as the UTF-8 JSON envelope::
+``station ward enroll``). Each record is signed once, when it is stored, as an
+item ``{"record": {...}, "sig": "<base64 Ed25519>"}`` where ``sig`` covers
+``station.record.canonical_bytes(record)``. One MQTT message carries one or more
+items (batching amortises the per-message cost on both ends)::
 
-    {"v": 1, "station_id": "...", "record": {...}, "sig": "<base64 Ed25519>"}
+    {"v": 1, "station_id": "...", "items": [{"record": ..., "sig": ...}, ...]}
 
-where ``sig`` covers ``station.record.canonical_bytes(record)``. The receiver
-checks that the topic's station, the envelope's and the record's agree and that
-the signature verifies with the key enrolled for that station.
+The receiver checks that the topic's station, the envelope's and every record's
+agree and that each signature verifies with the key enrolled for that station;
+a bad item is refused on its own, the others are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,53 +107,111 @@ def _create_key(key_file: Path, pub_file: Path) -> Ed25519PrivateKey:
     return key
 
 
+def seal_item(
+    record: Mapping[str, Any], key: Ed25519PrivateKey, *, canonical: bytes | None = None
+) -> bytes:
+    """One signed record, ``{"record": ..., "sig": ...}`` (``canonical`` if computed)."""
+    sig = key.sign(canonical if canonical is not None else canonical_bytes(record))
+    item = {"record": record, "sig": base64.b64encode(sig).decode("ascii")}
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def batch_payload(station_id: str, items: Sequence[bytes]) -> bytes:
+    """One MQTT message carrying several signed items (no re-serialisation)."""
+    head = json.dumps({"v": ENVELOPE_VERSION, "station_id": station_id})[:-1].encode()
+    return head + b',"items":[' + b",".join(items) + b"]}"
+
+
 def seal_envelope(record: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
-    """The MQTT payload for one record, signed."""
-    sig = key.sign(canonical_bytes(record))
-    envelope = {
-        "v": ENVELOPE_VERSION,
-        "station_id": record.get("station_id"),
-        "record": record,
-        "sig": base64.b64encode(sig).decode("ascii"),
-    }
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """A message with one signed record (tools and tests)."""
+    return batch_payload(str(record.get("station_id")), [seal_item(record, key)])
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A record that passed every check."""
+
+    record: dict[str, Any]
+    signature: str  # base64
+    canonical: bytes  # canonical_bytes(record), what the signature covers
+
+    @property
+    def record_id(self) -> str:
+        return str(self.record["record_id"])
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One item refused; ``reason`` is a short word for counters and the audit log."""
+
+    reason: str
+    detail: str
+    record_id: str = ""
 
 
 def open_envelope(
     payload: bytes,
     topic_station: str,
     lookup: Callable[[str], Ed25519PublicKey | None],
-) -> dict[str, Any]:
-    """Check one message and return its record; raises EnvelopeError saying why not."""
+) -> tuple[list[Opened], list[Rejected]]:
+    """Check one message: its good records and the refused items.
+
+    Raises EnvelopeError when the whole message must be refused (not JSON, wrong
+    version, station mismatch, station not enrolled).
+    """
     try:
         env = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EnvelopeError("malformed: not JSON") from exc
     if not isinstance(env, dict) or env.get("v") != ENVELOPE_VERSION:
         raise EnvelopeError("malformed: not a version 1 envelope")
-    record, sig_text = env.get("record"), env.get("sig")
-    if not isinstance(record, dict) or not isinstance(record.get("record_id"), str):
-        raise EnvelopeError("malformed: no record with a record_id")
-    if not isinstance(sig_text, str) or not sig_text:
-        raise EnvelopeError("unsigned")
-    if not (env.get("station_id") == record.get("station_id") == topic_station):
-        raise EnvelopeError("station mismatch between topic, envelope and record")
+    items = env.get("items")
+    if not isinstance(items, list) or not items:
+        raise EnvelopeError("malformed: no items")
+    if env.get("station_id") != topic_station:
+        raise EnvelopeError("station mismatch between topic and envelope")
     key = lookup(topic_station)
     if key is None:
         raise EnvelopeError("unknown station (not enrolled)")
+    good: list[Opened] = []
+    bad: list[Rejected] = []
+    for item in items:
+        result = _open_item(item, topic_station, key)
+        if isinstance(result, Opened):
+            good.append(result)
+        else:
+            bad.append(result)
+    return good, bad
+
+
+def _open_item(item: Any, station: str, key: Ed25519PublicKey) -> Opened | Rejected:
+    record = item.get("record") if isinstance(item, dict) else None
+    if not isinstance(record, dict) or not isinstance(record.get("record_id"), str):
+        return Rejected("malformed", "item without a record with a record_id")
+    record_id = str(record["record_id"])
+    sig_text = item.get("sig")
+    if not isinstance(sig_text, str) or not sig_text:
+        return Rejected("unsigned", "item has no signature", record_id)
+    if record.get("station_id") != station:
+        return Rejected("station mismatch", "record names another station", record_id)
+    canonical = canonical_bytes(record)
     try:
-        key.verify(base64.b64decode(sig_text, validate=True), canonical_bytes(record))
-    except (InvalidSignature, binascii.Error, ValueError) as exc:
-        raise EnvelopeError("forged: signature does not verify") from exc
-    return record
+        key.verify(base64.b64decode(sig_text, validate=True), canonical)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return Rejected("forged", "signature does not verify", record_id)
+    return Opened(record, sig_text, canonical)
 
 
 __all__ = [
     "EnvelopeError",
+    "Opened",
+    "Rejected",
+    "batch_payload",
     "key_paths",
     "load_or_create_signing_key",
     "open_envelope",
     "parse_public_key",
     "public_key_text",
     "seal_envelope",
+    "seal_item",
 ]

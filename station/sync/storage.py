@@ -39,8 +39,13 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via temp file + fsync + rename + folder fsync."""
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` via temp file + fsync + rename + folder fsync.
+
+    ``sync_dir=False`` skips the folder fsync: after a power cut the path may then
+    hold the previous complete version (never a torn one). Used for deletions,
+    which are safe to lose (the ward ignores a resent record and acks again).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -52,7 +57,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if sync_dir:
+            fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -103,9 +109,10 @@ def unseal(key: bytes, name: str, blob: bytes) -> bytes:
 class EncryptedAtomicStorage(Storage):
     """tinydb ``Storage``: ``TinyDB(path, key=KEY, storage=EncryptedAtomicStorage)``."""
 
-    def __init__(self, path: str | Path, key: bytes) -> None:
+    def __init__(self, path: str | Path, key: bytes, sync_dir: bool = True) -> None:
         self.path = Path(path)
         self._key = key
+        self._sync_dir = sync_dir
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
@@ -125,7 +132,7 @@ class EncryptedAtomicStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         plain = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        atomic_write(self.path, seal(self._key, self.path.name, plain))
+        atomic_write(self.path, seal(self._key, self.path.name, plain), sync_dir=self._sync_dir)
 
     def close(self) -> None:
         """Nothing stays open between calls."""

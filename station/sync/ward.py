@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from station.audit import AuditLog, fingerprint
 from station.sync.errors import SyncError
 from station.sync.link import Link, LinkSettings
-from station.sync.signing import EnvelopeError, open_envelope, parse_public_key
-from station.sync.ward_db import Incoming, WardDB
+from station.sync.signing import (
+    EnvelopeError,
+    Opened,
+    Rejected,
+    open_envelope,
+    parse_public_key,
+)
+from station.sync.ward_db import WardDB
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +62,14 @@ class WardReceiver:
         group: str = "ward",
         audit: AuditLog | None = None,
         retention_days: float | None = None,
+        verify_threads: int = 2,
     ) -> None:
         self.db_path = Path(db_path)
         self.prefix = prefix
         self.group = group
         self.audit = audit
         self.retention_days = retention_days
+        self.verify_threads = verify_threads
         self.stats = WardStats()
         self._settings = settings
         self._batch: list[tuple[str, bytes]] = []
@@ -90,7 +99,13 @@ class WardReceiver:
     def run(self) -> None:
         """Serve until :meth:`stop` (or the stop event) is set."""
         db = WardDB(self.db_path)
-        link = Link(self._settings, on_connect=self._subscribe_on, on_message=self._collect)
+        self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="ward-verify")
+        link = Link(
+            self._settings,
+            on_connect=self._subscribe_on,
+            on_message=self._collect,
+            on_subscribed=self._subscribed,
+        )
         self._link = link
         try:
             while not self._stop.is_set():
@@ -102,6 +117,7 @@ class WardReceiver:
         finally:
             link.close()
             db.close()
+            self._pool.shutdown()
 
     # -- link callbacks ----------------------------------------------------------------
     def _subscribe_on(self, session_present: bool) -> None:
@@ -113,6 +129,9 @@ class WardReceiver:
                 (f"{p}/+/heartbeat", 0),
             ]
         )
+
+    def _subscribed(self) -> None:
+        log.info("ward receiver subscribed to %s/+/records (group %s)", self.prefix, self.group)
         self.ready.set()
 
     def _collect(self, topic: str, payload: bytes) -> None:
@@ -127,52 +146,59 @@ class WardReceiver:
         return (parts[0], parts[1]) if len(parts) == 2 and parts[0] else None
 
     def _handle(self, db: WardDB, link: Link, batch: list[tuple[str, bytes]]) -> None:
-        good: list[Incoming] = []
+        messages: list[tuple[str, bytes]] = []
         for topic, payload in batch:
             where = self._split(topic)
             if where is None:
                 continue
             station, kind = where
             if kind == "records":
-                item = self._check(db, station, payload)
-                if item is not None:
-                    good.append(item)
+                messages.append((station, payload))
             elif kind in ("status", "heartbeat"):
                 self._status(db, station, kind, payload)
-        if not good:
+        if not messages:
             return
+        keys = {station: self._key(db, station) for station, _ in messages}
+        # Ed25519 verification releases the GIL: spread messages over the pool.
+        opened = self._pool.map(lambda m: _open(m, keys), messages)
+        good: list[Opened] = []
+        for (station, payload), (ok, bad) in zip(messages, opened, strict=True):
+            good.extend(ok)
+            self._reject(station, payload, bad)
+        if good:
+            self._store_and_ack(db, link, good)
+
+    def _store_and_ack(self, db: WardDB, link: Link, good: list[Opened]) -> None:
         new = db.store_many(good)
-        new_ids = {i.record_id for i in new}
         self.stats.stored += len(new)
         self.stats.duplicates += len(good) - len(new)
         if self.audit is not None and new:
-            self.audit.write_many(("stored", i.record_id, _fp(i), "signature ok") for i in new)
+            self.audit.write_many(
+                ("stored", i.record_id, fingerprint(i.canonical), "signature ok") for i in new
+            )
         acks: dict[str, list[str]] = {}
         for item in good:
             acks.setdefault(str(item.record["station_id"]), []).append(item.record_id)
         for station, ids in acks.items():
             link.publish(f"{self.prefix}/{station}/ack", json.dumps({"ack": ids}).encode())
-        if len(new_ids) < len(good):
-            log.info("ignored %d replayed records (acked again)", len(good) - len(new_ids))
+        if len(new) < len(good):
+            log.info("ignored %d replayed records (acked again)", len(good) - len(new))
 
-    def _check(self, db: WardDB, station: str, payload: bytes) -> Incoming | None:
-        try:
-            record = open_envelope(payload, station, lambda s: self._key(db, s))
-            sig = str(json.loads(payload)["sig"])
-        except EnvelopeError as exc:
-            reason = str(exc).split(":")[0]
+    def _reject(self, station: str, payload: bytes, bad: list[Rejected]) -> None:
+        for r in bad:
             self.stats.rejected += 1
-            self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
+            self.stats.reasons[r.reason] = self.stats.reasons.get(r.reason, 0) + 1
             log.warning(
-                "rejected message on station %r (payload %s): %s",
+                "rejected %s from station %r (payload %s): %s",
+                f"record {r.record_id}" if r.record_id else "message",
                 station,
                 fingerprint(payload),
-                exc,
+                r.detail,
             )
-            if self.audit is not None:
-                self.audit.write("rejected", "", fingerprint(payload), reason)
-            return None
-        return Incoming(record=record, signature=sig)
+        if bad and self.audit is not None:
+            self.audit.write_many(
+                ("rejected", r.record_id, fingerprint(payload), r.reason) for r in bad
+            )
 
     def _key(self, db: WardDB, station: str) -> Ed25519PublicKey | None:
         key = self._keys.get(station)
@@ -214,10 +240,14 @@ class WardReceiver:
                 self.audit.write_many(("deleted", rid, fp, "retention") for rid, fp in gone)
 
 
-def _fp(item: Incoming) -> str:
-    from station.record import canonical_bytes
-
-    return fingerprint(canonical_bytes(item.record))
+def _open(
+    message: tuple[str, bytes], keys: dict[str, Ed25519PublicKey | None]
+) -> tuple[list[Opened], list[Rejected]]:
+    station, payload = message
+    try:
+        return open_envelope(payload, station, keys.get)
+    except EnvelopeError as exc:
+        return [], [Rejected(str(exc).split(":")[0], str(exc))]
 
 
 __all__ = ["WardReceiver", "WardStats"]

@@ -11,12 +11,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from station.audit import fingerprint
-from station.record import canonical_bytes
+from station.sync.signing import Opened
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -44,18 +43,6 @@ CREATE TABLE IF NOT EXISTS station_status (
     uptime_s    REAL
 );
 """
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A verified record ready to store."""
-
-    record: Mapping[str, Any]
-    signature: str
-
-    @property
-    def record_id(self) -> str:
-        return str(self.record["record_id"])
 
 
 class WardDB:
@@ -113,9 +100,9 @@ class WardDB:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # -- records -------------------------------------------------------------------------
-    def store_many(self, items: Iterable[Incoming]) -> list[Incoming]:
+    def store_many(self, items: Iterable[Opened]) -> list[Opened]:
         """Insert once by record_id in one durable transaction; returns the new ones."""
-        new: list[Incoming] = []
+        new: list[Opened] = []
         now = time.time()
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -128,9 +115,9 @@ class WardDB:
                         str(rec.get("station_id", "")),
                         str(rec.get("read_at", "")),
                         now,
-                        fingerprint(canonical_bytes(rec)),
+                        fingerprint(item.canonical),
                         item.signature,
-                        json.dumps(rec, ensure_ascii=False, sort_keys=True),
+                        item.canonical.decode("utf-8"),
                     ),
                 )
                 if cur.rowcount == 1:
@@ -183,4 +170,4 @@ class WardDB:
         return [(str(r), str(f)) for r, f in gone]
 
 
-__all__ = ["Incoming", "WardDB"]
+__all__ = ["WardDB"]

@@ -127,12 +127,12 @@ def test_forged_malformed_replayed_are_refused_and_receiver_lives(
     topic = f"cccd/{STATION}/records"
     good = make_records(3)
     try:
-        forged = dict(good[0], status="forged")
         env = json.loads(seal_envelope(good[0], key))
-        env["record"] = forged
+        env["items"][0]["record"] = dict(good[0], status="forged")
         client.publish(topic, json.dumps(env).encode())
         client.publish(topic, b"\x00not json at all")
-        client.publish(topic, json.dumps({**env, "sig": ""}).encode())
+        env["items"][0]["sig"] = ""
+        client.publish(topic, json.dumps(env).encode())
         client.publish(topic, seal_envelope(good[0], Ed25519PrivateKey.generate()))
         client.publish(topic, seal_envelope(good[1], key))
         client.publish(topic, seal_envelope(good[1], key))  # replay

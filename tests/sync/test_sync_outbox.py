@@ -9,17 +9,23 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import make_records
+from conftest import STATION, make_records
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tinydb import TinyDB
 
 from station.audit import AuditLog
 from station.sync.errors import StoreError, StoreFull
 from station.sync.outbox import Outbox
+from station.sync.signing import batch_payload, open_envelope
 from station.sync.storage import EncryptedAtomicStorage, StoreCorrupt, load_or_create_key
+
+SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
 def open_outbox(tmp_path: Path, **kw: object) -> Outbox:
-    return Outbox(tmp_path / "outbox.db", key_file=tmp_path / "outbox.key", **kw)  # type: ignore[arg-type]
+    return Outbox(
+        tmp_path / "outbox.db", key_file=tmp_path / "outbox.key", signing_key=SIGNING_KEY, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_append_survives_reopen_in_order(tmp_path: Path) -> None:
@@ -33,6 +39,11 @@ def test_append_survives_reopen_in_order(tmp_path: Path) -> None:
         assert ob.next_batch(3) == records[:3]
         skip = [r["record_id"] for r in records[:5]]
         assert ob.next_batch(2, exclude=skip) == records[5:7]
+        payloads = ob.next_payloads(2)
+        assert [rid for rid, _ in payloads] == [r["record_id"] for r in records[:2]]
+        message = batch_payload(STATION, [item for _, item in payloads])
+        good, _ = open_envelope(message, STATION, lambda s: SIGNING_KEY.public_key())
+        assert [g.record for g in good] == records[:2]
 
 
 def test_append_is_idempotent_by_record_id(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_records
@@ -15,11 +16,13 @@ from station.audit import AuditLog, fingerprint
 from station.sync.errors import SyncError
 from station.sync.signing import (
     EnvelopeError,
+    batch_payload,
     load_or_create_signing_key,
     open_envelope,
     parse_public_key,
     public_key_text,
     seal_envelope,
+    seal_item,
 )
 
 
@@ -28,41 +31,53 @@ def key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def lookup_for(key: Ed25519PrivateKey) -> object:
+def lookup_for(key: Ed25519PrivateKey) -> Any:
     return lambda station: key.public_key() if station == "station-1" else None
 
 
-def test_envelope_roundtrip(key: Ed25519PrivateKey) -> None:
-    rec = make_records(1)[0]
-    assert open_envelope(seal_envelope(rec, key), "station-1", lookup_for(key)) == rec  # type: ignore[arg-type]
+def test_batch_roundtrip(key: Ed25519PrivateKey) -> None:
+    records = make_records(3)
+    payload = batch_payload("station-1", [seal_item(r, key) for r in records])
+    good, bad = open_envelope(payload, "station-1", lookup_for(key))
+    assert [g.record for g in good] == records and bad == []
 
 
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda env: env["record"].update(status="forged"), "forged"),
-        (lambda env: env.update(sig=""), "unsigned"),
-        (lambda env: env.pop("sig"), "unsigned"),
-        (lambda env: env.update(sig="!!notbase64"), "forged"),
-        (lambda env: env.update(v=2), "malformed"),
-        (lambda env: env.update(record=[1]), "malformed"),
-        (lambda env: env.update(station_id="station-2"), "station mismatch"),
+        (lambda item: item["record"].update(status="forged"), "forged"),
+        (lambda item: item.update(sig=""), "unsigned"),
+        (lambda item: item.pop("sig"), "unsigned"),
+        (lambda item: item.update(sig="!!notbase64"), "forged"),
+        (lambda item: item.update(record=[1]), "malformed"),
+        (lambda item: item["record"].update(station_id="station-2"), "station mismatch"),
     ],
 )
-def test_envelope_rejections(key: Ed25519PrivateKey, mutate: object, reason: str) -> None:
-    env = json.loads(seal_envelope(make_records(1)[0], key))
-    mutate(env)  # type: ignore[operator]
-    with pytest.raises(EnvelopeError, match=reason):
-        open_envelope(json.dumps(env).encode(), "station-1", lookup_for(key))  # type: ignore[arg-type]
+def test_a_bad_item_is_refused_alone(key: Ed25519PrivateKey, mutate: Any, reason: str) -> None:
+    records = make_records(2)
+    items = [json.loads(seal_item(r, key)) for r in records]
+    mutate(items[0])
+    payload = batch_payload("station-1", [json.dumps(i).encode() for i in items])
+    good, bad = open_envelope(payload, "station-1", lookup_for(key))
+    assert [g.record for g in good] == [records[1]]
+    assert [b.reason for b in bad] == [reason]
 
 
-def test_unknown_station_and_garbage(key: Ed25519PrivateKey) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\xff\xfe", b"[]", b"null", b'{"v":1}', b'{"v":2,"items":[{}]}', b'{"v":1,"items":[]}'],
+)
+def test_malformed_messages(key: Ed25519PrivateKey, payload: bytes) -> None:
+    with pytest.raises(EnvelopeError, match="malformed"):
+        open_envelope(payload, "station-1", lookup_for(key))
+
+
+def test_unknown_station_and_topic_mismatch(key: Ed25519PrivateKey) -> None:
     rec = make_records(1, station_id="station-9")[0]
     with pytest.raises(EnvelopeError, match="unknown station"):
-        open_envelope(seal_envelope(rec, key), "station-9", lookup_for(key))  # type: ignore[arg-type]
-    for junk in (b"", b"\xff\xfe", b"[]", b"null", b'{"v":1}'):
-        with pytest.raises(EnvelopeError, match="malformed"):
-            open_envelope(junk, "station-1", lookup_for(key))  # type: ignore[arg-type]
+        open_envelope(seal_envelope(rec, key), "station-9", lookup_for(key))
+    with pytest.raises(EnvelopeError, match="station mismatch"):
+        open_envelope(seal_envelope(rec, key), "station-1", lookup_for(key))
 
 
 def test_station_key_pair_files(tmp_path: Path) -> None:
