@@ -182,3 +182,13 @@ def test_real_oled_on_a_pi() -> None:
         pytest.skip(str(exc))
     display.show(render(IdleScreen()))
     display.close()
+
+
+def test_luma_adapter_reports_missing_spi() -> None:
+    section = DisplaySection(interface="spi", driver="sh1106", spi_port=0, spi_device=1)
+    try:
+        LumaDisplay(section).close()
+    except DisplayError as exc:
+        assert "sh1106 OLED on spi0.1" in str(exc)
+    else:  # pragma: no cover - a Pi with the panel on SPI
+        pytest.skip("an SPI OLED is attached")
