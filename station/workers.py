@@ -37,6 +37,7 @@ class CameraWorker:
     """Captures frames, decodes QR codes, posts QrSeen / QrVisible / CameraState."""
 
     RETRY_S = 2.0
+    UNREADABLE_FRAMES = 3  # consecutive frames with an undecodable QR before telling the flow
 
     def __init__(self, camera: Camera, post: Post, clock: Clock, section: CameraSection) -> None:
         from station.qr.decoder import QrTracker
@@ -72,6 +73,7 @@ class CameraWorker:
         if not ok:
             self._post(flow.CameraState(self._clock(), False))
         visible = False
+        unreadable = 0
         while not self._stop.is_set():
             if not ok:
                 if self._stop.wait(self.RETRY_S):
@@ -98,6 +100,9 @@ class CameraWorker:
                 self._post(flow.QrVisible(now, visible))
             for result in results:
                 self._post(flow.QrSeen(now, result))
+            unreadable = unreadable + 1 if self._qr.unreadable else 0
+            if unreadable == self.UNREADABLE_FRAMES:  # once per damaged presentation
+                self._post(flow.QrUnreadable(now))
 
 
 class _Cancelled(Exception):
@@ -126,7 +131,7 @@ class ChipWorker:
     """
 
     RETRY_S = 2.0
-    POLL_S = 0.2
+    POLL_S = 0.05  # how long a field watch blocks: the latency of a new chip job
     CARD_WAIT_S = 2.0
 
     def __init__(
@@ -286,7 +291,7 @@ class ChipWorker:
         def report(p: ReadProgress) -> None:
             if self._cancelled >= job or self._stop.is_set():
                 raise _Cancelled
-            self._post(flow.ChipProgress(self._clock(), job, p.fraction, p.file_read))
+            self._post(flow.ChipProgress(self._clock(), job, p.fraction, p.file_read, p.file))
 
         return report
 

@@ -61,6 +61,9 @@ class QrDecoder:
             "try_downscale": self.options.try_downscale,
             "try_invert": self.options.try_invert,
             "binarizer": binarizer,
+            # Also report codes found but not decodable (checksum errors): the officer is
+            # told the QR is unreadable instead of nothing happening.
+            "return_errors": True,
         }
 
     def zxing_kwargs(self) -> dict[str, Any]:
@@ -69,8 +72,15 @@ class QrDecoder:
 
     def decode(self, frame: Frame) -> tuple[bytes, ...]:
         """Raw payload bytes of every QR code in ``frame`` (empty when none)."""
+        return self.decode_with_errors(frame)[0]
+
+    def decode_with_errors(self, frame: Frame) -> tuple[tuple[bytes, ...], bool]:
+        """Payloads of the readable QR codes, and whether a QR code was found that could
+        not be decoded (damaged, smudged, partly covered)."""
         check_frame(frame)
-        return tuple(bytes(r.bytes) for r in zxingcpp.read_barcodes(frame, **self._kwargs))
+        results = zxingcpp.read_barcodes(frame, **self._kwargs)
+        payloads = tuple(bytes(r.bytes) for r in results if r.valid)
+        return payloads, len(payloads) < len(results)
 
 
 def check_frame(frame: Frame) -> None:

@@ -34,10 +34,11 @@ class QrReader:
         self.tracker = tracker or QrTracker()
         self._today = today
         self.visible = False
+        self.unreadable = False  # a QR code in the last frame could not be decoded
 
     def process(self, frame: Frame, now: float) -> tuple[QrResult, ...]:
         """Results for the QR codes first seen in ``frame`` (empty tuple most of the time)."""
-        payloads = self.decoder.decode(frame)
+        payloads, self.unreadable = self.decoder.decode_with_errors(frame)
         self.visible = bool(payloads)
         events = self.tracker.update(payloads, now)
         if not events:
