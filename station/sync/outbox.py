@@ -97,7 +97,8 @@ class Outbox:
     def from_config(cls, cfg: Config, *, audit: AuditLog | None = None) -> Outbox:
         """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``.
 
-        Records are signed with the station key (made on first use) when stored.
+        Records are signed with the station key (made on first use) when stored;
+        deletions go to ``audit`` (default ``<data_dir>/audit.log``).
         """
         return cls(
             cfg.store_path,
@@ -105,7 +106,7 @@ class Outbox:
             signing_key=load_or_create_signing_key(*key_paths(cfg)),
             max_records=cfg.store.max_records,
             min_free_mb=cfg.store.min_free_mb,
-            audit=audit,
+            audit=audit if audit is not None else AuditLog(cfg.data_dir / "audit.log"),
         )
 
     # -- public API (any thread) -------------------------------------------------------
