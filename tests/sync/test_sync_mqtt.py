@@ -176,3 +176,36 @@ def test_link_settings_from_url() -> None:
     assert LinkSettings.from_url("mqtt://h", client_id="w").port == 1883
     with pytest.raises(Exception, match="broker URL"):
         LinkSettings.from_url("http://h", client_id="w")
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    import random
+
+    from station.sync.link import Backoff
+
+    b = Backoff(0.5, 8.0, random.Random(1))
+    delays = [b.next_delay() for _ in range(12)]
+    assert all(0.25 <= d <= 8.0 for d in delays)
+    assert max(delays[:2]) <= 1.0 and min(delays[-4:]) >= 4.0  # grows, then capped
+    assert len(set(delays[-4:])) == 4  # jittered: no two stations retry in lockstep
+    b.reset()
+    assert b.next_delay() <= 0.5
+
+
+def test_sync_state_follows_the_broker(ward: LoopbackWard, station_cfg: config.Config) -> None:
+    cfg = ward.attach(station_cfg)
+    outbox, pub = run_station(cfg, [])
+    states: list[SyncState] = pub.states  # type: ignore[attr-defined]
+    try:
+        wait_until(lambda: states and states[-1].connected, 10, "online")
+        ward.broker.stop()
+        wait_until(lambda: not states[-1].connected, 10, "offline state")
+        outbox.append(make_records(1)[0])
+        wait_until(lambda: states[-1].pending == 1, 5, "pending while offline")
+        assert states[-1].oldest_pending_age_s is not None
+        ward.broker.start()
+        wait_until(lambda: states[-1].connected and states[-1].pending == 0, 15, "synced")
+        assert states[-1].last_sync_at is not None
+    finally:
+        pub.stop()
+        outbox.close()
