@@ -1,63 +1,60 @@
-"""Prime-field elliptic-curve arithmetic in plain integers: ECDSA verification on curves
-that ``cryptography`` does not provide (e.g. brainpoolP224r1/P320r1 given explicitly).
+"""ECDSA verification and point helpers for curves that ``cryptography`` does not provide
+(e.g. brainpoolP224r1/P320r1 given with explicit parameters in a certificate or DG14/DG15).
 
-Verification handles only public data, so constant time is not needed.
+The curves are those of `station.icao.curves` and the arithmetic is `station.icao.ec` (shared
+with PACE: Jacobian coordinates, fixed-length Montgomery ladder). This module only adapts it to
+the verification side's conventions: ``None`` stands for the point at infinity, and a bad point
+encoding raises a plain ``ValueError`` worded as before.
 """
 
 from __future__ import annotations
 
-from station.verify.curves import CurveSpec
+from station.icao import ec
+from station.icao.curves import Curve
 
 Point = tuple[int, int] | None  # None is the point at infinity
 
 
-def decode_point(curve: CurveSpec, data: bytes) -> tuple[int, int]:
+def decode_point(curve: Curve, data: bytes) -> tuple[int, int]:
     """An uncompressed point (04 || X || Y) checked to lie on ``curve``."""
-    size = curve.size
-    if len(data) != 1 + 2 * size or data[0] != 4:
+    if len(data) != 1 + 2 * curve.size or data[0] != 4:
         raise ValueError(f"EC point is not an uncompressed {curve.name} point")
-    x = int.from_bytes(data[1 : 1 + size], "big")
-    y = int.from_bytes(data[1 + size :], "big")
-    if not on_curve(curve, (x, y)):
-        raise ValueError(f"EC point not on {curve.name}")
-    return x, y
+    try:
+        return ec.decode_point(curve, data)
+    except ec.EcError:
+        raise ValueError(f"EC point not on {curve.name}") from None
 
 
-def on_curve(curve: CurveSpec, point: tuple[int, int]) -> bool:
-    x, y = point
-    p = curve.p
-    return 0 <= x < p and 0 <= y < p and (y * y - (x * x * x + curve.a * x + curve.b)) % p == 0
+def on_curve(curve: Curve, point: tuple[int, int]) -> bool:
+    return curve.contains(point)
 
 
-def add(curve: CurveSpec, first: Point, second: Point) -> Point:
+def add(curve: Curve, first: Point, second: Point) -> Point:
+    """first + second, either of them or the sum possibly infinity (None)."""
     if first is None:
         return second
     if second is None:
         return first
-    p = curve.p
-    (x1, y1), (x2, y2) = first, second
-    if x1 == x2:
-        if (y1 + y2) % p == 0:
-            return None
-        slope = (3 * x1 * x1 + curve.a) * pow(2 * y1, -1, p) % p
-    else:
-        slope = (y2 - y1) * pow(x2 - x1, -1, p) % p
-    x3 = (slope * slope - x1 - x2) % p
-    return x3, (slope * (x1 - x3) - y1) % p
+    try:
+        return ec.point_add(curve, first, second)
+    except ec.EcError:
+        return None
 
 
-def multiply(curve: CurveSpec, k: int, point: Point) -> Point:
-    result: Point = None
-    addend = point
-    while k:
-        if k & 1:
-            result = add(curve, result, addend)
-        addend = add(curve, addend, addend)
-        k >>= 1
-    return result
+def multiply(curve: Curve, k: int, point: Point) -> Point:
+    """k * point for k >= 0 and a point on ``curve`` (None when the result is infinity);
+    ValueError for a point off the curve."""
+    if point is None:
+        return None
+    if not curve.contains(point):
+        raise ValueError(f"EC point not on {curve.name}")
+    try:
+        return ec.scalar_mult(curve, k, point)
+    except ec.EcError:
+        return None
 
 
-def verify(curve: CurveSpec, public: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
+def verify(curve: Curve, public: tuple[int, int], digest: bytes, r: int, s: int) -> bool:
     """ECDSA verification (SEC 1, 4.1.4) of (r, s) over a message digest."""
     n = curve.n
     if not (0 < r < n and 0 < s < n):
@@ -69,7 +66,7 @@ def verify(curve: CurveSpec, public: tuple[int, int], digest: bytes, r: int, s: 
     w = pow(s, -1, n)
     total = add(
         curve,
-        multiply(curve, e * w % n, (curve.gx, curve.gy)),
+        multiply(curve, e * w % n, curve.generator),
         multiply(curve, r * w % n, public),
     )
     return total is not None and total[0] % n == r

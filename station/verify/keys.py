@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from station.icao.curves import Curve as CurveSpec
+from station.icao.curves import find_curve
 from station.verify import ecmath
-from station.verify.curves import CurveSpec, find_curve
 
 HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "sha1": hashes.SHA1,

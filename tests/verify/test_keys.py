@@ -11,10 +11,10 @@ from asn1crypto import keys as akeys
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from station.icao.curves import CURVES, by_name
 from station.sim import pki
 from station.verify import ecmath, keys
 from station.verify.active import check_response, sign_iso9796_2, verify_iso9796_2
-from station.verify.curves import CURVES, by_name
 from station.verify.securityinfo import aa_hash, ca_options
 
 
