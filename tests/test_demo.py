@@ -75,9 +75,10 @@ def test_n_cards_in_n_records_stored_published_and_acknowledged(
     # Every record reached the ward (stored there, acknowledged back: outbox drained).
     assert report.delivered == set(ids)
     # An independent subscriber saw the same record ids, signed envelopes.
-    seen = {m["record"]["record_id"] for m in sub.messages}
-    assert seen == set(ids)
-    assert all(m["sig"] and m["station_id"] == "demo-01" for m in sub.messages)
+    items = [item for m in sub.messages for item in m["items"]]
+    assert {item["record"]["record_id"] for item in items} == set(ids)
+    assert all(m["station_id"] == "demo-01" for m in sub.messages)
+    assert all(item["sig"] for item in items)
     by_kind = dict(zip(mix, report.records, strict=True))
     assert by_kind["good"]["verification"]["level"] == "verified"
     assert by_kind["good"]["source"] == "qr+chip"
