@@ -98,7 +98,7 @@ class Outbox:
         """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``.
 
         Records are signed with the station key (made on first use) when stored;
-        deletions go to ``audit`` (default ``<data_dir>/audit.log``).
+        deletions go to ``audit`` (default: ``station.audit_log``, see ``cfg.audit_path``).
         """
         return cls(
             cfg.store_path,
@@ -106,7 +106,7 @@ class Outbox:
             signing_key=load_or_create_signing_key(*key_paths(cfg)),
             max_records=cfg.store.max_records,
             min_free_mb=cfg.store.min_free_mb,
-            audit=audit if audit is not None else AuditLog(cfg.data_dir / "audit.log"),
+            audit=audit if audit is not None else AuditLog(cfg.audit_path),
         )
 
     # -- public API (any thread) -------------------------------------------------------

@@ -132,7 +132,7 @@ def test_station_audit_log_is_next_to_the_outbox(
         for r in records:
             outbox.append(r)
         wait_until(lambda: outbox.pending_count() == 0, 10, "delivered")
-    lines = AuditLog(cfg.data_dir / "audit.log").read()
+    lines = AuditLog(cfg.audit_path).read()
     assert sorted(a["record_id"] for a in lines) == sorted(r["record_id"] for r in records)
     pub = public_key_text(load_or_create_signing_key(*key_paths(cfg)).public_key())
     assert (cfg.data_dir / "station_ed25519.pub").read_text().strip() == pub
