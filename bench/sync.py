@@ -109,24 +109,39 @@ def start_ward(broker: Broker, work: Path) -> subprocess.Popen[bytes]:
 
 
 def wait_subscribed(ward: subprocess.Popen[bytes]) -> None:
-    assert ward.stderr is not None
-    for line in ward.stderr:
+    stream = ward.stderr
+    assert stream is not None
+    for line in stream:
         if b"subscribed" in line:
-            threading.Thread(
-                target=lambda: [sys.stderr.buffer.write(b"WARD " + x) for x in ward.stderr],
-                daemon=True,
-            ).start()  # keep the pipe empty
+            threading.Thread(target=stream.read, daemon=True).start()  # keep the pipe empty
             return
     raise RuntimeError("ward receiver exited before subscribing")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=int, default=10_000)
-    ap.add_argument("--window", type=int, default=None, help="mqtt.inflight (default: config)")
-    ap.add_argument("--batch", type=int, default=None, help="mqtt.batch_records (default: config)")
-    args = ap.parse_args()
-    n = args.records
+def measure_appends(outbox: Outbox, n: int) -> list[tuple[str, float, float]]:
+    """Append latency at 0, 1,000 and ``n`` pending; leaves ~n+100 records pending."""
+    records, probe = make_records(n), make_records(300)
+    rows = [("append @ 0 pending", *timed_appends(outbox, probe[:100]))]
+    for r in records[: 1000 - 100]:
+        outbox.append(r)
+    rows.append(("append @ 1,000 pending", *timed_appends(outbox, probe[100:200])))
+    for r in records[900 : n - 200]:
+        outbox.append(r)
+    rows.append((f"append @ {n:,} pending", *timed_appends(outbox, probe[200:])))
+    return rows
+
+
+def drain(cfg: config.Config, outbox: Outbox) -> float:
+    """Records/s until the ward has acknowledged everything in the outbox."""
+    backlog = outbox.pending_count()
+    t = time.perf_counter()
+    with Publisher.from_config(cfg, outbox):
+        while outbox.pending_count():
+            time.sleep(0.05)
+    return backlog / (time.perf_counter() - t)
+
+
+def run(n: int, window: int | None, batch: int | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         with Broker(work / "broker", clients=(STATION, "ward", "bench")) as broker:
@@ -135,52 +150,58 @@ def main() -> int:
             cfg = broker.station_config(cfg, STATION)
             m = cfg.mqtt
             cfg = config.replace(
-                cfg, "mqtt", inflight=args.window or m.inflight,
-                batch_records=args.batch or m.batch_records,
-            )  # fmt: skip
-            window = cfg.mqtt.inflight
+                cfg, "mqtt", inflight=window or m.inflight, batch_records=batch or m.batch_records
+            )
             key = load_or_create_signing_key(*key_paths(cfg))
-            records = make_records(n)
-            probe = make_records(300)
-            rows = []
+            out: dict[str, Any] = {"cfg": cfg}
             with Outbox.from_config(cfg) as outbox:
-                rows.append(("append @ 0 pending", *timed_appends(outbox, probe[:100])))
-                for r in records[: 1000 - 100]:
-                    outbox.append(r)
-                rows.append(("append @ 1,000 pending", *timed_appends(outbox, probe[100:200])))
-                for r in records[900 : n - 200]:
-                    outbox.append(r)
-                rows.append((f"append @ {n:,} pending", *timed_appends(outbox, probe[200:])))
-                backlog = outbox.pending_count()
-                payloads = [p for _, p in outbox.next_payloads(backlog)]
-                bare = bare_paho(broker, payloads, window)
+                out["appends"] = measure_appends(outbox, n)
+                out["backlog"] = outbox.pending_count()
+                payloads = [p for _, p in outbox.next_payloads(out["backlog"])]
+                out["bare"] = bare_paho(broker, payloads, cfg.mqtt.inflight)
                 db = WardDB(work / "ward.sqlite")
                 db.enroll(STATION, public_key_text(key.public_key()))
                 ward = start_ward(broker, work)
                 try:
                     wait_subscribed(ward)
-                    t = time.perf_counter()
-                    with Publisher.from_config(cfg, outbox):
-                        while outbox.pending_count():
-                            time.sleep(0.05)
-                    drain = backlog / (time.perf_counter() - t)
-                    stored = db.count()
+                    out["drain"] = drain(cfg, outbox)
+                    for r in make_records(n // 5):  # the same without batching
+                        outbox.append(r)
+                    out["single_n"] = outbox.pending_count()
+                    out["single"] = drain(config.replace(cfg, "mqtt", batch_records=1), outbox)
+                    ids = db.record_ids()
+                    out["stored"] = f"{len(set(ids)):,} of {out['backlog'] + out['single_n']:,}"
                 finally:
                     ward.terminate()
                     ward.wait(10)
+                    db.close()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=10_000)
+    ap.add_argument("--window", type=int, default=None, help="mqtt.inflight (default: config)")
+    ap.add_argument("--batch", type=int, default=None, help="mqtt.batch_records (default: config)")
+    args = ap.parse_args()
+    r = run(args.records, args.window, args.batch)
+    m = r["cfg"].mqtt
     print(
-        f"\nsync benchmark: {backlog:,} records, window {window}, "
-        f"{cfg.mqtt.batch_records} records per message, TLS + client certificates\n"
+        f"\nsync benchmark: {r['backlog']:,} records, window {m.inflight}, "
+        f"{m.batch_records} records per message, TLS + client certificates, one broker\n"
     )
-    print(f"{'measure':34} {'value':>12} {'target':>12}")
-    print("-" * 60)
-    for name, med, p99 in rows:
-        print(f"{name + ' (median ms)':34} {med:12.2f} {'< 20':>12}")
-        print(f"{name + ' (p99 ms)':34} {p99:12.2f}")
-    print(f"{'bare paho QoS 1 publish (msg/s)':34} {bare:12.0f}")
-    print(f"{'station drain w/ ward acks (rec/s)':34} {drain:12.0f}")
-    print(f"{'drain / bare':34} {drain / bare:12.2f} {'>= 0.5':>12}")
-    print(f"{'records in the ward DB':34} {stored:12,}")
+    print(f"{'measure':40} {'value':>10} {'target':>10}")
+    print("-" * 62)
+    for name, med, p99 in r["appends"]:
+        print(f"{name + ' (median ms)':40} {med:10.2f} {'< 20':>10}")
+        print(f"{name + ' (p99 ms)':40} {p99:10.2f}")
+    bare, drained, single = r["bare"], r["drain"], r["single"]
+    print(f"{'bare paho QoS 1 publish loop (msg/s)':40} {bare:10.0f}")
+    print(f"{'station drain, ward-acked (rec/s)':40} {drained:10.0f}")
+    print(f"{'  ratio drain / bare':40} {drained / bare:10.2f} {'>= 0.5':>10}")
+    print(f"{'same, 1 record/message, {:,} (rec/s)'.format(r['single_n']):40} {single:10.0f}")
+    print(f"{'  ratio 1 record/message / bare':40} {single / bare:10.2f}")
+    print(f"{'records in the ward DB':40} {r['stored']:>10}")
     return 0
 
 
