@@ -80,6 +80,7 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import sqlite3
     from pathlib import Path
 
     from station.audit import AuditLog
@@ -104,8 +105,12 @@ def _serve(args: argparse.Namespace) -> int:
         audit=AuditLog(audit_path), retention_days=args.retention_days,
     )  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: receiver.stop(0))
-    with contextlib.suppress(KeyboardInterrupt):
-        receiver.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            receiver.run()
+    except (OSError, sqlite3.Error) as exc:
+        print(f"ward serve: cannot use database {args.db}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
