@@ -209,3 +209,29 @@ def test_sync_state_follows_the_broker(ward: LoopbackWard, station_cfg: config.C
     finally:
         pub.stop()
         outbox.close()
+
+
+def test_two_receivers_share_the_load(ward: LoopbackWard, station_cfg: config.Config) -> None:
+    cfg = ward.attach(config.replace(station_cfg, "mqtt", batch_records=5))
+    second = WardReceiver(
+        ward.broker.link_settings("ward", client_id="ward-receiver-2"), ward.db_path
+    ).start()
+    records = make_records(400)
+    try:
+        assert second.ready.wait(5)
+        outbox, pub = run_station(cfg, records)
+        try:
+            wait_until(lambda: outbox.pending_count() == 0, 20, "drained by two receivers")
+        finally:
+            pub.stop()
+            outbox.close()
+    finally:
+        second.stop()
+    first = ward.receiver
+    assert first is not None
+    assert first.stats.stored > 0 and second.stats.stored > 0  # the shared subscription split
+    assert first.stats.stored + second.stats.stored == 400
+    db = ward.db()
+    ids = db.record_ids()
+    assert len(ids) == len(set(ids)) == 400
+    db.close()
