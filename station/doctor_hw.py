@@ -12,6 +12,7 @@ import errno
 import fcntl
 import glob
 import os
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,11 @@ FRAMES = 3
 FRAME_TIMEOUT_S = 5.0
 SELECT_EMRTD = bytes.fromhex("00A4040C07A0000002471001")
 I2C_SLAVE = 0x0703
+I2C_SMBUS = 0x0720
+# struct i2c_smbus_ioctl_data {u8 read_write; u8 command; u32 size; void *data}:
+# an SMBus "quick write" (address + W, no data), what `i2cdetect -y` sends to 0x3C.
+# The SSD1306 does not answer I2C reads, so a read would wrongly find nothing.
+SMBUS_QUICK_WRITE = struct.pack("@BBIP", 0, 0, 0, 0)
 STOP_SERVICE = "if the station service is running it holds the device: sudo systemctl stop station"
 
 
@@ -174,7 +180,7 @@ def i2c_probe(port: int, address: int) -> str | None:
         return f"no permission on /dev/i2c-{port}"
     try:
         fcntl.ioctl(fd, I2C_SLAVE, address)
-        os.read(fd, 1)
+        fcntl.ioctl(fd, I2C_SMBUS, SMBUS_QUICK_WRITE)
     except OSError as exc:
         if exc.errno == errno.EBUSY:
             return f"a kernel driver owns address 0x{address:02X} (remove its dtoverlay)"
