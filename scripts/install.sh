@@ -160,10 +160,11 @@ generate_keys() {
   key="$(st_data)/station_ed25519.key"
   pub="$(st_data)/station_ed25519.pub"
   station="$(st_prefix)/.venv/bin/station"
-  if [ -f "$key" ]; then log "keeping the station key pair $key"; return 0; fi
+  # as root: a non-root caller (sudo) cannot look into the 0700 data folder
+  if as_root test -f "$key"; then log "keeping the station key pair $key"; return 0; fi
   if "$station" keygen --help >/dev/null 2>&1; then
     log "generating the station key pair (station keygen)"
-    as_root "$station" keygen --data-dir "$(st_data)" >&2
+    as_root "$station" keygen --config "$(st_etc)/station.toml" --data-dir "$(st_data)" >&2
   else
     log "generating the station key pair (openssl)"
     (umask 077 && as_root openssl genpkey -algorithm ed25519 -out "$key.new")
