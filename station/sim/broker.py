@@ -177,9 +177,8 @@ class Broker:
         self.users = dict(users or {})
         self.acl = acl if acl is not None else station_acl(prefix)
         self.persistence = persistence
-        self.plain_port = free_port()
-        self.tls_port = free_port()
-        self.password_port = free_port() if self.users else 0
+        self._pick_ports()
+        self._started_once = False
         self.conf_file = self.workdir / "mosquitto.conf"
         self.log_file = self.workdir / "mosquitto.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -240,9 +239,32 @@ class Broker:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> Broker:
-        """Start mosquitto and wait until every listener accepts connections."""
+        """Start mosquitto and wait until every listener accepts connections.
+
+        The first start retries with new ports if one was taken meanwhile; later
+        starts (restarts) keep the ports clients know.
+        """
         if self.running:
             return self
+        for attempt in range(3):
+            try:
+                self._spawn(timeout)
+                self._started_once = True
+                return self
+            except BrokerError:
+                if self._started_once or attempt == 2:
+                    raise
+                log.warning("mosquitto failed to start, retrying on other ports")
+                self._pick_ports()
+                self._write_config()
+        return self
+
+    def _pick_ports(self) -> None:
+        self.plain_port = free_port()
+        self.tls_port = free_port()
+        self.password_port = free_port() if self.users else 0
+
+    def _spawn(self, timeout: float) -> None:
         with self.log_file.open("ab") as logf:
             self._proc = subprocess.Popen(
                 [MOSQUITTO, "-c", str(self.conf_file)],
@@ -263,7 +285,6 @@ class Broker:
                     raise BrokerError(f"mosquitto did not listen on {port} within {timeout}s")
                 time.sleep(0.01)
         log.info("mosquitto pid %d on ports %s", self._proc.pid, ports)
-        return self
 
     def _log_tail(self) -> str:
         try:
