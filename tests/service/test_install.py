@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+CLI = "import sys; from station.cli import main; sys.exit(main())"
 
 HARNESS = r"""
 set -euo pipefail
@@ -30,7 +31,7 @@ make_service_venv() {
   local bin="$(st_prefix)/.venv/bin"
   mkdir -p "$bin"
   printf '#!/bin/sh\nexec %s "$@"\n' "$REAL_PY" >"$bin/python"
-  printf '#!/bin/sh\nexec %s -m station.cli "$@"\n' "$REAL_PY" >"$bin/station"
+  printf '#!/bin/sh\nexec %s -c "%s" "$@"\n' "$REAL_PY" "$CLI" >"$bin/station"
   chmod +x "$bin/python" "$bin/station"
   echo "venv [$(venv_extras)]" >>"$CALLS"
 }
@@ -55,7 +56,7 @@ def fake_root(tmp: Path, groups: tuple[str, ...] = ("video", "i2c")) -> Path:
 
 def run(func: str, root: Path, tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ, REPO=str(REPO), STATION_ROOT=str(root), REAL_PY=sys.executable)
-    full.update(CALLS=str(tmp / "calls.log"), PYTHONPATH=str(REPO), **env)
+    full.update(CALLS=str(tmp / "calls.log"), PYTHONPATH=str(REPO), CLI=CLI, **env)
     return subprocess.run(
         ["bash", "-c", HARNESS, "harness", func],
         env=full,
