@@ -260,9 +260,12 @@ class Outbox:
         self._check_room()
         if self._live.get(self._head, 0) >= self.segment_size:
             self._head += 1
-        canonical = canonical_bytes(record)
+        try:
+            canonical = canonical_bytes(record)
+            item = seal_item(record, self._signing_key, canonical=canonical)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"outbox append: record is not JSON data ({exc})") from exc
         fp = fingerprint(canonical)
-        item = seal_item(record, self._signing_key, canonical=canonical)
         now = time.time()
         doc = {"record_id": record_id, "stored_at": now, "fp": fp, "item": item.decode()}
         doc_id = self._db(self._head).insert(doc)

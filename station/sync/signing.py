@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from station.config import Config
 from station.record import canonical_bytes
 from station.sync.errors import SyncError
-from station.sync.storage import fsync_dir
+from station.sync.storage import create_private_file
 
 ENVELOPE_VERSION = 1
 
@@ -92,18 +91,13 @@ def _create_key(key_file: Path, pub_file: Path) -> Ed25519PrivateKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        made = create_private_file(key_file, pem)
+    except OSError as exc:
+        raise SyncError(f"cannot create station key {key_file}: {exc.strerror}") from exc
+    if not made:  # another process made it first: use theirs
         return load_or_create_signing_key(key_file, pub_file)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     pub_file.write_text(public_key_text(key.public_key()) + "\n", encoding="ascii")
-    fsync_dir(key_file.parent)
     return key
 
 

@@ -66,24 +66,42 @@ def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
         raise StoreError(f"outbox write of {path.name} failed: {exc.strerror}") from exc
 
 
+def create_private_file(path: Path, data: bytes) -> bool:
+    """Create ``path`` (mode 0600) holding ``data``, all or nothing; never overwrite.
+
+    The data is written and fsynced under a temp name, then hard-linked into
+    place (which fails if the file exists): a crash never leaves an empty or
+    half-written key. Returns False when the file already existed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+    fsync_dir(path.parent)
+    return True
+
+
 def load_or_create_key(path: Path) -> bytes:
     """The 32-byte store key; created (mode 0600) when missing, never overwritten."""
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(KEY_BYTES)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return load_or_create_key(path)
-        try:
-            os.write(fd, key)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        fsync_dir(path.parent)
-        return key
+            made = create_private_file(path, key)
+        except OSError as exc:
+            raise StoreError(f"cannot create outbox key {path}: {exc.strerror}") from exc
+        return key if made else load_or_create_key(path)  # another process won: theirs
     except OSError as exc:
         raise StoreError(f"cannot read outbox key {path}: {exc.strerror}") from exc
     if len(key) != KEY_BYTES:
@@ -142,6 +160,7 @@ __all__ = [
     "EncryptedAtomicStorage",
     "StoreCorrupt",
     "atomic_write",
+    "create_private_file",
     "fsync_dir",
     "load_or_create_key",
 ]

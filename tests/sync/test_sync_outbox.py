@@ -184,6 +184,15 @@ def test_storage_is_a_tinydb_storage(tmp_path: Path) -> None:
         other.all()
 
 
+def test_bad_records_are_refused_not_stored(tmp_path: Path) -> None:
+    with open_outbox(tmp_path) as ob:
+        with pytest.raises(StoreError, match="record_id"):
+            ob.append({"station_id": STATION})
+        with pytest.raises(StoreError, match="not JSON"):
+            ob.append({"record_id": "x", "blob": b"\x00"})
+        assert ob.pending_count() == 0
+
+
 def test_closed_outbox_refuses(tmp_path: Path) -> None:
     ob = open_outbox(tmp_path)
     ob.close()
