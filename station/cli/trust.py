@@ -25,15 +25,14 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 
 def resolve_trust_dir(args: argparse.Namespace) -> Path:
     from station import config
-    from station.verify.chip import trust_dir
 
     if args.trust_dir:
         return Path(args.trust_dir)
     if args.config:
-        return trust_dir(config.load(args.config))
+        return config.load(args.config).trust_dir
     if config.DEFAULT_PATH.exists():
-        return trust_dir(config.load(config.DEFAULT_PATH))
-    return trust_dir(config.Config())
+        return config.load(config.DEFAULT_PATH).trust_dir
+    return config.Config().trust_dir
 
 
 def register(sub: Subparsers) -> None:

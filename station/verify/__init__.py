@@ -1,8 +1,8 @@
 """Verification of a chip read: Passive, Active and Chip Authentication, trust anchors,
 QR/chip agreement, and the verdict the officer sees.
 
-    from station.verify import TrustStore, verify_chip, trust_dir
-    store = TrustStore.load(trust_dir(cfg))          # once at start-up (and after imports)
+    from station.verify import TrustStore, verify_chip
+    store = TrustStore.load(cfg.trust_dir)          # once at start-up (and after imports)
     v = verify_chip(read, qr_identity, store, reader.channel)   # live card: PA + AA + CA
     record["verification"] = v.to_json()
     screen: v.level ("verified" | "signed-untrusted" | "qr-only" | "failed"), v.reason_vi
@@ -12,8 +12,8 @@ parameters), ``trust`` / ``store`` / ``masterlist`` (trust store folder), ``pass
 ``active``, ``chipauth`` (+ ``securityinfo``, ``dh``), ``agreement``, ``verdict``, ``chip``.
 """
 
-from station.verify.chip import load_dump, trust_dir, verify_chip
+from station.verify.chip import load_dump, verify_chip
 from station.verify.trust import TrustStore
 from station.verify.verdict import Auth, Level, Verification
 
-__all__ = ["Auth", "Level", "TrustStore", "Verification", "load_dump", "trust_dir", "verify_chip"]
+__all__ = ["Auth", "Level", "TrustStore", "Verification", "load_dump", "verify_chip"]

@@ -1,6 +1,6 @@
 """One entry point from a chip read to a verdict: ``verify_chip``.
 
-    store = TrustStore.load(trust_dir(cfg))
+    store = TrustStore.load(cfg.trust_dir)
     verification = verify_chip(read, qr_identity, store, reader.channel)
     record["verification"] = verification.to_json()
 
@@ -38,12 +38,6 @@ class ChipReadLike(Protocol):
     def files(self) -> Mapping[str, bytes]: ...
 
     def citizen(self) -> dict[str, Any]: ...
-
-
-def trust_dir(config: Any) -> Path:
-    """The trust store folder of a ``station.config.Config`` ('' = <data_dir>/trust)."""
-    chosen = str(config.trust.dir)
-    return Path(chosen) if chosen else Path(config.data_dir) / "trust"
 
 
 def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
