@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from station import flow
@@ -49,7 +49,6 @@ class Services:
     clock_state: CachedClockState | None = None
     on_record: RecordHook | None = None  # called after a record is on disk (demo, tests)
     notifier: ServiceNotifier | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Station:
