@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -163,14 +164,20 @@ class LedChange:
 
 
 class FakeIndicators:
-    """Records every pattern played and LED change, with clock timestamps."""
+    """Records the patterns played and LED changes, with clock timestamps.
+
+    Only the newest ``HISTORY`` of each are kept, so that a simulated station running
+    for days (the demo, the soak and memory benchmarks) does not grow without bound.
+    """
+
+    HISTORY = 256
 
     def __init__(self, section: GpioSection | None = None, clock: Clock = time.monotonic) -> None:
         self._enabled = section.buzzer_enabled if section is not None else True
         self._clock = clock
         self._lock = threading.Lock()
-        self.played: list[Played] = []
-        self.led_changes: list[LedChange] = []
+        self.played: deque[Played] = deque(maxlen=self.HISTORY)
+        self.led_changes: deque[LedChange] = deque(maxlen=self.HISTORY)
         self.leds = Leds()
         self.closed = False
 

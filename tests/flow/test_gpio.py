@@ -211,3 +211,14 @@ def test_real_gpio_on_a_pi() -> None:
     ind.close()
     button = RpiButton(SECTION, gpio=gpio)
     button.close()
+
+
+def test_fake_indicators_keep_a_bounded_history() -> None:
+    """A simulated station that runs for days must not grow: only the newest are kept."""
+    ind = FakeIndicators(SECTION, clock=lambda: 0.0)
+    for i in range(FakeIndicators.HISTORY * 3):
+        ind.play(Pattern.QR_SEEN if i % 2 else Pattern.VERIFIED)
+        ind.set_leds(Leds(green=bool(i % 2)))
+    assert len(ind.played) == FakeIndicators.HISTORY
+    assert len(ind.led_changes) == FakeIndicators.HISTORY
+    assert ind.patterns()[-1] == Pattern.QR_SEEN  # the newest survive

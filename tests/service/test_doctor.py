@@ -427,32 +427,37 @@ def test_cli_json_and_exit_status(tmp_path: Path) -> None:
     assert "mqtt.port" in body["checks"][0]["summary"]
 
 
-def test_reader_through_real_pcscd_and_vpcd(cfg: Config, tmp_path: Path) -> None:
+def test_reader_through_real_pcscd_and_vpcd(cfg: Config, pcsc_rig: Any) -> None:
     """pyscard -> pcscd -> vpcd -> emulated CCCD, through the check's default adapters."""
     from station.sim.citizens import generate_many
     from station.sim.emulator.card import EmulatedCard
     from station.sim.emulator.files import build_profile
-    from station.sim.pcsc import PcscRig, RigError, missing_parts, other_pcscd_running
 
-    if missing_parts():
-        pytest.skip("PC/SC rig parts missing: " + ", ".join(missing_parts()))
-    if other_pcscd_running():  # e.g. the chip suite's session rig; only one pcscd can run
-        pytest.skip("another pcscd is running")
     real = pi(cfg, "reader")
-    rig = PcscRig(tmp_path / "pcsc")
-    try:
-        rig.start()
-    except RigError as exc:
-        pytest.skip(f"PC/SC rig unavailable: {exc}")
     try:
         empty = doctor_hw.check_reader(real)
         assert empty.status == "OK" and "Virtual PCD 00 00 present, no card" in empty.summary
-        rig.insert(EmulatedCard(build_profile(generate_many(5, 1)[0])))
+        pcsc_rig.insert(EmulatedCard(build_profile(generate_many(5, 1)[0])))
         present = doctor_hw.check_reader(real)
         assert present.status == "OK" and "eMRTD" in present.summary
         wrong = doctor_hw.check_reader(config.replace(real, "reader", name="ACR1252"))
         assert wrong.status == "FAIL" and "Virtual PCD 00 00" in wrong.summary
     finally:
-        rig.stop()
-    down = doctor_hw.check_reader(real)
-    assert down.status == "FAIL" and "pcscd" in down.fix
+        pcsc_rig.remove()  # the rig is shared by the session: leave it empty
+
+
+def test_reader_check_with_pcscd_unreachable(cfg: Config, pcsc_rig: Any, tmp_path: Path) -> None:
+    """pcscd down: a client whose socket path leads nowhere (libpcsclite reads
+    PCSCLITE_CSOCK_NAME), while the session's real pcscd keeps running for the others."""
+    code = (
+        "import json; from station import config, doctor_hw; "
+        "cfg = config.replace(config.from_mapping({}), 'reader', backend='pi'); "
+        "r = doctor_hw.check_reader(cfg); print(json.dumps([r.status, r.summary, r.fix]))"
+    )
+    env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    status, summary, fix = json.loads(done.stdout)
+    assert status == "FAIL" and "PC/SC unavailable" in summary and "pcscd" in fix
