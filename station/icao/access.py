@@ -6,9 +6,16 @@ date of birth, and expiry dates in order: the legal expiry computed by
 first ("qr-milestone"), then no-expiry encodings ("qr-no-expiry"). The candidate that
 opened the chip is recorded as ``key_source``.
 
-PACE comes from ``station.icao.pace`` (issue "pace"), imported lazily; when the module
-or EF.CardAccess is absent, or PACE fails for a reason other than a wrong password,
-BAC is tried ("auto"). ``order`` is "auto" (PACE then BAC), "pace" or "bac".
+PACE comes from ``station.icao.pace`` (issue "pace"), imported lazily. ``order`` is "auto"
+(PACE then BAC), "pace" or "bac". In "auto", BAC opens the chip when the module or
+EF.CardAccess is absent or when PACE fails for any reason, a wrong password included: the
+CAN (last 6 digits of the ID) is an assumption about CCCDs, while BAC's key comes from the
+same QR data. A failed PACE leaves no secure channel and consumes no retry counter for a
+CAN or MRZ password (only a PIN has one, and the station never uses a PIN), so BAC starts
+from a clean state: secure messaging off, the eMRTD application selected again. There is
+at most one fallback per read: BAC never leads back to PACE, and a session lost later is
+re-opened with the protocol that opened it. The result's ``pace_fallback`` says that PACE
+was tried and why it failed; "pace" never falls back.
 """
 
 from __future__ import annotations
@@ -105,11 +112,20 @@ def bac_candidates(identity: QrIdentity, *, expiry: date | None = None) -> list[
     return out
 
 
+@dataclass(frozen=True)
+class PaceFallback:
+    """PACE was tried first and failed, then BAC opened the chip."""
+
+    tried: str  # "PACE-CAN" | "PACE-MRZ"
+    reason: str  # the PaceError reason: "wrong-password", "refused", "unsupported", "failed"
+
+
 @dataclass
 class AccessResult:
     access: str  # "BAC" | "PACE-CAN" | "PACE-MRZ"
     key_source: str
     reopen: Callable[[], None] = field(repr=False)
+    pace_fallback: PaceFallback | None = None
 
 
 def select_application(channel: CardChannel) -> None:
@@ -127,6 +143,17 @@ def _pace_module() -> Any:
         return None
 
 
+def _pace_password(pace: Any, keys: AccessKeys) -> tuple[Any, str] | None:
+    """The PACE password and its key source: the CAN, else the first MRZ key."""
+    if keys.can:
+        return pace.PacePassword.can(keys.can), keys.can_source
+    if keys.bac:
+        k = keys.bac[0].key
+        password = pace.PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)
+        return password, keys.bac[0].source
+    return None
+
+
 def try_pace(
     channel: CardChannel, keys: AccessKeys, card_access: bytes | None
 ) -> AccessResult | None:
@@ -134,17 +161,13 @@ def try_pace(
     pace = _pace_module()
     if pace is None or card_access is None:
         return None
+    chosen = _pace_password(pace, keys)
+    if chosen is None:
+        return None
+    password, source = chosen
     from station.icao import cardaccess
 
     info = cardaccess.CardAccess.parse(card_access)
-    if keys.can:
-        password, source = pace.PacePassword.can(keys.can), keys.can_source
-    elif keys.bac:
-        k = keys.bac[0].key
-        password = pace.PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)
-        source = keys.bac[0].source
-    else:
-        return None
 
     def run() -> str:
         channel.sm = None
@@ -197,16 +220,41 @@ def open_chip(
     card_access: bytes | None = None,
 ) -> AccessResult:
     """Run the access protocols in ``order``; raises AccessError naming step and SW."""
-    if order in ("auto", "pace"):
-        try:
-            result = try_pace(channel, keys, card_access)
-        except AccessError as exc:
-            if order == "pace" or getattr(exc, "reason", "") == "wrong-password":
-                raise
-            log.info("PACE failed (%s), falling back to BAC", exc.step)
-            result = None
-        if result is not None:
-            return result
+    if order == "bac":
+        return try_bac(channel, keys)
+    try:
+        result = try_pace(channel, keys, card_access)
+    except AccessError as exc:
         if order == "pace":
-            raise AccessError("PACE", "not available (no EF.CardAccess or no PACE support)")
+            raise
+        return _bac_after_pace(channel, keys, exc)
+    if result is not None:
+        return result
+    if order == "pace":
+        raise AccessError("PACE", "not available (no EF.CardAccess or no PACE support)")
     return try_bac(channel, keys)
+
+
+def _bac_after_pace(channel: CardChannel, keys: AccessKeys, failed: AccessError) -> AccessResult:
+    """The one fallback of a read: BAC after a failed PACE ("auto" only).
+
+    try_bac drops the (never completed) PACE session and selects the eMRTD application
+    again before GET CHALLENGE, the state a chip expects BAC in."""
+    reason = str(getattr(failed, "reason", "failed"))
+    tried, password = ("PACE-CAN", "the CAN") if keys.can else ("PACE-MRZ", "the MRZ key")
+    if reason == "wrong-password":
+        log.warning("PACE with %s was refused by the chip (%s); trying BAC", password, failed)
+    else:
+        log.info("PACE failed (%s), falling back to BAC", failed)
+    try:
+        result = try_bac(channel, keys)
+    except AccessError as exc:
+        after = f"after {tried} failed ({reason})"
+        raise AccessError(exc.step, _joined(exc.detail, after), exc.sw) from exc
+    log.info("BAC opened the chip (%s failed: %s)", tried, reason)
+    result.pace_fallback = PaceFallback(tried, reason)
+    return result
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

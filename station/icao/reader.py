@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from station.icao import lds
-from station.icao.access import AccessKeys, AccessOrder, open_chip
+from station.icao.access import AccessKeys, AccessOrder, AccessResult, open_chip
 from station.icao.channel import CardChannel
 from station.icao.errors import FileReadError
 from station.icao.files import FileReader, ReadStrategy
@@ -117,7 +117,7 @@ class ChipReader:
             data = self._optional(reader, name, unreadable, report)
             if data is not None:
                 raw[name] = data
-        result = self._result(raw, unreadable, opened.access, opened.key_source, started)
+        result = self._result(raw, unreadable, opened, started)
         log.info(
             "chip %s read: %d files, %d APDUs, %d ms",
             hashlib.sha256(raw.get("DG1", b"")).hexdigest()[:12],
@@ -146,8 +146,7 @@ class ChipReader:
         self,
         raw: dict[str, bytes],
         unreadable: dict[str, str],
-        access: str,
-        source: str,
+        opened: AccessResult,
         started: float,
     ) -> ChipRead:
         mrz = lds.parse_dg1(raw["DG1"]) if "DG1" in raw else None
@@ -159,7 +158,8 @@ class ChipReader:
         ch = self.channel
         return ChipRead(
             files=raw, mrz=mrz, dg13=dg13, face=faces[0] if faces else None,
-            access=access, key_source=source,
+            access=opened.access, key_source=opened.key_source,
             read_ms=int((time.monotonic() - started) * 1000), unreadable=unreadable,
             apdus=ch.apdus, bytes_in=ch.bytes_in, bytes_out=ch.bytes_out,
+            pace_fallback=opened.pace_fallback,
         )  # fmt: skip

@@ -6,10 +6,13 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from station.icao import lds
 from station.icao.mrz import Mrz
+
+if TYPE_CHECKING:
+    from station.icao.access import PaceFallback
 
 SENSITIVE = ("ethnicity", "religion")
 FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15", "EF.SOD")
@@ -18,7 +21,9 @@ FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "D
 @dataclass(frozen=True)
 class ChipRead:
     """What one placement of a card gave. ``files`` holds raw bytes by name ("DG1",
-    "EF.SOD", ...); ``unreadable`` the files the chip refused, with their status word."""
+    "EF.SOD", ...); ``unreadable`` the files the chip refused, with their status word.
+    ``access`` is the protocol that opened the chip; ``pace_fallback`` is set when PACE was
+    tried first and failed (e.g. the card's CAN is not the QR-derived one) and BAC opened it."""
 
     files: Mapping[str, bytes]
     mrz: Mrz | None
@@ -31,6 +36,7 @@ class ChipRead:
     apdus: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    pace_fallback: PaceFallback | None = None
 
     def _dg13_date(self, index: int) -> str | None:
         if self.dg13 is None:
@@ -88,6 +94,9 @@ class ChipRead:
             "key_source": self.key_source,
             "read_ms": self.read_ms,
         }
+        if self.pace_fallback is not None:
+            fallback = self.pace_fallback
+            out["pace_fallback"] = {"tried": fallback.tried, "reason": fallback.reason}
         if self.unreadable:
             out["unreadable"] = dict(self.unreadable)
         if self.mrz is not None and self.mrz.check_errors:

@@ -7,6 +7,7 @@ emulated chip in the simulated reader's field; ``remove()`` takes it away.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from typing import Literal
@@ -31,6 +32,7 @@ CardKind = Literal[
     "qr-only",  # QR readable, no chip answers (chip broken or reader disabled)
     "cloned",  # QR fine, chip signed by an untrusted signer
     "mismatch",  # the chip belongs to another citizen than the printed QR
+    "other-can",  # genuine, but the chip's CAN is not the last 6 ID digits: PACE fails, BAC opens
 ]
 DEMO_MIX: tuple[CardKind, ...] = (
     "good",
@@ -57,13 +59,21 @@ class SimCard:
 
 
 def full_chip(
-    citizen: SyntheticCitizen, pki: TestPki, misbehaviour: Misbehaviour = NORMAL
+    citizen: SyntheticCitizen,
+    pki: TestPki,
+    misbehaviour: Misbehaviour = NORMAL,
+    *,
+    can: str | None = None,
 ) -> EmulatedCard:
     """An emulated CCCD chip with everything a real one answers: BAC, PACE, Active and
-    Chip Authentication, over the citizen's signed file set."""
+    Chip Authentication, over the citizen's signed file set. ``can``: the chip's CAN when it
+    is not the citizen's usual one (the last 6 digits of the ID)."""
     from station.sim.emulator import auth, pace
 
-    card = EmulatedCard(build_profile(citizen, pki=pki), misbehaviour)
+    profile = build_profile(citizen, pki=pki)
+    if can is not None:
+        profile = dataclasses.replace(profile, can=can)
+    card = EmulatedCard(profile, misbehaviour)
     pace.install(card)
     auth.install(card)
     return card
@@ -102,8 +112,10 @@ class CardFactory:
         self.pki: TestPki = make_test_pki("p256", name="Demo")
         self._rogue: TestPki | None = None
 
-    def _chip(self, citizen: SyntheticCitizen, pki: TestPki) -> EmulatedCard:
-        return full_chip(citizen, pki)
+    def _chip(
+        self, citizen: SyntheticCitizen, pki: TestPki, can: str | None = None
+    ) -> EmulatedCard:
+        return full_chip(citizen, pki, can=can)
 
     def make(self, kind: CardKind) -> SimCard:
         citizen = generate(self.rng)
@@ -131,6 +143,11 @@ class CardFactory:
             chip = self._chip(citizen, self._rogue)
         elif kind == "mismatch":
             chip = self._chip(generate(self.rng), self.pki)
+        elif kind == "other-can":
+            can = citizen.can
+            while can == citizen.can:
+                can = f"{self.rng.randrange(10**6):06d}"
+            chip = self._chip(citizen, self.pki, can)
         else:
             chip = self._chip(citizen, self.pki)
         return SimCard(kind, citizen, frame, chip)

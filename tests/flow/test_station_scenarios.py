@@ -188,3 +188,17 @@ def test_card_lifted_mid_read_then_put_back(station: Running, factory: CardFacto
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.VERIFIED
     assert len(station.records) == 1
+
+
+def test_card_whose_can_is_not_the_id_digits_reads_with_bac(
+    station: Running, factory: CardFactory
+) -> None:
+    """The chip refuses PACE with the QR-derived CAN; BAC with the QR-derived key opens it and
+    the record says so."""
+    station.counter.place(factory.make("other-can"))
+    assert wait_for(lambda: result(station) is not None)
+    shown = result(station)
+    assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
+    (record,) = station.records
+    assert record["chip"]["access"] == "BAC"
+    assert record["chip"]["pace_fallback"] == {"tried": "PACE-CAN", "reason": "wrong-password"}

@@ -12,7 +12,10 @@ its MRZ key data (document number, DOB, expiry; reversed document number when th
 ``wrong_key`` misbehaviour is on, like BAC). Per-session state lives in ``card.state["pace"]``.
 
 Failure switches (`PaceSwitches`): ``wrong_can`` (the chip holds another CAN: the terminal's
-token fails in step 4 with 6300), ``refuse`` (MSE:Set AT answers 6982, as a CCCD was seen to
+token fails in step 4 with ``refusal_sw``, 6300 "authentication failed" by default; BSI's
+PersoSim answers 6A80 there for a CAN or MRZ password, 63CX only for a PIN. Either way
+the PACE state is dropped, no session is open, no retry counter moves and a later PACE
+or BAC starts afresh), ``refuse`` (MSE:Set AT answers 6982, as a CCCD was seen to
 do), ``bad_token`` (the chip sends a wrong T_IC), ``pace_only`` (BAC's EXTERNAL AUTHENTICATE
 answers 6982), and `unsupported_parameter_id` (with `with_pace`: EF.CardAccess offers a domain
 parameter id the station does not implement).
@@ -66,6 +69,7 @@ class PaceSwitches:
     refuse: bool = False
     bad_token: bool = False
     pace_only: bool = False
+    refusal_sw: int = 0x6300
 
 
 def with_pace(
@@ -184,7 +188,7 @@ def general_authenticate(
         return status(0x6A80)
     if answer is None:
         card.state.pop("pace", None)
-        return status(0x6300)
+        return status(switches.refusal_sw)
     session["step"] = step + 1
     if step == 4:
         del card.state["pace"]
