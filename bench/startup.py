@@ -2,8 +2,16 @@
 
 1. Time from process start to the station's sd_notify ``READY=1`` (``station run`` on
    simulated hardware, a fake NOTIFY_SOCKET), side by side with a bare
-   ``python -c "import station"`` and ``python -c pass``, median of several runs.
-   Target: READY in under 3x the bare import.
+   ``python -c "import station"``, ``python -c pass``, the standard library an asyncio
+   service cannot start without, and ``import station.app`` (the code and device
+   libraries that ``run`` loads), median of several interleaved runs. Every row runs
+   with compiled bytecode, as the installed service does (``scripts/install.sh``
+   compiles it; this bench uses a private PYTHONPYCACHEPREFIX and one warm-up run).
+   Issue target: READY in under 3x the bare import. That target is below the floor
+   on CPython 3.11: importing asyncio and logging alone takes about 3x an empty
+   interpreter, so the bench also prints READY against ``import station.app``: the
+   start-up work beyond loading code (config, outbox, devices, workers) must stay
+   under 3x of that.
 2. Resident memory of the station process while it reads 1,000 simulated cards end to end
    (QR, PACE/BAC chip read, verification, durable outbox, MQTT publish to a real loopback
    mosquitto, acknowledgements from a ward receiver running in another process).
@@ -30,11 +38,15 @@ from typing import Any
 CLI = "import sys; from station.cli import main; sys.exit(main())"
 POOL = 24  # distinct cards, presented in turn
 BARE = "python -c 'import station'"
+FLOOR = "import asyncio, logging, tomllib"
+APP = "python -c 'import station.app'"
+READY = "station run -> READY"
 STARTUP_ROWS: dict[str, str | None] = {
     "python -c pass": "pass",
     BARE: "import station",
-    "python -c 'import station.app'": "import station.app",  # what `run` must import
-    "station run -> READY": None,
+    f"python -c '{FLOOR}'": FLOOR,  # what any asyncio service with a config loads
+    APP: "import station.app",  # the code and device libraries `run` loads
+    READY: None,
 }
 
 
@@ -48,17 +60,24 @@ def rss_mb(pid: int | str = "self") -> float:
 # --- 1. start-up --------------------------------------------------------------------
 
 
-def time_exit(code: str) -> float:
+def bytecode_env(tmp: Path) -> dict[str, str]:
+    """Cached bytecode for every row, like the installed service (see the docstring)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
+def time_exit(code: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
     return time.perf_counter() - t0
 
 
-def time_ready(config: Path, sock_path: str) -> float:
+def time_ready(config: Path, sock_path: str, base_env: dict[str, str]) -> float:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(sock_path)
         sock.settimeout(60)
-        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+        env = dict(base_env, NOTIFY_SOCKET=sock_path)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-c", CLI, "run", "--config", str(config)],
@@ -83,10 +102,13 @@ def startup(tmp: Path, runs: int) -> list[tuple[str, float]]:
         f'[station]\nid = "bench"\ndata_dir = "{tmp / "run-data"}"\n[mqtt]\nenabled = false\n'
     )
     sock = f"/tmp/bench-notify-{os.getpid()}"
+    env = bytecode_env(tmp)
     rows: dict[str, list[float]] = {name: [] for name in STARTUP_ROWS}
-    for _ in range(runs):  # interleaved, so that drift hits all rows alike
+    for run in range(runs + 1):  # interleaved, so that drift hits all rows alike
         for name, code in STARTUP_ROWS.items():
-            rows[name].append(time_ready(config, sock) if code is None else time_exit(code))
+            took = time_ready(config, sock, env) if code is None else time_exit(code, env)
+            if run > 0:  # run 0 is the warm-up that writes the bytecode cache
+                rows[name].append(took)
     return [(name, statistics.median(values)) for name, values in rows.items()]
 
 
@@ -150,7 +172,6 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
                 counter.remove()
                 await asyncio.sleep(2 / cfg.camera.fps)  # the camera sees the empty counter
                 if n % 100 == 0:
-                    forget_recordings(devices.indicators)
                     samples.append((n, rss_mb(), outbox.pending_count()))
                     print(f"  {n} reads, RSS {samples[-1][1]:.1f} MB", file=sys.stderr)
         finally:
@@ -161,16 +182,6 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
             ward.send_signal(signal.SIGTERM)
             ward.wait(10)
     return samples
-
-
-def forget_recordings(indicators: Any) -> None:
-    """The simulated buzzer/LEDs record every pattern played (a test fake, like gpiozero's
-    MockPin); the real GPIO adapter keeps nothing. Drop that history so that the memory
-    measured is the station's own."""
-    for name in ("played", "led_changes"):
-        history = getattr(indicators, name, None)
-        if isinstance(history, list):
-            history.clear()
 
 
 def start_ward(broker: Any, db: Path, tmp: Path) -> subprocess.Popen[bytes]:
@@ -197,8 +208,13 @@ def main() -> int:
     print(f"{'':32}{'seconds':>10}{'x import':>10}")
     for name, seconds in rows:
         print(f"{name:32}{seconds:>10.3f}{seconds / bare:>10.2f}")
-    ready = dict(rows)["station run -> READY"]
-    print(f"target: READY < 3x import station -> {'met' if ready < 3 * bare else 'NOT met'}")
+    table = dict(rows)
+    ready, floor, app = table[READY], table[f"python -c '{FLOOR}'"], table[APP]
+    met = "met" if ready < 3 * bare else "NOT met"
+    print(f"issue target: READY < 3x bare import -> {met} ({ready / bare:.1f}x;")
+    print(f"  the asyncio/logging floor alone is {floor / bare:.1f}x)")
+    met = "met" if ready < 3 * app else "NOT met"
+    print(f"start-up work: READY < 3x import station.app -> {met} ({ready / app:.2f}x)")
     print(f"\nmemory over {args.reads} reads ({elapsed:.0f} s, {args.reads / elapsed:.1f} reads/s)")
     print(f"{'reads':>8}{'RSS MB':>10}{'x first':>10}{'pending':>10}")
     for n, mb, pending in samples:

@@ -134,6 +134,9 @@ make_service_venv() {
   as_root "$venv/bin/python" -m pip install -q --upgrade pip
   as_root "$venv/bin/python" -m pip install -q "$spec"
   as_root "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$(st_prefix)/src"
+  # The unit runs with a read-only venv and PYTHONDONTWRITEBYTECODE=1: without bytecode
+  # compiled here, every start would compile the station's sources again.
+  as_root "$venv/bin/python" -m compileall -q "$venv/lib" >/dev/null
 }
 
 install_config() {
