@@ -121,7 +121,9 @@ class ReaderSection:
     name: str = opt("", "PC/SC reader name (substring); '' = first reader")
     enabled: bool = opt(True, "read the chip after the QR code")
     access: Literal["auto", "pace", "bac"] = opt(
-        "auto", "'auto': PACE when the card offers it, else BAC; or only 'pace' / 'bac'"
+        "auto",
+        "'auto': PACE when the card offers it, BAC if PACE is not offered or fails; "
+        "or only 'pace' / 'bac'",
     )
     pace_password: Literal["can", "mrz"] = opt(
         "can", "PACE password: the CAN (last 6 digits of the ID) or the QR-derived MRZ key"
