@@ -22,11 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from station import config as config_mod
 from station.clock import ClockState, clock_state
 from station.config import Config
+
+if TYPE_CHECKING:
+    from station.sync.outbox import OutboxSummary
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +130,9 @@ def _segments(store: Path) -> list[Path]:
     return sorted(store.glob("seg-*.tdb"))
 
 
-def _read_segment(path: Path, key: bytes) -> list[float]:
-    """``stored_at`` of each record in one outbox segment (read-only)."""
-    from station.sync.storage import EncryptedAtomicStorage
-
-    data = EncryptedAtomicStorage(path, key).read() or {}
-    return [
-        float(doc.get("stored_at", 0.0))
-        for table in data.values()
-        for doc in table.values()
-        if isinstance(doc, dict) and "record_id" in doc
-    ]
-
-
 def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckResult:
     from station.sync.errors import StoreError
+    from station.sync.outbox import read_summary
 
     store, key_file = cfg.store_path, cfg.data_dir / "outbox.key"
     quarantine = store.parent / f"{store.name}.corrupt"
@@ -149,18 +140,20 @@ def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckRe
     if not segments:
         return ok("outbox", f"empty ({store})")
     try:
-        key = key_file.read_bytes()
-        stamps = [t for seg in segments for t in _read_segment(seg, key)]
+        found = read_summary(store, key_file.read_bytes())
     except (OSError, StoreError) as exc:
         return fail(
             "outbox",
             f"cannot read the outbox: {getattr(exc, 'strerror', None) or exc}",
             f"run as the service user (sudo -u station station doctor); check {key_file}",
         )
-    pending, cap = len(stamps), cfg.store.max_records
-    age_h = ((now or _wall)() - min(stamps)) / 3600 if stamps else 0.0
+    pending, cap = found.pending, cfg.store.max_records
+    oldest = found.oldest_stored_at
+    age_h = ((now or _wall)() - oldest) / 3600 if oldest is not None else 0.0
     summary = f"{pending} records waiting, oldest {age_h:.1f} h"
     sync_fix = "check the broker check above; records leave once the ward acknowledges them"
+    if found.refused_total:
+        return fail("outbox", f"{summary}; {_refused_text(found, cfg)}", _REFUSED_FIX)
     if pending >= cap:
         return fail(
             "outbox", f"{summary}: full (store.max_records = {cap}), reads refused", sync_fix
@@ -174,6 +167,24 @@ def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckRe
     if pending > 0.8 * cap or age_h > 24:
         return warn("outbox", summary, sync_fix)
     return ok("outbox", summary)
+
+
+_REFUSED_FIX = (
+    "`station outbox status` shows why. 'station mismatch': the records name the station id "
+    "they were read under; set station.id (and the certificate) back to it, restart, requeue. "
+    "'forged'/'unsigned': enrol this station's current key on the ward server (station keygen "
+    "prints the line). Then: sudo systemctl stop station; sudo -u station station outbox "
+    "requeue; sudo systemctl start station"
+)
+
+
+def _refused_text(found: OutboxSummary, cfg: Config) -> str:
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(found.refused.items()))
+    text = f"{found.refused_total} records refused by the ward ({reasons}), kept, not sent"
+    others = sorted(found.refused_stations - {cfg.station.id})
+    if others:
+        text += f"; they name station {', '.join(others)} (this is {cfg.station.id})"
+    return text
 
 
 def _wall() -> float:

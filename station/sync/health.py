@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from station.config import Config
 from station.sync.errors import SyncError
 from station.sync.link import Link, LinkSettings
+from station.sync.outbox import read_summary
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,18 @@ def check_outbox(cfg: Config) -> Check:
     if free_mb < cfg.store.min_free_mb:
         problems.append(f"only {free_mb} MB free (store.min_free_mb = {cfg.store.min_free_mb})")
     detail = f"{folder}: {segments} segment files, {free_mb} MB free"
+    fix = "fix the file permissions / free disk space; see the log for details"
+    if segments and key.exists():
+        try:
+            refused = read_summary(folder, key.read_bytes()).refused_total
+        except (OSError, SyncError) as exc:
+            problems.append(f"cannot read the outbox ({exc})")
+        else:
+            if refused:
+                problems.append(f"{refused} records refused by the ward (kept, not sent)")
+                fix = "see `station outbox status`, fix the station id / enrolment, then "
+                fix += "stop the station and run `station outbox requeue`"
     if problems:
-        fix = "fix the file permissions / free disk space; see the log for details"
         return Check("outbox", False, f"{detail}; " + "; ".join(problems), fix)
     return Check("outbox", True, detail)
 

@@ -13,19 +13,35 @@ call to that thread and waits for its result, so the app loop, the publisher and
 the CLI can share one ``Outbox``. :meth:`Outbox.append` returns only after the
 record is on disk; it raises :class:`StoreFull` when ``max_records`` wait or the
 disk has less than ``min_free_mb`` free (stored records are never dropped).
+
+Refused records: when the ward answers that it will never accept a record
+(e.g. "station mismatch", "forged"; see :mod:`station.sync.ward`),
+:meth:`Outbox.mark_refused` marks its document ``"refused": <reason>`` in the
+same atomic segment rewrite as every other change. A refused record is kept on
+disk, is no longer sent and does not count as pending (store-full, sync screen);
+:meth:`Outbox.requeue` (``station outbox requeue``) makes it pending again once
+the admin fixed the cause. :func:`read_summary` counts both kinds read-only
+(doctor, ``station outbox status``), safe while the station runs.
+
+Every ``Outbox`` holds a shared ``flock`` on ``<store>/.lock``; the admin's
+requeue opens it with ``exclusive=True`` and is refused while the station runs
+(two processes rewriting the same segment would lose each other's writes).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import queue
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +64,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SEGMENT_SIZE = 32
 _SEG_PREFIX, _SEG_SUFFIX = "seg-", ".tdb"
+_LOCK_NAME = ".lock"
+_REASON_RE = re.compile(r"[^a-z0-9 _-]")
+
+
+def clean_reason(text: object) -> str:
+    """A refusal reason as a short lowercase word or two (it arrives from the network)."""
+    word = _REASON_RE.sub("", str(text).lower())[:32].strip()
+    return word or "unspecified"
+
+
+class OutboxBusy(StoreError):
+    """The outbox is open in another process (the station is running)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,7 @@ class _Entry:
     doc_id: int
     stored_at: float
     fingerprint: str
+    refused: str = ""  # the ward's reason; "" = pending
 
 
 class Outbox:
@@ -71,8 +100,11 @@ class Outbox:
         min_free_mb: int = 50,
         segment_size: int = SEGMENT_SIZE,
         audit: AuditLog | None = None,
+        exclusive: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.exclusive = exclusive
+        self._lock_fd = -1
         self.key_file = Path(key_file)
         self.max_records = max_records
         self.min_free_bytes = min_free_mb * 1024 * 1024
@@ -80,7 +112,8 @@ class Outbox:
         self.audit = audit
         self._signing_key = signing_key
         self.quarantined: list[Path] = []
-        self._index: dict[str, _Entry] = {}
+        self._index: dict[str, _Entry] = {}  # pending records, oldest first
+        self._refused: dict[str, _Entry] = {}
         self._live: dict[int, int] = {}  # segment -> records still in it
         self._cache: dict[int, dict[int, dict[str, Any]]] = {}
         self._head = 1
@@ -91,10 +124,16 @@ class Outbox:
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="outbox", daemon=True)
         self._thread.start()
-        self._call(self._open)
+        try:
+            self._call(self._open)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
-    def from_config(cls, cfg: Config, *, audit: AuditLog | None = None) -> Outbox:
+    def from_config(
+        cls, cfg: Config, *, audit: AuditLog | None = None, exclusive: bool = False
+    ) -> Outbox:
         """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``.
 
         Records are signed with the station key (made on first use) when stored;
@@ -107,6 +146,7 @@ class Outbox:
             max_records=cfg.store.max_records,
             min_free_mb=cfg.store.min_free_mb,
             audit=audit if audit is not None else AuditLog(cfg.audit_path),
+            exclusive=exclusive,
         )
 
     # -- public API (any thread) -------------------------------------------------------
@@ -136,7 +176,27 @@ class Outbox:
         ids = list(record_ids)
         return self._call(lambda: self._delete(ids))
 
+    def mark_refused(self, refusals: Iterable[tuple[str, str]]) -> int:
+        """Keep (record_id, reason) records on disk but stop sending them; returns how many.
+
+        Ids that are not pending (unknown, delivered, already refused) are ignored.
+        """
+        items = [(str(rid), clean_reason(why)) for rid, why in refusals]
+        return self._call(lambda: self._refuse(items))
+
+    def requeue(self, reason: str | None = None) -> int:
+        """Make refused records (only those with ``reason``, if given) pending again."""
+        return self._call(lambda: self._requeue(reason))
+
+    def refused_count(self) -> int:
+        return self._call(lambda: len(self._refused))
+
+    def refused(self) -> dict[str, str]:
+        """record_id -> the ward's reason, for every refused record."""
+        return self._call(lambda: {rid: e.refused for rid, e in self._refused.items()})
+
     def record_ids(self) -> list[str]:
+        """Ids of the pending records (not the refused ones), oldest first."""
         return self._call(lambda: list(self._index))
 
     @property
@@ -169,6 +229,8 @@ class Outbox:
         while True:
             item = self._calls.get()
             if item is None:
+                if self._lock_fd >= 0:
+                    os.close(self._lock_fd)  # releases the flock
                 return
             fn, fut = item
             try:
@@ -200,6 +262,7 @@ class Outbox:
         if self.path.exists() and not self.path.is_dir():
             self._quarantine(self.path, "not a store folder")
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock()
         for tmp in self.path.glob(".*.tmp"):  # a write cut short: the old file is intact
             tmp.unlink()
         segments = sorted(
@@ -211,11 +274,25 @@ class Outbox:
             self._load_segment(n)
         self._head = segments[-1] if segments else 1
         log.info(
-            "outbox %s: %d records waiting in %d segments",
+            "outbox %s: %d records waiting, %d refused by the ward, in %d segments",
             self.path,
             len(self._index),
+            len(self._refused),
             len(self._live),
         )
+
+    def _lock(self) -> None:
+        """Shared flock for a normal open; exclusive (and not waiting) for the admin's."""
+        fd = os.open(self.path / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if self.exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutboxBusy(
+                f"outbox {self.path} is in use (is the station running? "
+                "sudo systemctl stop station, then try again)"
+            ) from None
+        self._lock_fd = fd
 
     def _load_segment(self, n: int) -> None:
         try:
@@ -230,7 +307,9 @@ class Outbox:
             except (KeyError, TypeError, ValueError):
                 log.error("outbox segment %d: skipping a malformed entry", n)
         for record_id, stored_at, doc in entries:
-            self._index[record_id] = _Entry(n, doc.doc_id, stored_at, str(doc.get("fp", "")))
+            refused = str(doc.get("refused") or "")
+            entry = _Entry(n, doc.doc_id, stored_at, str(doc.get("fp", "")), refused)
+            (self._refused if refused else self._index)[record_id] = entry
         if entries:
             self._live[n] = len(entries)
 
@@ -255,7 +334,7 @@ class Outbox:
         record_id = record.get("record_id")
         if not isinstance(record_id, str) or not record_id:
             raise StoreError("outbox append: record has no record_id")
-        if record_id in self._index:
+        if record_id in self._index or record_id in self._refused:
             return  # idempotent: already stored
         self._check_room()
         if self._live.get(self._head, 0) >= self.segment_size:
@@ -300,7 +379,7 @@ class Outbox:
     def _delete(self, ids: list[str]) -> int:
         by_segment: dict[int, list[tuple[str, _Entry]]] = {}
         for record_id in dict.fromkeys(ids):
-            entry = self._index.get(record_id)
+            entry = self._index.get(record_id) or self._refused.get(record_id)
             if entry is not None:
                 by_segment.setdefault(entry.segment, []).append((record_id, entry))
         deleted: list[tuple[str, str]] = []
@@ -313,11 +392,131 @@ class Outbox:
                 self._db(seg, sync_dir=False).remove(doc_ids=[e.doc_id for _, e in items])
                 self._live[seg] -= len(items)
             for record_id, entry in items:
-                del self._index[record_id]
+                self._index.pop(record_id, None)
+                self._refused.pop(record_id, None)
                 deleted.append((record_id, entry.fingerprint))
         if deleted and self.audit is not None:
             self.audit.write_many(("deleted", rid, fp, "delivered") for rid, fp in deleted)
         return len(deleted)
 
+    def _set_refused(self, entries: list[tuple[str, _Entry]]) -> None:
+        """Write each entry's ``refused`` field: one atomic rewrite per segment touched."""
+        by_segment: dict[int, list[_Entry]] = {}
+        for _, entry in entries:
+            by_segment.setdefault(entry.segment, []).append(entry)
+        for seg, items in by_segment.items():
+            db = self._db(seg)
+            for reason in {e.refused for e in items}:
+                ids = [e.doc_id for e in items if e.refused == reason]
+                if reason:
+                    db.update({"refused": reason, "refused_at": time.time()}, doc_ids=ids)
+                else:
+                    db.update(_drop_refusal, doc_ids=ids)
 
-__all__ = ["Outbox", "StoreError", "StoreFull"]
+    def _refuse(self, items: list[tuple[str, str]]) -> int:
+        changed = [
+            (rid, _replace_refused(self._index[rid], why))
+            for rid, why in dict(items).items()
+            if rid in self._index
+        ]
+        if not changed:
+            return 0
+        self._set_refused(changed)  # on disk first: a crash leaves them pending, not lost
+        for rid, entry in changed:
+            del self._index[rid]
+            self._refused[rid] = entry
+            log.warning("the ward refused record %s (%s): kept, not resent", rid, entry.refused)
+        if self.audit is not None:
+            self.audit.write_many(
+                ("refused", rid, e.fingerprint, f"refused:{e.refused}") for rid, e in changed
+            )
+        return len(changed)
+
+    def _requeue(self, reason: str | None) -> int:
+        changed = [
+            (rid, _replace_refused(e, ""))
+            for rid, e in self._refused.items()
+            if reason is None or e.refused == reason
+        ]
+        if not changed:
+            return 0
+        self._set_refused(changed)
+        for rid, entry in changed:
+            del self._refused[rid]
+            self._index[rid] = entry
+        # back in store order, so the oldest waiting record is first again
+        self._index = dict(sorted(self._index.items(), key=lambda kv: _order(kv[1])))
+        if self.audit is not None:
+            self.audit.write_many(
+                ("requeued", rid, e.fingerprint, "requeued by admin") for rid, e in changed
+            )
+        log.warning("requeued %d records refused by the ward", len(changed))
+        return len(changed)
+
+
+def _replace_refused(entry: _Entry, reason: str) -> _Entry:
+    return _Entry(entry.segment, entry.doc_id, entry.stored_at, entry.fingerprint, reason)
+
+
+def _order(entry: _Entry) -> tuple[int, int]:
+    return entry.segment, entry.doc_id
+
+
+def _drop_refusal(doc: dict[str, Any]) -> None:
+    doc.pop("refused", None)
+    doc.pop("refused_at", None)
+
+
+@dataclass
+class OutboxSummary:
+    """What the outbox holds, read without opening it for writing (no personal data)."""
+
+    pending: int = 0
+    oldest_stored_at: float | None = None
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> count
+    refused_stations: set[str] = field(default_factory=set)  # station ids they name
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
+
+
+def read_summary(store: Path, key: bytes) -> OutboxSummary:
+    """Count pending and refused records in every segment (read-only; may raise StoreError)."""
+    out = OutboxSummary()
+    for seg in sorted(store.glob(f"{_SEG_PREFIX}*{_SEG_SUFFIX}")):
+        data = EncryptedAtomicStorage(seg, key).read() or {}
+        for table in data.values():
+            for doc in table.values():
+                if not isinstance(doc, dict) or "record_id" not in doc:
+                    continue
+                refused = doc.get("refused")
+                if refused:
+                    reason = clean_reason(refused)
+                    out.refused[reason] = out.refused.get(reason, 0) + 1
+                    out.refused_stations.add(_station_of(doc))
+                    continue
+                out.pending += 1
+                stamp = float(doc.get("stored_at", 0.0))
+                if out.oldest_stored_at is None or stamp < out.oldest_stored_at:
+                    out.oldest_stored_at = stamp
+    return out
+
+
+def _station_of(doc: dict[str, Any]) -> str:
+    """The station id a stored record names (not personal data)."""
+    try:
+        return str(json.loads(doc["item"])["record"]["station_id"])
+    except (KeyError, TypeError, ValueError):
+        return "?"
+
+
+__all__ = [
+    "Outbox",
+    "OutboxBusy",
+    "OutboxSummary",
+    "StoreError",
+    "StoreFull",
+    "clean_reason",
+    "read_summary",
+]

@@ -4,15 +4,20 @@ Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
 
 - ``P/S/records`` station -> ward, QoS 1, envelopes of up to ``batch_records``
   records, each signed when it was stored (:mod:`station.sync.signing`);
-- ``P/S/ack`` ward -> station, QoS 1, ``{"ack": [record_id, ...]}``;
+- ``P/S/ack`` ward -> station, QoS 1, ``{"ack": [record_id, ...]}``, optionally
+  with ``"refused": [{"record_id": ..., "reason": "station mismatch"}, ...]`` for
+  records the ward will never accept (an ack without "refused" is the old format;
+  a ward always sends "ack", possibly empty, so old stations still parse it);
 - ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
   Last Will and is also sent on a clean stop);
-- ``P/S/heartbeat`` ``{"pending", "oldest_pending_age_s", "uptime_s", "version"}``.
+- ``P/S/heartbeat`` ``{"pending", "refused", "oldest_pending_age_s", "uptime_s", "version"}``.
 
 The outbox is the only buffer. At most ``inflight`` records are sent and not yet
 acknowledged; a record is deleted only when the ward acks it (a PUBACK only means
 the broker has it), and resent when no ack came within ``ack_timeout_s`` or when
-the broker lost our session. The publisher runs in its own thread and reports a
+the broker lost our session. A refused record is not resent: the outbox keeps it
+in a "refused" state (:meth:`Outbox.mark_refused`) until the admin requeues it
+(``station outbox requeue``). The publisher runs in its own thread and reports a
 :class:`SyncState` through a callback (called from that thread: hand it to your
 event loop).
 """
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 from station import __version__
 from station.config import Config
 from station.sync.link import Link, LinkSettings
-from station.sync.outbox import Outbox
+from station.sync.outbox import Outbox, clean_reason
 from station.sync.signing import batch_payload
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,7 @@ class SyncState:
     pending: int
     last_sync_at: float | None  # epoch seconds of the last ward ack, None = never
     oldest_pending_age_s: float | None = None
+    refused: int = 0  # records the ward refused, kept until `station outbox requeue`
 
 
 def topics(prefix: str, station_id: str) -> dict[str, str]:
@@ -85,6 +91,8 @@ class Publisher:
         )
         self._inflight: dict[str, float] = {}  # record_id -> monotonic send time
         self._acked: list[str] = []
+        self._refusals: list[tuple[str, str]] = []  # (record_id, reason) from the ward
+        self.refused_total = 0  # records moved to the refused state by this publisher
         self._maybe_more = True
         self._seen_seq = -1
         self._started = time.monotonic()
@@ -161,17 +169,23 @@ class Publisher:
         now = time.monotonic()
         delivered = 0
         acked, self._acked = self._acked, []
-        if acked:
+        refusals, self._refusals = self._refusals, []
+        if acked or refusals:
             self._maybe_more = True
         if self._link.connected:
             self._expire(now)
-            self._fill(also_skip=acked)  # refill the window first, then delete
+            # refill the window first, then delete / set aside
+            self._fill(also_skip=[*acked, *(rid for rid, _ in refusals)])
             if now >= self._next_heartbeat:
                 self._heartbeat(now)
         if acked:
             delivered = self.outbox.mark_delivered(acked)
             if delivered:
                 self._last_sync = time.time()
+        if refusals:
+            refused = self.outbox.mark_refused(refusals)
+            self.refused_total += refused
+            delivered += refused  # the counts changed: report now
         if now >= self._next_refresh or delivered or self._seen_seq != self.outbox.append_seq:
             self._report()
             self._next_refresh = now + 1.0
@@ -206,6 +220,7 @@ class Publisher:
         age = self.outbox.oldest_pending_age()
         beat = {
             "pending": self.outbox.pending_count(),
+            "refused": self.outbox.refused_count(),
             "oldest_pending_age_s": None if age is None else round(age, 1),
             "uptime_s": round(now - self._started, 1),
             "version": __version__,
@@ -221,10 +236,12 @@ class Publisher:
             pending=self.outbox.pending_count(),
             last_sync_at=self._last_sync,
             oldest_pending_age_s=self.outbox.oldest_pending_age(),
+            refused=self.outbox.refused_count(),
         )
-        changed = self._state is None or (
-            (state.connected, state.pending, state.last_sync_at)
-            != (self._state.connected, self._state.pending, self._state.last_sync_at)
+        old = self._state
+        changed = old is None or (
+            (state.connected, state.pending, state.last_sync_at, state.refused)
+            != (old.connected, old.pending, old.last_sync_at, old.refused)
         )
         self._state = state
         if changed and self._on_state is not None:
@@ -251,16 +268,23 @@ class Publisher:
         if topic != self.topics["ack"]:
             return
         try:
-            ids = json.loads(payload)["ack"]
-            if not isinstance(ids, list):
-                raise TypeError("ack is not a list")
-        except (ValueError, KeyError, TypeError):
+            doc = json.loads(payload)
+            ids = doc.get("ack", [])
+            refused = doc.get("refused", [])
+            if not isinstance(ids, list) or not isinstance(refused, list):
+                raise TypeError("ack or refused is not a list")
+        except (ValueError, AttributeError, TypeError):
             log.warning("ignoring a malformed ack message (%d bytes)", len(payload))
             return
         for record_id in ids:
             if isinstance(record_id, str):
                 self._inflight.pop(record_id, None)
                 self._acked.append(record_id)
+        for item in refused:
+            record_id = item.get("record_id") if isinstance(item, dict) else None
+            if isinstance(record_id, str) and record_id:
+                self._inflight.pop(record_id, None)
+                self._refusals.append((record_id, clean_reason(item.get("reason"))))
 
 
 __all__ = ["Publisher", "SyncState", "topics"]

@@ -9,12 +9,37 @@ nothing), and only after the commit one ack per station is published (replays ar
 acked again so a station that missed the first ack can delete its copy). Rejected
 messages are logged with the reason and a payload fingerprint and never stop the
 receiver. Retention deletes old records and writes an audit line for each.
+
+Negative acknowledgements. The ack message to ``<prefix>/<station>/ack`` is
+``{"ack": [ids], "refused": [{"record_id": id, "reason": word}]}`` ("ack" is
+always present, possibly empty, so stations that predate "refused" still parse
+it). It always goes to the station named by the *topic*, which the broker ACL
+ties to the sender's certificate, never to the station a record claims to be
+from. What is refused, and what is not:
+
+- Permanent, answered: a refusal of one item (:data:`PERMANENT`: "station
+  mismatch", "forged", "unsigned"). The outcome depends only on the item's own
+  bytes and the key enrolled for the sending station, so sending the same bytes
+  again can never succeed; the station sets the record aside until its admin
+  fixes the cause (station id, enrolment) and requeues it.
+- Envelope-level (:class:`EnvelopeError`: station not enrolled, topic/envelope
+  mismatch, not JSON), NOT answered: the items are left unacknowledged and the
+  station resends them after its ack timeout. "Not enrolled" is the normal state
+  between installing a station and running ``station ward enroll``; it heals by
+  itself once enrolled, and refusing would strand every record read meanwhile.
+  With no enrolled key (or an envelope that contradicts its own topic) nothing in
+  the message can be verified, so its record ids are claims the ward should not
+  act on. The ward logs and audits these as before.
+- The ward's own failures (SQLite errors: disk full, locked, I/O) are NOT
+  refusals: the batch is neither acked nor refused, the error is logged, the
+  receiver keeps running and the stations resend.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +63,8 @@ from station.sync.ward_db import WardDB
 log = logging.getLogger(__name__)
 
 RETENTION_CHECK_S = 3600.0
+# Item-level refusals that resending cannot change (see the module docstring).
+PERMANENT = frozenset({"station mismatch", "forged", "unsigned"})
 
 
 @dataclass
@@ -47,6 +74,8 @@ class WardStats:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    refused_sent: int = 0  # negative acks sent (records the stations will set aside)
+    db_errors: int = 0  # batches left unacknowledged because the database failed
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -110,10 +139,13 @@ class WardReceiver:
         try:
             while not self._stop.is_set():
                 link.step(0.05)
-                if self._batch:
-                    batch, self._batch = self._batch, []
-                    self._handle(db, link, batch)
-                self._maybe_purge(db)
+                batch, self._batch = self._batch, []
+                try:
+                    if batch:
+                        self._handle(db, link, batch)
+                    self._maybe_purge(db)
+                except sqlite3.Error as exc:  # e.g. a key lookup: retried like any DB failure
+                    self._db_failed(exc, len(batch), "messages")
         finally:
             link.close()
             db.close()
@@ -161,28 +193,61 @@ class WardReceiver:
         keys = {station: self._key(db, station) for station, _ in messages}
         # Ed25519 verification releases the GIL: spread messages over the pool.
         opened = self._pool.map(lambda m: _open(m, keys), messages)
-        good: list[Opened] = []
+        good: dict[str, list[Opened]] = {}  # by topic station
+        refused: dict[str, list[dict[str, str]]] = {}
         for (station, payload), (ok, bad) in zip(messages, opened, strict=True):
-            good.extend(ok)
+            good.setdefault(station, []).extend(ok)
             self._reject(station, payload, bad)
-        if good:
-            self._store_and_ack(db, link, good)
+            refused.setdefault(station, []).extend(
+                {"record_id": r.record_id, "reason": r.reason}
+                for r in bad
+                if r.record_id and r.reason in PERMANENT
+            )
+        acked = self._store(db, [i for items in good.values() for i in items])
+        for station in good:
+            ids = [i.record_id for i in good[station]] if acked else []
+            if ids or refused[station]:
+                self._answer(link, station, ids, refused[station])
 
-    def _store_and_ack(self, db: WardDB, link: Link, good: list[Opened]) -> None:
-        new = db.store_many(good)
+    def _store(self, db: WardDB, good: list[Opened]) -> bool:
+        """Store ``good`` durably; False (nothing may be acked) when the database failed."""
+        if not good:
+            return True
+        try:
+            new = db.store_many(good)
+        except sqlite3.Error as exc:
+            self._db_failed(exc, len(good), "records")
+            return False
         self.stats.stored += len(new)
         self.stats.duplicates += len(good) - len(new)
         if self.audit is not None and new:
             self.audit.write_many(
                 ("stored", i.record_id, fingerprint(i.canonical), "signature ok") for i in new
             )
-        acks: dict[str, list[str]] = {}
-        for item in good:
-            acks.setdefault(str(item.record["station_id"]), []).append(item.record_id)
-        for station, ids in acks.items():
-            link.publish(f"{self.prefix}/{station}/ack", json.dumps({"ack": ids}).encode())
         if len(new) < len(good):
             log.info("ignored %d replayed records (acked again)", len(good) - len(new))
+        return True
+
+    def _db_failed(self, exc: sqlite3.Error, count: int, what: str) -> None:
+        """A ward-side failure: no ack and no refusal, so the stations resend later."""
+        self.stats.db_errors += 1
+        log.error(
+            "ward database %s failed (%s): %d %s not acknowledged, the stations will resend",
+            self.db_path,
+            exc,
+            count,
+            what,
+        )
+
+    def _answer(
+        self, link: Link, station: str, ids: list[str], refused: list[dict[str, str]]
+    ) -> None:
+        """One ack message to the sending station (the topic's, which the ACL vouches for)."""
+        doc: dict[str, object] = {"ack": ids}
+        if refused:
+            doc["refused"] = refused
+            self.stats.refused_sent += len(refused)
+        link.publish(f"{self.prefix}/{station}/ack", json.dumps(doc).encode())
 
     def _reject(self, station: str, payload: bytes, bad: list[Rejected]) -> None:
         for r in bad:
