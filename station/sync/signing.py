@@ -141,6 +141,7 @@ class Rejected:
     reason: str
     detail: str
     record_id: str = ""
+    canonical: bytes = b""  # canonical_bytes of the refused record, when it has one
 
 
 def open_envelope(
@@ -186,13 +187,13 @@ def _open_item(item: Any, station: str, key: Ed25519PublicKey) -> Opened | Rejec
     sig_text = item.get("sig")
     if not isinstance(sig_text, str) or not sig_text:
         return Rejected("unsigned", "item has no signature", record_id)
-    if record.get("station_id") != station:
-        return Rejected("station mismatch", "record names another station", record_id)
     canonical = canonical_bytes(record)
+    if record.get("station_id") != station:
+        return Rejected("station mismatch", "record names another station", record_id, canonical)
     try:
         key.verify(base64.b64decode(sig_text, validate=True), canonical)
     except (InvalidSignature, binascii.Error, ValueError):
-        return Rejected("forged", "signature does not verify", record_id)
+        return Rejected("forged", "signature does not verify", record_id, canonical)
     return Opened(record, sig_text, canonical)
 
 

@@ -21,7 +21,10 @@ from. What is refused, and what is not:
   mismatch", "forged", "unsigned"). The outcome depends only on the item's own
   bytes and the key enrolled for the sending station, so sending the same bytes
   again can never succeed; the station sets the record aside until its admin
-  fixes the cause (station id, enrolment) and requeues it.
+  fixes the cause (station id, enrolment) and requeues it. Exception: the ward
+  already stored a byte-identical record under that id (its ack was lost, then
+  the station was renamed or re-keyed): that is acked, not refused, so the
+  station deletes a copy the ward has instead of keeping it aside forever.
 - Envelope-level (:class:`EnvelopeError`: station not enrolled, topic/envelope
   mismatch, not JSON), NOT answered: the items are left unacknowledged and the
   station resends them after its ack timeout. "Not enrolled" is the normal state
@@ -194,20 +197,19 @@ class WardReceiver:
         # Ed25519 verification releases the GIL: spread messages over the pool.
         opened = self._pool.map(lambda m: _open(m, keys), messages)
         good: dict[str, list[Opened]] = {}  # by topic station
-        refused: dict[str, list[dict[str, str]]] = {}
+        refused: dict[str, list[Rejected]] = {}
         for (station, payload), (ok, bad) in zip(messages, opened, strict=True):
             good.setdefault(station, []).extend(ok)
             self._reject(station, payload, bad)
             refused.setdefault(station, []).extend(
-                {"record_id": r.record_id, "reason": r.reason}
-                for r in bad
-                if r.record_id and r.reason in PERMANENT
+                r for r in bad if r.record_id and r.reason in PERMANENT
             )
         acked = self._store(db, [i for items in good.values() for i in items])
         for station in good:
             ids = [i.record_id for i in good[station]] if acked else []
-            if ids or refused[station]:
-                self._answer(link, station, ids, refused[station])
+            have, refuse = self._already_stored(db, refused[station])
+            if ids or have or refuse:
+                self._answer(link, station, ids + have, refuse)
 
     def _store(self, db: WardDB, good: list[Opened]) -> bool:
         """Store ``good`` durably; False (nothing may be acked) when the database failed."""
@@ -227,6 +229,23 @@ class WardReceiver:
         if len(new) < len(good):
             log.info("ignored %d replayed records (acked again)", len(good) - len(new))
         return True
+
+    def _already_stored(
+        self, db: WardDB, refused: list[Rejected]
+    ) -> tuple[list[str], list[dict[str, str]]]:
+        """Split refusals into ids the ward already holds byte-identical, and the rest."""
+        stored = db.canonical_of(r.record_id for r in refused) if refused else {}
+        have = [
+            r.record_id for r in refused if r.canonical and stored.get(r.record_id) == r.canonical
+        ]
+        rest = [
+            {"record_id": r.record_id, "reason": r.reason}
+            for r in refused
+            if r.record_id not in have
+        ]
+        if have:
+            log.info("%d refused records are already stored unchanged: acked again", len(have))
+        return have, rest
 
     def _db_failed(self, exc: sqlite3.Error, count: int, what: str) -> None:
         """A ward-side failure: no ack and no refusal, so the stations resend later."""

@@ -128,6 +128,17 @@ class WardDB:
             raise
         return new
 
+    def canonical_of(self, record_ids: Iterable[str]) -> dict[str, bytes]:
+        """record_id -> stored canonical bytes, for those of ``record_ids`` already stored."""
+        out: dict[str, bytes] = {}
+        for record_id in record_ids:
+            row = self._db.execute(
+                "SELECT record FROM records WHERE record_id = ?", (record_id,)
+            ).fetchone()
+            if row is not None:
+                out[record_id] = str(row[0]).encode("utf-8")
+        return out
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
