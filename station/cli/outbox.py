@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -109,6 +110,11 @@ def _requeue(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     reason = None if args.reason is None else clean_reason(args.reason)
+    store = cfg.store_path
+    if store.is_dir() and store.stat().st_uid != os.geteuid():
+        # files rewritten by another user (root) would be unreadable for the station
+        print(f"outbox requeue: run as the owner of {store} (sudo -u station ...)", file=sys.stderr)
+        return 1
     try:
         with Outbox.from_config(cfg, exclusive=True) as outbox:
             moved = outbox.requeue(reason)

@@ -300,3 +300,16 @@ def test_refused_resend_of_a_record_the_ward_already_has_is_acked(
         assert outbox.refused() == {other["record_id"]: "station mismatch"}
     assert db.record_ids() == [stored["record_id"]]
     db.close()
+
+
+def test_requeue_runs_only_as_the_outbox_owner(
+    station_cfg: config.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Outbox.from_config(station_cfg) as outbox:
+        outbox.append(make_records(1)[0])
+    conf = write_config(station_cfg, tmp_path / "station.toml")
+    owner = station_cfg.store_path.stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)  # e.g. root instead of station
+    assert main(["outbox", "requeue", "--config", str(conf)]) == 1
+    monkeypatch.undo()
+    assert main(["outbox", "requeue", "--config", str(conf)]) == 0
