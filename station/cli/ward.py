@@ -4,6 +4,9 @@
         --ca ca.crt --cert ward.crt --key ward.key [--retention-days 365]
     station ward enroll STATION_ID PUBKEY --db ward.sqlite
     station ward list|show RECORD_ID|export --csv|--json|stations --db ward.sqlite
+
+``stations`` shows each station's queue and how many of its records it holds
+aside because this ward refused them (from its heartbeat).
 """
 
 from __future__ import annotations
@@ -192,7 +195,10 @@ def _stations(args: argparse.Namespace) -> int:
     db = _open_db(args.db)
     if db is None:
         return 1
-    print(f"{'station':20} {'state':8} {'last seen':20} {'queue':>6} {'records':>8}  version")
+    print(
+        f"{'station':20} {'state':8} {'last seen':20} {'queue':>6} {'refused':>7} "
+        f"{'records':>8}  version"
+    )
     for s in db.stations():
         seen = (
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["last_seen"]))
@@ -200,8 +206,9 @@ def _stations(args: argparse.Namespace) -> int:
             else "never"
         )
         queue = "-" if s["pending"] is None else str(s["pending"])
+        refused = "-" if s["refused"] is None else str(s["refused"])
         print(
             f"{s['station_id']:20} {s['state'] or 'unknown':8} {seen:20} {queue:>6} "
-            f"{s['records']:>8}  {s['version'] or '-'}"
+            f"{refused:>7} {s['records']:>8}  {s['version'] or '-'}"
         )
     return 0

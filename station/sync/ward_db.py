@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS station_status (
     last_seen   REAL,
     pending     INTEGER,
     oldest_pending_age_s REAL,
-    uptime_s    REAL
+    uptime_s    REAL,
+    refused     INTEGER
 );
 """
 
@@ -56,6 +57,9 @@ class WardDB:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        cols = {row[1] for row in self._db.execute("PRAGMA table_info(station_status)")}
+        if "refused" not in cols:  # a database made before stations reported refusals
+            self._db.execute("ALTER TABLE station_status ADD COLUMN refused INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -76,7 +80,7 @@ class WardDB:
         return None if row is None else str(row[0])
 
     def update_status(self, station_id: str, fields: Mapping[str, Any]) -> None:
-        cols = ("state", "version", "pending", "oldest_pending_age_s", "uptime_s")
+        cols = ("state", "version", "pending", "oldest_pending_age_s", "uptime_s", "refused")
         known = {k: fields[k] for k in cols if k in fields}
         self._db.execute(
             "INSERT INTO station_status(station_id, last_seen) VALUES (?, ?) "
@@ -92,11 +96,14 @@ class WardDB:
     def stations(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT s.station_id, st.state, st.last_seen, st.pending, st.version, "
-            "st.oldest_pending_age_s, (SELECT COUNT(*) FROM records r "
+            "st.oldest_pending_age_s, st.refused, (SELECT COUNT(*) FROM records r "
             "WHERE r.station_id = s.station_id) FROM stations s "
             "LEFT JOIN station_status st ON st.station_id = s.station_id ORDER BY s.station_id"
         ).fetchall()
-        keys = ("station_id", "state", "last_seen", "pending", "version", "oldest_age", "records")
+        keys = (
+            "station_id", "state", "last_seen", "pending", "version", "oldest_age", "refused",
+            "records",
+        )  # fmt: skip
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     # -- records -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from station.sync.loopback import LoopbackWard
 from station.sync.outbox import Outbox, OutboxBusy, read_summary
 from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
+from station.sync.ward_db import WardDB
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 NEW_ID = "station-9"
@@ -167,6 +168,11 @@ def test_station_id_changed_records_refused_kept_then_requeued(
             seen = rejections(ward, waiting_ids)
             assert all(1 <= n <= 4 for n in seen.values()), seen
             assert pub.refused_total == 6
+            ward_view = ward.db()  # the station's heartbeat tells the ward admin too
+            wait_until(
+                lambda: any(s["refused"] == 6 for s in ward_view.stations()), 10, "heartbeat"
+            )
+            ward_view.close()
         assert set(outbox.refused()) == waiting_ids
         assert set(outbox.refused().values()) == {"station mismatch"}
     db = ward.db()
@@ -313,3 +319,19 @@ def test_requeue_runs_only_as_the_outbox_owner(
     assert main(["outbox", "requeue", "--config", str(conf)]) == 1
     monkeypatch.undo()
     assert main(["outbox", "requeue", "--config", str(conf)]) == 0
+
+
+def test_ward_database_from_before_refusals_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "ward.sqlite")
+    old.execute(
+        "CREATE TABLE station_status (station_id TEXT PRIMARY KEY, state TEXT, version TEXT, "
+        "last_seen REAL, pending INTEGER, oldest_pending_age_s REAL, uptime_s REAL)"
+    )
+    old.close()
+    db = WardDB(tmp_path / "ward.sqlite")
+    db.enroll(STATION, "unused")
+    db.update_status(STATION, {"state": "online", "pending": 3, "refused": 2})
+    assert db.stations()[0]["refused"] == 2 and db.stations()[0]["pending"] == 3
+    db.close()
