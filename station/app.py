@@ -87,7 +87,7 @@ class Station:
     def _on_sync(self, state: SyncState) -> None:
         now = self.clock()
         link = SyncLink.ONLINE if state.connected else SyncLink.OFFLINE
-        self.post(flow.SyncState(now, link, state.pending))
+        self.post(flow.SyncState(now, link, state.pending, state.refused))
         full = state.pending >= self.cfg.store.max_records
         self.post(flow.StoreState(now, full))
 
@@ -110,7 +110,7 @@ class Station:
         now = self.clock()
         pending = self.services.outbox.pending_count()
         link = SyncLink.OFFLINE if self._publisher is not None else SyncLink.DISABLED
-        self.post(flow.SyncState(now, link, pending))
+        self.post(flow.SyncState(now, link, pending, self.services.outbox.refused_count()))
         self.post(flow.StoreState(now, pending >= self.cfg.store.max_records))
         if self.services.clock_state is not None:
             self.post(flow.ClockState(now, self.services.clock_state.get().clock_set))

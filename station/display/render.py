@@ -89,6 +89,9 @@ def _idle(model: IdleScreen) -> Layout:
     footer = f"{link} · chờ gửi {count}"
     if width(font(FOOTER_SIZE), footer) > W - 2 * MARGIN:
         footer = f"{link} · chờ {count}"
+    if model.refused > 0:  # the ward will never take these: the admin must act
+        refused = str(model.refused) if model.refused <= 99999 else "99999+"
+        footer = f"Bị từ chối {refused} · báo IT"
     return _screen("Mời đặt thẻ", body, footer)
 
 

@@ -125,6 +125,7 @@ class IdleScreen:
     sync: SyncLink = SyncLink.ONLINE
     pending: int = 0
     chip: bool = True  # the reader is enabled: tell the citizen to place it over the reader
+    refused: int = 0  # records the ward refused: the footer asks for the admin instead
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ class SyncState:
     now: float
     link: SyncLink
     pending: int
+    refused: int = 0  # records the ward refused for good, kept until the admin requeues
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,7 @@ _HANDLERS: dict[type, Callable[[State, Any], Result]] = {
     CameraState: lambda s, e: _health(s, e.now, camera=e.ok),
     ClockState: lambda s, e: _health(s, e.now, clock=e.ok),
     StoreState: lambda s, e: _health(s, e.now, store_full=e.full),
-    SyncState: lambda s, e: _health(s, e.now, sync=e.link, pending=e.pending),
+    SyncState: lambda s, e: _health(s, e.now, sync=e.link, pending=e.pending, refused=e.refused),
     Stop: _on_stop,
 }
 

@@ -59,7 +59,7 @@ def idle_screen(state: State) -> Screen:
     if problem is not None:
         return ErrorScreen(problem)
     h = state.health
-    return IdleScreen(h.sync, h.pending, chip=state.settings.chip)
+    return IdleScreen(h.sync, h.pending, chip=state.settings.chip, refused=h.refused)
 
 
 def idle_leds(state: State) -> Leds:

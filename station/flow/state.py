@@ -45,6 +45,7 @@ class Health:
     stopped: bool = False
     sync: SyncLink = SyncLink.ONLINE
     pending: int = 0
+    refused: int = 0
 
 
 @dataclass(frozen=True)

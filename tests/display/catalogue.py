@@ -82,6 +82,7 @@ def screens() -> dict[str, Screen]:
         "idle": IdleScreen(SyncLink.ONLINE, 0),
         "idle-offline": IdleScreen(SyncLink.OFFLINE, 1234),
         "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False),
+        "idle-refused": IdleScreen(SyncLink.ONLINE, 2, refused=12),
         "qr-seen": QrSeenScreen(),
         "qr-seen-qr-only": QrSeenScreen(chip=False),
         "reading-start": ReadingScreen(0.0, 0),

@@ -311,6 +311,16 @@ def test_sync_state_on_idle() -> None:
     assert st.screen == IdleScreen(SyncLink.OFFLINE, 42)
 
 
+def test_records_refused_by_the_ward_show_on_idle_and_reads_go_on() -> None:
+    st = Station()
+    st.send(SyncState(st.now, SyncLink.ONLINE, 3, refused=6))
+    assert st.screen == IdleScreen(SyncLink.ONLINE, 3, refused=6)
+    st.send(QrSeen(st.now, A))  # not a station problem: the counter keeps serving
+    assert st.job_of(StartChipRead)
+    st.send(SyncState(st.now, SyncLink.ONLINE, 3, refused=0))  # requeued and delivered
+    assert st.state.health.refused == 0
+
+
 def test_timeouts_on_every_wait() -> None:
     st = Station()
     st.send(QrSeen(st.now, A))

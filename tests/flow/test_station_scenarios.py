@@ -17,7 +17,14 @@ from station import config
 from station.app import Services, Station
 from station.display.device import SimDisplay
 from station.display.render import render
-from station.display.screens import ErrorKind, ErrorScreen, ResultScreen, Verdict
+from station.display.screens import (
+    ErrorKind,
+    ErrorScreen,
+    IdleScreen,
+    ResultScreen,
+    SyncLink,
+    Verdict,
+)
 from station.drivers.factory import open_devices
 from station.drivers.gpio import FakeIndicators, Pattern
 from station.flow import Phase, screen_for
@@ -202,3 +209,24 @@ def test_card_whose_can_is_not_the_id_digits_reads_with_bac(
     (record,) = station.records
     assert record["chip"]["access"] == "BAC"
     assert record["chip"]["pace_fallback"] == {"tried": "PACE-CAN", "reason": "wrong-password"}
+
+
+def test_records_refused_by_the_ward_reach_the_idle_panel(
+    station: Running, factory: CardFactory
+) -> None:
+    """The publisher reports records the ward refused: the officer's idle footer asks for
+    IT, and the counter keeps serving cards."""
+    from station.sync.publisher import SyncState
+
+    station.counter.place(factory.make("good"))
+    assert wait_for(lambda: len(station.records) == 1)
+    station.counter.remove()
+    assert wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
+    rid = station.records[0]["record_id"]
+    assert station.outbox.mark_refused([(rid, "station mismatch")]) == 1
+    station.station._on_sync(SyncState(connected=True, pending=0, last_sync_at=None, refused=1))
+    refused = IdleScreen(SyncLink.ONLINE, 0, refused=1)
+    assert wait_for(lambda: station.screen == refused)
+    assert wait_for(lambda: station.panel_shows(refused))
+    station.counter.place(factory.make("good"))
+    assert wait_for(lambda: len(station.records) == 2)
