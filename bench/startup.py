@@ -205,9 +205,9 @@ def main() -> int:
         elapsed = time.perf_counter() - t0
     bare = dict(rows)[BARE]
     print(f"\nstart-up (median of {args.runs} runs)")
-    print(f"{'':32}{'seconds':>10}{'x import':>10}")
+    print(f"{'':48}{'seconds':>10}{'x import':>10}")
     for name, seconds in rows:
-        print(f"{name:32}{seconds:>10.3f}{seconds / bare:>10.2f}")
+        print(f"{name:48}{seconds:>10.3f}{seconds / bare:>10.2f}")
     table = dict(rows)
     ready, floor, app = table[READY], table[f"python -c '{FLOOR}'"], table[APP]
     met = "met" if ready < 3 * bare else "NOT met"
