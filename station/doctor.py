@@ -139,6 +139,12 @@ def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckRe
     segments = _segments(store) if store.is_dir() else []
     if not segments:
         return ok("outbox", f"empty ({store})")
+    if key_file.exists() and (mode := stat.S_IMODE(key_file.stat().st_mode)) & 0o077:
+        return fail(
+            "outbox",
+            f"the outbox key {key_file} is readable by others (mode {mode:o})",
+            f"chmod 600 {key_file}",
+        )
     try:
         found = read_summary(store, key_file.read_bytes())
     except (OSError, StoreError) as exc:

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import STATION, make_records, wait_until
 
-from station import config
+from station import config, doctor
 from station.audit import AuditLog
 from station.cli import main
 from station.sim.broker import Broker
-from station.sync.health import check_broker, check_outbox
 from station.sync.loopback import LoopbackWard
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
@@ -88,17 +87,17 @@ def test_keygen_enroll_serve_list_show_export(
 
 def test_doctor_checks(ward: LoopbackWard, station_cfg: config.Config, tmp_path: Path) -> None:
     cfg = ward.attach(station_cfg)
-    assert check_broker(cfg).ok
+    assert doctor.check_broker(cfg).status == "OK"
     bad_port = config.replace(cfg, "mqtt", port=ward.broker.plain_port)  # plain, not TLS
-    result = check_broker(bad_port, timeout=1.0)
-    assert not result.ok and result.fix
+    result = doctor.check_broker(bad_port, timeout=1.0)
+    assert result.status == "FAIL" and result.fix
     wrong_ca = config.replace(cfg, "mqtt", ca_file=str(tmp_path / "missing.crt"))
-    assert not check_broker(wrong_ca).ok
+    assert doctor.check_broker(wrong_ca).status == "FAIL"
     with Outbox.from_config(cfg) as outbox:
         outbox.append(make_records(1)[0])
-    assert check_outbox(cfg).ok
+    assert doctor.check_outbox(cfg).status == "OK"
     (cfg.data_dir / "outbox.key").chmod(0o644)
-    assert "readable by others" in check_outbox(cfg).detail
+    assert "readable by others" in doctor.check_outbox(cfg).summary
 
 
 def test_retention_deletes_old_records_with_audit(
