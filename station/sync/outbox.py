@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -415,7 +415,7 @@ class Outbox:
 
     def _refuse(self, items: list[tuple[str, str]]) -> int:
         changed = [
-            (rid, _replace_refused(self._index[rid], why))
+            (rid, replace(self._index[rid], refused=why))
             for rid, why in dict(items).items()
             if rid in self._index
         ]
@@ -434,7 +434,7 @@ class Outbox:
 
     def _requeue(self, reason: str | None) -> int:
         changed = [
-            (rid, _replace_refused(e, ""))
+            (rid, replace(e, refused=""))
             for rid, e in self._refused.items()
             if reason is None or e.refused == reason
         ]
@@ -452,10 +452,6 @@ class Outbox:
             )
         log.warning("requeued %d records refused by the ward", len(changed))
         return len(changed)
-
-
-def _replace_refused(entry: _Entry, reason: str) -> _Entry:
-    return _Entry(entry.segment, entry.doc_id, entry.stored_at, entry.fingerprint, reason)
 
 
 def _order(entry: _Entry) -> tuple[int, int]:

@@ -167,7 +167,7 @@ class Publisher:
 
     def _pump(self) -> None:
         now = time.monotonic()
-        delivered = 0
+        delivered = refused = 0
         acked, self._acked = self._acked, []
         refusals, self._refusals = self._refusals, []
         if acked or refusals:
@@ -185,8 +185,8 @@ class Publisher:
         if refusals:
             refused = self.outbox.mark_refused(refusals)
             self.refused_total += refused
-            delivered += refused  # the counts changed: report now
-        if now >= self._next_refresh or delivered or self._seen_seq != self.outbox.append_seq:
+        counts_changed = delivered or refused
+        if now >= self._next_refresh or counts_changed or self._seen_seq != self.outbox.append_seq:
             self._report()
             self._next_refresh = now + 1.0
 
