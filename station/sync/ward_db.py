@@ -137,14 +137,8 @@ class WardDB:
 
     def canonical_of(self, record_ids: Iterable[str]) -> dict[str, bytes]:
         """record_id -> stored canonical bytes, for those of ``record_ids`` already stored."""
-        out: dict[str, bytes] = {}
-        for record_id in record_ids:
-            row = self._db.execute(
-                "SELECT record FROM records WHERE record_id = ?", (record_id,)
-            ).fetchone()
-            if row is not None:
-                out[record_id] = str(row[0]).encode("utf-8")
-        return out
+        stored = ((rid, self._stored_text(rid)) for rid in record_ids)
+        return {rid: text.encode("utf-8") for rid, text in stored if text is not None}
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
@@ -153,10 +147,15 @@ class WardDB:
         return [r[0] for r in self._db.execute("SELECT record_id FROM records")]
 
     def get(self, record_id: str) -> dict[str, Any] | None:
+        text = self._stored_text(record_id)
+        return None if text is None else dict(json.loads(text))
+
+    def _stored_text(self, record_id: str) -> str | None:
+        """The record as stored (its canonical JSON text), or None."""
         row = self._db.execute(
             "SELECT record FROM records WHERE record_id = ?", (record_id,)
         ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else str(row[0])
 
     def iter_records(
         self, station_id: str | None = None, limit: int | None = None
