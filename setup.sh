@@ -72,10 +72,11 @@ cmd_demo() {
 cmd_test() {
   cmd_deps
   cd "$HERE"
-  log "lint and type checks"
+  log "lint, type checks and import contracts"
   "$VENV/bin/ruff" check station tests bench
   "$VENV/bin/ruff" format --check station tests bench
   "$VENV/bin/mypy" station
+  "$VENV/bin/lint-imports" --no-cache
   log "test suite"
   exec "$VENV/bin/python" -m pytest "$@"
 }

@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from station.display.device import SimDisplay
 from station.display.outcome import outcome_from_verification, person_from_chip
 from station.display.render import render
 from station.drivers.card import exchange
+from station.drivers.display_sim import SimDisplay
 from station.flow import (
     ChipDone,
     QrSeen,
@@ -50,7 +50,7 @@ from station.flow import (
 from station.icao.access import AccessKeys
 from station.icao.reader import ChipReader
 from station.qr.reader import QrReader
-from station.record import qr_record
+from station.record import qr_record, with_chip
 from station.sim import pki
 from station.sim.citizens import SyntheticCitizen, generate
 from station.sim.emulator import EmulatedCard, auth, build_profile
@@ -132,7 +132,7 @@ def one_card(
     done = ChipDone(0.0, start.job, read, person_from_chip(read, identity))
     state, fx = timed(t, "flow", lambda: step(state, done))
     verify = next(e for e in fx if isinstance(e, StartVerify))
-    v = timed(t, "verify", lambda: verify_chip(read, identity, trust, reader.channel))
+    v = timed(t, "verify", lambda: verify_chip(read, identity, trust))
     t["verify"] -= transport.card_s - card_read_s  # AA/CA: the chip's own work
     t["chip read (host CPU)"] -= card_read_s
     verified = Verified(0.0, verify.job, outcome_from_verification(v), v)
@@ -140,7 +140,7 @@ def one_card(
     store = next(e for e in fx if isinstance(e, StoreRecord))
 
     def append() -> None:
-        record = read.to_record(qr_record(result, station_id="bench"))
+        record = with_chip(qr_record(result, station_id="bench"), read)
         record["verification"] = v.to_json()
         outbox.append(record)
 
@@ -188,9 +188,9 @@ def whole_station(cards: int, tmp: Path) -> list[float]:
     import threading
 
     from station import config
-    from station.app import Services, Station
-    from station.drivers.factory import open_devices
     from station.flow import Phase
+    from station.runtime.app import Services, Station
+    from station.runtime.wiring import open_devices
     from station.sim.counter import CardFactory, SimCounter
     from station.verify.store import import_file
 

@@ -3,13 +3,13 @@
 1. Time from process start to the station's sd_notify ``READY=1`` (``station run`` on
    simulated hardware, a fake NOTIFY_SOCKET), side by side with a bare
    ``python -c "import station"``, ``python -c pass``, the standard library an asyncio
-   service cannot start without, and ``import station.app`` (the code and device
+   service cannot start without, and ``import station.runtime.app`` (the code and device
    libraries that ``run`` loads), median of several interleaved runs. Every row runs
    with compiled bytecode, as the installed service does (``scripts/install.sh``
    compiles it; this bench uses a private PYTHONPYCACHEPREFIX and one warm-up run).
    Issue target: READY in under 3x the bare import. That target is below the floor
    on CPython 3.11: importing asyncio and logging alone takes about 3x an empty
-   interpreter, so the bench also prints READY against ``import station.app``: the
+   interpreter, so the bench also prints READY against ``import station.runtime.app``: the
    start-up work beyond loading code (config, outbox, devices, workers) must stay
    under 3x of that.
 2. Resident memory of the station process while it reads 1,000 simulated cards end to end
@@ -39,13 +39,13 @@ CLI = "import sys; from station.cli import main; sys.exit(main())"
 POOL = 24  # distinct cards, presented in turn
 BARE = "python -c 'import station'"
 FLOOR = "import asyncio, logging, tomllib"
-APP = "python -c 'import station.app'"
+APP = "python -c 'import station.runtime.app'"
 READY = "station run -> READY"
 STARTUP_ROWS: dict[str, str | None] = {
     "python -c pass": "pass",
     BARE: "import station",
     f"python -c '{FLOOR}'": FLOOR,  # what any asyncio service with a config loads
-    APP: "import station.app",  # the code and device libraries `run` loads
+    APP: "import station.runtime.app",  # the code and device libraries `run` loads
     READY: None,
 }
 
@@ -118,16 +118,16 @@ def startup(tmp: Path, runs: int) -> list[tuple[str, float]]:
 async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
     """Run the station in this process; (reads done, RSS MB, pending) every 100 reads."""
     from station import config as config_mod
-    from station.app import Services, Station
     from station.audit import AuditLog
-    from station.drivers.factory import open_devices
+    from station.runtime.app import Services, Station
+    from station.runtime.wiring import open_devices
     from station.sim.broker import Broker
     from station.sim.counter import CardFactory, SimCounter
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher
     from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-    from station.sync.ward_db import WardDB
     from station.verify.store import import_file
+    from station.ward.db import WardDB
 
     factory = CardFactory(7)
     cards = [factory.make("good") for _ in range(POOL)]
@@ -214,7 +214,7 @@ def main() -> int:
     print(f"issue target: READY < 3x bare import -> {met} ({ready / bare:.1f}x;")
     print(f"  the asyncio/logging floor alone is {floor / bare:.1f}x)")
     met = "met" if ready < 3 * app else "NOT met"
-    print(f"start-up work: READY < 3x import station.app -> {met} ({ready / app:.2f}x)")
+    print(f"start-up work: READY < 3x import station.runtime.app -> {met} ({ready / app:.2f}x)")
     print(f"\nmemory over {args.reads} reads ({elapsed:.0f} s, {args.reads / elapsed:.1f} reads/s)")
     print(f"{'reads':>8}{'RSS MB':>10}{'x first':>10}{'pending':>10}")
     for n, mb, pending in samples:

@@ -36,7 +36,7 @@ from station.sync.signing import (
     load_or_create_signing_key,
     public_key_text,
 )
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
 
 STATION = "station-1"
 

@@ -19,6 +19,7 @@ import statistics
 import time
 from datetime import date
 
+from station.drivers.card_sim import EmulatorTransport
 from station.icao.access import AccessKeys
 from station.icao.reader import ChipReader
 from station.qr.payload import parse_payload
@@ -27,7 +28,6 @@ from station.sim.citizens import generate
 from station.sim.emulator import auth
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import build_profile
-from station.sim.emulator.transport import EmulatorTransport
 from station.verify.chip import data_groups, verify_chip
 from station.verify.passive import passive_authenticate
 from station.verify.trust import TrustStore
@@ -77,7 +77,7 @@ def one_card(
     passive_authenticate(data_groups(read.files), read.files["EF.SOD"], store, _now())
     t2 = time.perf_counter()
     card_before = transport.card_s
-    verdict = verify_chip(read, qr, store, channel)
+    verdict = verify_chip(read, qr, store)
     t3 = time.perf_counter()
     card_auth = transport.card_s - card_before
     assert verdict.level.value == "verified", verdict.findings

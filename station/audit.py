@@ -2,15 +2,14 @@
 
 One JSON object per line: ``{"at", "event", "record_id", "fingerprint", "outcome"}``.
 It never holds personal data: a record is named by its id (a random UUID) and a
-fingerprint (first bytes of a SHA-256 over its canonical bytes, see
-:func:`fingerprint`). The file is rotated by size (``audit.log`` ->
-``audit.log.1`` ... ``audit.log.N``, oldest dropped). Safe to call from several
-threads; each line is flushed to the OS before :meth:`AuditLog.write` returns.
+fingerprint (``station.fingerprint`` of its canonical bytes). The file is rotated by
+size (``audit.log`` -> ``audit.log.1`` ... ``audit.log.N``, oldest dropped). Safe to
+call from several threads; each line is flushed to the OS before
+:meth:`AuditLog.write` returns.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -20,11 +19,6 @@ from pathlib import Path
 
 DEFAULT_MAX_BYTES = 1_000_000
 DEFAULT_BACKUPS = 10
-
-
-def fingerprint(data: bytes, length: int = 8) -> str:
-    """First ``length`` bytes of SHA-256(data), hex: how logs name a record or key."""
-    return hashlib.sha256(data).digest()[:length].hex()
 
 
 class AuditLog:
@@ -93,4 +87,4 @@ class AuditLog:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-__all__ = ["AuditLog", "fingerprint"]
+__all__ = ["AuditLog"]

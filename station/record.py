@@ -11,9 +11,9 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from station.models import QrResult, QrStatus
+from station.qr.models import QrResult, QrStatus
 
 SCHEMA = "cccd-station/record/1"
 
@@ -63,31 +63,68 @@ def qr_record(
     return record
 
 
+class ChipPart(Protocol):
+    """What a chip read gives the record (``station.icao.result.ChipRead``)."""
+
+    @property
+    def citizen(self) -> Mapping[str, Any]:
+        """The chip's citizen fields: QR field names plus nationality, ethnicity, religion,
+        place_of_origin, identifying_marks, expiry_date, father/mother/spouse_name."""
+        ...
+
+    def chip_json(self, *, store_face: bool = False) -> dict[str, Any]:
+        """The record's ``chip`` object (files, access protocol, key source, ...)."""
+        ...
+
+
+class VerificationPart(Protocol):
+    """What a verification gives the record (``station.verify.verdict.Verification``)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
 def with_chip(
     record: Mapping[str, Any],
+    chip: ChipPart,
     *,
-    chip_citizen: Mapping[str, Any],
-    chip: Mapping[str, Any],
     store_sensitive: bool = False,
+    store_face: bool = False,
 ) -> dict[str, Any]:
-    """Extend a QR record with what the chip gave (issue "chip").
+    """Extend a QR record with what the chip gave; the chip's values win for fields it has.
 
-    ``chip_citizen`` holds the chip's citizen fields (QR field names plus
-    nationality, ethnicity, religion, place_of_origin, identifying_marks,
-    expiry_date, father_name, mother_name, spouse_name); the chip's values win
-    for fields it has. Sensitive fields are dropped unless ``store_sensitive``.
+    The one place that applies the privacy options (Decree 13/2023): ``SENSITIVE_FIELDS``
+    are dropped unless ``store_sensitive``, the face image unless ``store_face``.
     """
     out = dict(record)
     citizen = dict(out.get("citizen") or {})
-    for key, value in chip_citizen.items():
+    for key, value in chip.citizen.items():
         if key in SENSITIVE_FIELDS and not store_sensitive:
             continue
         if value is not None or key not in citizen:
             citizen[key] = value
     out["citizen"] = citizen
     out["source"] = "qr+chip"
-    out["chip"] = dict(chip)
+    out["chip"] = chip.chip_json(store_face=store_face)
     return out
+
+
+def build_record(
+    qr: QrResult | None,
+    *,
+    station_id: str,
+    chip: ChipPart | None = None,
+    verification: VerificationPart | None = None,
+    store_sensitive: bool = False,
+    store_face: bool = False,
+    clock_synced: bool | None = None,
+) -> dict[str, Any]:
+    """The whole record of one read: the QR part, the chip part, the verdict."""
+    record = qr_record(qr, station_id=station_id, clock_synced=clock_synced)
+    if chip is not None:
+        record = with_chip(record, chip, store_sensitive=store_sensitive, store_face=store_face)
+    if verification is not None:
+        record["verification"] = verification.to_json()
+    return record
 
 
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:

@@ -13,9 +13,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from station.demo import run_demo
 from station.sim.broker import Broker
 from station.sim.counter import CardKind
+from station.sim.demo import run_demo
 
 pytestmark = pytest.mark.mqtt
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from station import config
 from station.cli import build_parser
-from station.models import QrResult, QrStatus
+from station.qr.models import QrResult, QrStatus
 from station.record import qr_record
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,9 @@
 """The `station` command line.
 
 Every module in this package that defines ``register(subparsers)`` contributes
-subcommands; a handler is stored as ``func`` on its parser and returns the exit
-status (0 success, 1 failure, 2 usage error). Handlers import heavy libraries
-lazily so that ``station --help`` stays fast.
+subcommands, and so does the ward server's ``station.ward.cli``; a handler is stored
+as ``func`` on its parser and returns the exit status (0 success, 1 failure, 2 usage
+error). Handlers import heavy libraries lazily so that ``station --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 Handler = Callable[[argparse.Namespace], int]
+OTHER_COMMANDS = ("station.ward.cli",)  # command modules outside this package
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ERROR)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    names = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)]
+    for name in sorted(n for n in names if not n.rsplit(".", 1)[1].startswith("_")):
+        module = importlib.import_module(name)
         register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    for name in OTHER_COMMANDS:
+        register = getattr(importlib.import_module(name), "register", None)
         if register is not None:
             register(sub)
     return parser

@@ -88,9 +88,10 @@ def _read_chip(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from station import config
-    from station.drivers.card import TransportError
     from station.icao.errors import ChipError
     from station.icao.reader import DEFAULT_FILES, ChipReader, file_names
+    from station.ports import TransportError
+    from station.record import with_chip
 
     try:
         cfg = config.load(args.config) if args.config else config.Config()
@@ -109,7 +110,7 @@ def _read_chip(args: argparse.Namespace) -> int:
             return _fail(f"no card on {transport.name} within {args.timeout:g} s")
         reader = ChipReader(transport, order=args.access or cfg.reader.access)
         result = reader.read(keys, files=files)
-    except ChipError as exc:
+    except (ChipError, TransportError) as exc:
         return _fail(str(exc))
     finally:
         transport.close()
@@ -119,12 +120,10 @@ def _read_chip(args: argparse.Namespace) -> int:
         for name, data in result.files.items():
             (out / f"{name}.bin").write_bytes(data)
     privacy = cfg.privacy
-    _print(
-        result.to_record(
-            base, store_sensitive=privacy.store_sensitive, store_face=privacy.store_face
-        ),
-        args.json,
+    record = with_chip(
+        base, result, store_sensitive=privacy.store_sensitive, store_face=privacy.store_face
     )
+    _print(record, args.json)
     return 0
 
 
@@ -140,8 +139,8 @@ def _print(record: dict[str, Any], as_json: bool) -> None:
 
 
 def _readers(args: argparse.Namespace) -> int:
-    from station.drivers.card import TransportError
     from station.drivers.card_pcsc import list_readers
+    from station.ports import TransportError
 
     try:
         found = list_readers()

@@ -1,4 +1,4 @@
-"""`station demo`: run the whole station on simulated hardware (see station.demo)."""
+"""`station demo`: run the whole station on simulated hardware (see station.sim.demo)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from station.demo import main
+    from station.sim.demo import main
 
     if args.cards is not None and args.cards < 1:
         print("--cards must be at least 1", file=sys.stderr)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from station.cli import Subparsers
-    from station.models import QrResult
     from station.qr.decoder import QrDecoder
+    from station.qr.models import QrResult
 
 LABELS = (
     ("id_number", "Số định danh / ID number"),
@@ -74,7 +74,7 @@ def _scan_file(path: str, decoder: QrDecoder) -> QrResult:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    from station.models import Finding, QrResult, QrStatus
+    from station.qr.models import Finding, QrResult, QrStatus
     from station.qr.payload import parse_payload
 
     try:

@@ -26,11 +26,11 @@ def register(sub: Subparsers) -> None:
 
 async def serve(cfg: Config) -> int:
     """Build every part from ``cfg`` and run until SIGTERM/SIGINT."""
-    from station.app import Services, Station
     from station.audit import AuditLog
-    from station.clock import CachedClockState
-    from station.drivers.factory import open_devices
-    from station.service import ServiceNotifier, install_stop_handlers, start_watchdog
+    from station.runtime.app import Services, Station
+    from station.runtime.clock import CachedClockState
+    from station.runtime.service import ServiceNotifier, install_stop_handlers, start_watchdog
+    from station.runtime.wiring import open_devices
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher
 
@@ -79,7 +79,7 @@ async def serve(cfg: Config) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from station import config
-    from station.logsetup import configure_logging
+    from station.runtime.logs import configure_logging
 
     try:
         cfg = config.load(args.config)

@@ -48,7 +48,7 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"error: no card files in {args.dir}", file=sys.stderr)
         return 2
     qr = _qr(args.qr)
-    result = verify_chip(_DumpRead(files), qr, store, None, at=at)
+    result = verify_chip(_DumpRead(files), qr, store, at=at)
     if args.json:
         out = {"verification": result.to_json(), "reason": result.reason_vi,
                "findings": list(result.findings)}  # fmt: skip
@@ -74,9 +74,12 @@ def _qr(text: str | None):  # type: ignore[no-untyped-def]
 class _DumpRead:
     """A saved dump as ``verify_chip`` sees a read: files plus the chip's citizen fields."""
 
+    session = None  # no card: Active and Chip Authentication cannot run
+
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
 
+    @property
     def citizen(self) -> dict[str, object]:
         from station.icao import lds
         from station.icao.result import ChipRead
@@ -85,4 +88,4 @@ class _DumpRead:
         dg13 = lds.load("DG13", self.files["DG13"]) if "DG13" in self.files else None
         read = ChipRead(files=self.files, mrz=mrz, dg13=dg13, face=None,
                         access="offline", key_source="dump", read_ms=0)  # fmt: skip
-        return read.citizen()
+        return read.citizen

@@ -11,7 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from station.display.screens import Check, ErrorKind, Outcome, Person, Verdict
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 
 if TYPE_CHECKING:
     from station.icao.result import ChipRead
@@ -30,7 +30,7 @@ def person_from_qr(identity: QrIdentity) -> Person:
 
 def person_from_chip(read: ChipRead, qr: QrIdentity | None) -> Person | None:
     """The chip's DG13 view of the citizen (QR values fill what the chip lacks)."""
-    citizen = read.citizen()
+    citizen = read.citizen
     name = citizen.get("full_name") or (qr.full_name if qr else None)
     id_number = citizen.get("id_number") or (qr.id_number if qr else None)
     dob_text = citizen.get("date_of_birth")

@@ -1,7 +1,7 @@
-"""Camera port and the simulated cameras.
+"""The simulated cameras: a scene that tests and the demo put cards in, and image replay.
 
-The station only needs grayscale frames (the QR decoder works on luminance). The
-Raspberry Pi adapter lives in ``camera_pi.py`` and is imported only when chosen.
+The port is ``station.ports.Camera``; the Raspberry Pi adapter lives in ``camera_pi.py``
+and is imported only when chosen.
 """
 
 from __future__ import annotations
@@ -9,26 +9,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-Frame = npt.NDArray[np.uint8]
-
-
-class CameraError(RuntimeError):
-    """The camera is missing, failed to start, or stopped delivering frames."""
-
-
-class Camera(Protocol):
-    def start(self) -> None:
-        """Open the device; raises CameraError."""
-
-    def capture_gray(self) -> Frame:
-        """The next frame as a HxW uint8 array; raises CameraError."""
-
-    def close(self) -> None: ...
+from station.ports import CameraError, Frame
 
 
 class Scene:

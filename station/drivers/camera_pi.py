@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from station.drivers.camera import CameraError, Frame
+from station.ports import CameraError, Frame
 
 log = logging.getLogger(__name__)
 

@@ -1,55 +1,16 @@
-"""The card transport port: how the station talks to a contactless chip.
+"""What every card transport shares: ``exchange``, the one place that resolves T=0 style
+``61xx`` (GET RESPONSE) and, for unprotected commands, ``6Cxx`` (wrong Le).
 
-Adapters: ``station.drivers.card_pcsc.PcscTransport`` (pyscard -> pcscd, real or
-virtual reader) and ``station.sim.emulator.transport.EmulatorTransport`` (in-process).
-``station.drivers.factory`` (lead) picks one from the config.
-
-``transmit`` takes an encoded command APDU and returns response data + SW1 SW2.
-T=0 style ``61xx`` (GET RESPONSE) and, for unprotected commands, ``6Cxx`` (wrong Le)
-are resolved here, in ``exchange``, the one place that handles them.
+The port is ``station.ports.CardTransport``. Adapters: ``station.drivers.card_pcsc``
+(pyscard -> pcscd, real or virtual reader) and ``station.drivers.card_sim`` (a slot
+holding a simulated card); ``station.runtime.wiring`` picks one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
-from station.icao.errors import ChipError
-
-
-class TransportError(ChipError):
-    """The reader or the link failed (no reader, protocol error, timeout)."""
-
-
-class CardRemovedError(TransportError):
-    """The card left the field during an exchange."""
-
-
-class CardTransport(Protocol):
-    """A reader slot with maybe a card in it."""
-
-    @property
-    def name(self) -> str: ...
-
-    def transmit(self, apdu: bytes) -> bytes:
-        """Send one command APDU, return data + SW1SW2. Raises CardRemovedError /
-        TransportError."""
-        ...
-
-    def wait_for_card(self, timeout: float) -> bool:
-        """True once a card is present and connected (False after ``timeout`` s)."""
-        ...
-
-    def wait_for_removal(self, timeout: float) -> bool:
-        """True once the card is gone (False after ``timeout`` s)."""
-        ...
-
-    def reset(self) -> None:
-        """Cold-reset the card (drops every session: BAC/PACE must be redone)."""
-        ...
-
-    def close(self) -> None: ...
-
+from station.ports import TransportError
 
 MAX_GET_RESPONSE_ROUNDS = 256
 

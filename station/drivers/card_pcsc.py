@@ -11,7 +11,8 @@ import logging
 import time
 from typing import Any
 
-from station.drivers.card import CardRemovedError, TransportError, exchange
+from station.drivers.card import exchange
+from station.ports import CardRemovedError, TransportError
 
 log = logging.getLogger(__name__)
 

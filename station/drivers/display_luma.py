@@ -7,20 +7,43 @@ imported when a ``LumaDisplay`` is made, never at module import.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
-from station.config import DisplaySection
-
 log = logging.getLogger(__name__)
+
+
+class OledSettings(Protocol):
+    """What the adapter reads of the config's ``[display]`` section."""
+
+    @property
+    def driver(self) -> str: ...
+    @property
+    def interface(self) -> str: ...
+    @property
+    def i2c_port(self) -> int: ...
+    @property
+    def i2c_address(self) -> int: ...
+    @property
+    def spi_port(self) -> int: ...
+    @property
+    def spi_device(self) -> int: ...
+    @property
+    def spi_dc_pin(self) -> int: ...
+    @property
+    def spi_reset_pin(self) -> int: ...
+    @property
+    def rotate(self) -> int: ...
+    @property
+    def contrast(self) -> int: ...
 
 
 class DisplayError(RuntimeError):
     """The OLED cannot be opened or written."""
 
 
-def _serial(section: DisplaySection) -> Any:
+def _serial(section: OledSettings) -> Any:
     from luma.core.interface import serial
 
     if section.interface == "i2c":
@@ -34,9 +57,9 @@ def _serial(section: DisplaySection) -> Any:
 
 
 class LumaDisplay:
-    """A 128x64 SSD1306/SH1106 panel (implements ``station.display.device.Display``)."""
+    """A 128x64 SSD1306/SH1106 panel (implements ``station.ports.Display``)."""
 
-    def __init__(self, section: DisplaySection, serial_interface: Any = None) -> None:
+    def __init__(self, section: OledSettings, serial_interface: Any = None) -> None:
         """``serial_interface`` overrides the bus (tests pass luma's ``noop()``)."""
         try:
             from luma.oled import device as oled
@@ -71,4 +94,4 @@ class LumaDisplay:
             device.cleanup()
 
 
-__all__ = ["DisplayError", "LumaDisplay"]
+__all__ = ["DisplayError", "LumaDisplay", "OledSettings"]

@@ -1,15 +1,11 @@
-"""Buzzer, LEDs and button: ports, the pure button logic, and fakes for tests/sim.
+"""Buzzer, LEDs and button: how each pattern sounds, the pure button logic, and the fakes.
 
-``Indicators.play(pattern)`` sounds a named pattern without blocking;
-``Indicators.set_leds(leds)`` switches the green/red/amber LEDs. ``Button`` delivers
-``ButtonEvent``s to one handler: SHORT (released before the long-press time), LONG
-(fired while still held, once the hold reaches ``gpio.long_press_ms``) and
-HOLD_RELEASE (the release that ends a long press). Handlers run on a device thread:
-the app must hand them to its loop thread-safely.
-
-The real adapter is ``station.drivers.gpio_rpi`` (RPi.GPIO API, imported lazily);
-``FakeIndicators`` / ``FakeButton`` behave the same and record what happened, with
-timestamps from an injectable clock (gpiozero ``MockPin`` style: ``press(duration)``).
+The ports (``Indicators``, ``Button``, ``Pattern``, ``Leds``, ``ButtonEvent``) are in
+``station.ports``. The real adapter is ``station.drivers.gpio_rpi`` (RPi.GPIO API,
+imported lazily); ``FakeIndicators`` / ``FakeButton`` behave the same and record what
+happened, with timestamps from an injectable clock (gpiozero ``MockPin`` style:
+``press(duration)``). Button handlers run on a device thread: the app must hand them to
+its loop thread-safely.
 """
 
 from __future__ import annotations
@@ -19,20 +15,37 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
-from station.config import GpioSection
+from station.ports import ButtonEvent, ButtonHandler, ButtonKind, Leds, Pattern
+
+
+class GpioSettings(Protocol):
+    """What the GPIO adapters read of the config's ``[gpio]`` section."""
+
+    @property
+    def buzzer_enabled(self) -> bool: ...
+    @property
+    def buzzer_passive(self) -> bool: ...
+    @property
+    def buzzer_pin(self) -> int: ...
+    @property
+    def led_green_pin(self) -> int: ...
+    @property
+    def led_red_pin(self) -> int: ...
+    @property
+    def led_amber_pin(self) -> int: ...
+    @property
+    def button_pin(self) -> int: ...
+    @property
+    def button_active_low(self) -> bool: ...
+    @property
+    def debounce_ms(self) -> int: ...
+    @property
+    def long_press_ms(self) -> int: ...
+
 
 Clock = Callable[[], float]
-
-
-class Pattern(StrEnum):
-    QR_SEEN = "qr-seen"
-    VERIFIED = "verified"
-    ATTENTION = "attention"
-    FAILED = "failed"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -55,43 +68,6 @@ PATTERNS: dict[Pattern, tuple[Tone, ...]] = {
 
 def duration_ms(pattern: Pattern) -> int:
     return sum(t.on_ms + t.off_ms for t in PATTERNS[pattern])
-
-
-@dataclass(frozen=True)
-class Leds:
-    green: bool = False
-    red: bool = False
-    amber: bool = False
-
-
-class Indicators(Protocol):
-    def play(self, pattern: Pattern) -> None: ...
-
-    def set_leds(self, leds: Leds) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class ButtonKind(StrEnum):
-    SHORT = "short"
-    LONG = "long"
-    HOLD_RELEASE = "hold-release"
-
-
-@dataclass(frozen=True)
-class ButtonEvent:
-    kind: ButtonKind
-    at: float  # monotonic seconds
-    held_s: float = 0.0
-
-
-ButtonHandler = Callable[[ButtonEvent], None]
-
-
-class Button(Protocol):
-    def set_handler(self, handler: ButtonHandler | None) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class ButtonLogic:
@@ -172,7 +148,7 @@ class FakeIndicators:
 
     HISTORY = 256
 
-    def __init__(self, section: GpioSection | None = None, clock: Clock = time.monotonic) -> None:
+    def __init__(self, section: GpioSettings | None = None, clock: Clock = time.monotonic) -> None:
         self._enabled = section.buzzer_enabled if section is not None else True
         self._clock = clock
         self._lock = threading.Lock()
@@ -205,8 +181,7 @@ class FakeIndicators:
 class FakeButton:
     """A button pressed by code: ``press(duration)`` runs the real debounce/long logic."""
 
-    def __init__(self, section: GpioSection | None = None, clock: Clock = time.monotonic) -> None:
-        section = section or GpioSection()
+    def __init__(self, section: GpioSettings, clock: Clock = time.monotonic) -> None:
         self._logic = ButtonLogic(section.debounce_ms / 1000, section.long_press_ms / 1000)
         self._clock = clock
         self._handler: ButtonHandler | None = None
@@ -243,17 +218,11 @@ class FakeButton:
 
 __all__ = [
     "PATTERNS",
-    "Button",
-    "ButtonEvent",
-    "ButtonHandler",
-    "ButtonKind",
     "ButtonLogic",
     "FakeButton",
     "FakeIndicators",
-    "Indicators",
+    "GpioSettings",
     "LedChange",
-    "Leds",
-    "Pattern",
     "Played",
     "Tone",
     "duration_ms",

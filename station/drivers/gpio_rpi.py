@@ -15,16 +15,8 @@ import threading
 import time
 from typing import Any
 
-from station.config import GpioSection
-from station.drivers.gpio import (
-    PATTERNS,
-    ButtonEvent,
-    ButtonHandler,
-    ButtonLogic,
-    Clock,
-    Leds,
-    Pattern,
-)
+from station.drivers.gpio import PATTERNS, ButtonLogic, Clock, GpioSettings
+from station.ports import ButtonEvent, ButtonHandler, Leds, Pattern
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +38,9 @@ def import_gpio() -> Any:
 
 
 class RpiIndicators:
-    """Buzzer + three LEDs (implements ``station.drivers.gpio.Indicators``)."""
+    """Buzzer + three LEDs (implements ``station.ports.Indicators``)."""
 
-    def __init__(self, section: GpioSection, gpio: Any = None) -> None:
+    def __init__(self, section: GpioSettings, gpio: Any = None) -> None:
         self._gpio = gpio if gpio is not None else import_gpio()
         self._s = section
         self._pins = (
@@ -132,9 +124,9 @@ class RpiIndicators:
 
 
 class RpiButton:
-    """The push button (implements ``station.drivers.gpio.Button``)."""
+    """The push button (implements ``station.ports.Button``)."""
 
-    def __init__(self, section: GpioSection, gpio: Any = None, clock: Clock = time.monotonic):
+    def __init__(self, section: GpioSettings, gpio: Any = None, clock: Clock = time.monotonic):
         self._gpio = gpio if gpio is not None else import_gpio()
         self._s = section
         self._clock = clock

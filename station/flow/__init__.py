@@ -41,6 +41,7 @@ again and again; it is dropped as soon as the card is gone.
 
 from __future__ import annotations
 
+from station.fingerprint import fingerprint
 from station.flow.events import (
     Button,
     CameraState,
@@ -76,7 +77,7 @@ from station.flow.events import (
 )
 from station.flow.machine import initial, step
 from station.flow.screens import screen_for
-from station.flow.state import Health, Read, Settings, State, fingerprint
+from station.flow.state import Health, Read, Settings, State
 
 __all__ = [
     "Button",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from station.display.screens import Face, Outcome, Person, Screen, SyncLink
-from station.drivers.gpio import ButtonKind, Leds, Pattern
-from station.models import QrResult
+from station.ports import ButtonKind, Leds, Pattern
+from station.qr.models import QrResult
 
 
 class Phase(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from station.display.outcome import person_from_qr, qr_only_outcome
 from station.display.screens import ErrorKind
-from station.drivers.gpio import ButtonKind, Leds, Pattern
+from station.fingerprint import fingerprint
 from station.flow.events import (
     Button,
     CameraState,
@@ -50,8 +50,9 @@ from station.flow.screens import (
     refuses_reads,
     screen_for,
 )
-from station.flow.state import Read, Settings, State, fingerprint
-from station.models import QrResult, QrStatus
+from station.flow.state import Read, Settings, State
+from station.ports import ButtonKind, Leds, Pattern
+from station.qr.models import QrResult, QrStatus
 
 Result = tuple[State, list[Effect]]
 QUEUED_RESULT_S = 2.0  # how long a result stays when the next card is already waiting

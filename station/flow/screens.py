@@ -13,9 +13,9 @@ from station.display.screens import (
     Verdict,
     VerifyingScreen,
 )
-from station.drivers.gpio import Leds, Pattern
 from station.flow.events import Phase
 from station.flow.state import State
+from station.ports import Leds, Pattern
 
 VERDICT_PATTERN = {
     Verdict.VERIFIED: Pattern.VERIFIED,

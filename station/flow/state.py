@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from station.config import Config
 from station.display.screens import ErrorKind, Face, Outcome, Person, SyncLink
 from station.flow.events import Phase, StartTimer
-from station.models import QrResult
+from station.qr.models import QrResult
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,3 @@ class State:
     @property
     def card_here(self) -> bool:
         return self.qr_visible or self.chip_present
-
-
-def fingerprint(text: str) -> str:
-    """First 8 bytes of SHA-256 of the QR text, hex (never the text itself)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -2,7 +2,7 @@
 
 BAC candidates (``bac_candidates``): document number = the LAST 9 digits of the ID,
 date of birth, and expiry dates in order: the legal expiry computed by
-``station.cardlaw`` ("qr-computed"), the other renewal milestones of both laws nearest
+``station.qr.cardlaw`` ("qr-computed"), the other renewal milestones of both laws nearest
 first ("qr-milestone"), then no-expiry encodings ("qr-no-expiry"). The candidate that
 opened the chip is recorded as ``key_source``.
 
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from station import cardlaw
 from station.icao.apdu import CommandAPDU
 from station.icao.bac import BacApduSender, BacKey, perform_bac
 from station.icao.channel import CardChannel
 from station.icao.errors import AccessError
 from station.icao.mrz import yymmdd
-from station.models import QrIdentity
+from station.qr import cardlaw
+from station.qr.models import QrIdentity
 
 log = logging.getLogger(__name__)
 

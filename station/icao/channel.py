@@ -16,8 +16,8 @@ from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.errors import ChipError
 
 if TYPE_CHECKING:
-    from station.drivers.card import CardTransport
     from station.icao.sm import SecureMessaging
+    from station.ports import CardTransport
 
 log = logging.getLogger(__name__)
 

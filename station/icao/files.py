@@ -19,6 +19,7 @@ from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.channel import ApduSender
 from station.icao.errors import ChipError, FileReadError, LdsError
 from station.icao.tlv import TlvError, header_length, parse_one, tlv
+from station.ports import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class FileReader:
             return self._read(name, fid, sfi, progress, done)
         except (FileReadError, LdsError):
             raise
+        except TransportError as exc:
+            raise type(exc)(f"reading {name} at offset {done[0]}: {exc.step}", exc.detail) from None
         except ChipError as exc:
             step = f"reading {name} at offset {done[0]}: {exc.step}"
             try:

@@ -2,7 +2,7 @@
 
     reader = ChipReader(transport)                 # any CardTransport
     result = reader.read(AccessKeys.from_qr(identity), progress=on_progress)
-    record = result.to_record(qr_record, store_sensitive=..., store_face=...)
+    record = with_chip(qr_record, result, store_sensitive=..., store_face=...)
     reader.channel                                 # the open SM session (AA / CA after)
 
 ``progress`` receives a ``ReadProgress`` after every chunk. Errors are ``ChipError``
@@ -12,13 +12,13 @@ whose message names the step, the file and the status word.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from station.fingerprint import fingerprint
 from station.icao import lds
 from station.icao.access import AccessKeys, AccessOrder, AccessResult, open_chip
 from station.icao.channel import CardChannel
@@ -27,7 +27,7 @@ from station.icao.files import FileReader, ReadStrategy
 from station.icao.result import ChipRead
 
 if TYPE_CHECKING:
-    from station.drivers.card import CardTransport
+    from station.ports import CardTransport
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class ChipReader:
         result = self._result(raw, unreadable, opened, started)
         log.info(
             "chip %s read: %d files, %d APDUs, %d ms",
-            hashlib.sha256(raw.get("DG1", b"")).hexdigest()[:12],
+            fingerprint(raw.get("DG1", b"")),
             len(raw),
             channel.apdus,
             result.read_ms,
@@ -161,5 +161,5 @@ class ChipReader:
             access=opened.access, key_source=opened.key_source,
             read_ms=int((time.monotonic() - started) * 1000), unreadable=unreadable,
             apdus=ch.apdus, bytes_in=ch.bytes_in, bytes_out=ch.bytes_out,
-            pace_fallback=opened.pace_fallback,
+            pace_fallback=opened.pace_fallback, session=ch,
         )  # fmt: skip

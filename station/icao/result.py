@@ -1,4 +1,4 @@
-"""The chip read result and its record parts (issue "chip" part 8)."""
+"""What one chip read gave: the raw files, the parsed parts and the record's chip fields."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from station.icao import lds
@@ -13,8 +14,8 @@ from station.icao.mrz import Mrz
 
 if TYPE_CHECKING:
     from station.icao.access import PaceFallback
+    from station.icao.channel import CardChannel
 
-SENSITIVE = ("ethnicity", "religion")
 FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15", "EF.SOD")
 
 
@@ -37,6 +38,9 @@ class ChipRead:
     bytes_in: int = 0
     bytes_out: int = 0
     pace_fallback: PaceFallback | None = None
+    # The open secure-messaging session the files were read under, for Active and Chip
+    # Authentication right after the read; None for a saved dump (offline verification).
+    session: CardChannel | None = field(default=None, compare=False, repr=False)
 
     def _dg13_date(self, index: int) -> str | None:
         if self.dg13 is None:
@@ -60,8 +64,10 @@ class ChipRead:
             return self._dg13_date(12)
         return self._mrz_date(self.mrz.date_of_expiry if self.mrz else None, True)
 
+    @cached_property
     def citizen(self) -> dict[str, Any]:
-        """The record's ``citizen`` fields from the chip (QR names plus the chip's own)."""
+        """The record's ``citizen`` fields from the chip (QR names plus the chip's own),
+        worked out once per read."""
         d = self.dg13
         out: dict[str, Any] = {}
         if d is not None:
@@ -109,17 +115,3 @@ class ChipRead:
                 "data_b64": base64.b64encode(self.face.data).decode("ascii"),
             }
         return out
-
-    def to_record(
-        self, record: Mapping[str, Any], *, store_sensitive: bool = False, store_face: bool = False
-    ) -> dict[str, Any]:
-        """``record`` (a QR record) extended with the chip part, per the privacy options."""
-        from station.record import with_chip
-
-        citizen = {k: v for k, v in self.citizen().items() if store_sensitive or k not in SENSITIVE}
-        return with_chip(
-            record,
-            chip_citizen=citizen,
-            chip=self.chip_json(store_face=store_face),
-            store_sensitive=store_sensitive,
-        )

@@ -93,11 +93,6 @@ def check_frame(frame: Frame) -> None:
         )
 
 
-def fingerprint(payload: bytes) -> str:
-    """What logs may name a payload by: the first 8 bytes of its SHA-256, hex."""
-    return hashlib.sha256(payload).hexdigest()[:16]
-
-
 @dataclass
 class _Sighting:
     last_frame: int

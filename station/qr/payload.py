@@ -31,9 +31,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from station.cardlaw import birthday_at, legal_expiry
-from station.models import Finding, QrIdentity, QrResult, QrStatus
 from station.qr import idnumber
+from station.qr.cardlaw import birthday_at, legal_expiry
+from station.qr.models import Finding, QrIdentity, QrResult, QrStatus
 
 log = logging.getLogger(__name__)
 

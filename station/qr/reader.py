@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from station.models import QrResult
-from station.qr.decoder import Frame, QrDecoder, QrTracker, fingerprint
+from station.fingerprint import fingerprint
+from station.qr.decoder import Frame, QrDecoder, QrTracker
+from station.qr.models import QrResult
 from station.qr.payload import parse_payload
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from station.cardlaw import legal_expiry
+from station.qr.cardlaw import legal_expiry
 from station.qr.idnumber import id_prefix
 
 SURNAMES = (

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from station.drivers.camera import Frame, Scene
+from station.drivers.camera import Scene
+from station.ports import Frame
 from station.sim import frames
 from station.sim.citizens import SyntheticCitizen, generate
 from station.sim.emulator import (

@@ -188,8 +188,8 @@ class PcscRig:
         child.close()
 
     def _reader_listed(self) -> bool:
-        from station.drivers.card import TransportError
         from station.drivers.card_pcsc import list_readers
+        from station.ports import TransportError
 
         try:
             return any(name == READER_NAME for name, _ in list_readers())

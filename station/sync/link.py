@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from station.config import Config
@@ -265,3 +265,59 @@ class Link:
 
 
 __all__ = ["Backoff", "Link", "LinkSettings"]
+
+
+ProbeKind = Literal["untrusted", "tls", "unreachable", "no-answer", "refused"]
+
+
+@dataclass(frozen=True)
+class ProbeProblem:
+    """Why a one-off connection to the broker failed (``kind``) and what was seen."""
+
+    kind: ProbeKind
+    detail: str
+
+
+def probe(
+    settings: LinkSettings, ctx: ssl.SSLContext | None, timeout: float
+) -> ProbeProblem | None:
+    """One clean-session MQTT 5 connect and disconnect; None when the broker accepted it."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done = threading.Event()
+    answer: list[Any] = []
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5
+    )
+    client.connect_timeout = timeout
+    if ctx is not None:
+        client.tls_set_context(ctx)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password or None)
+
+    def on_answer(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        answer.append(rc)
+        done.set()
+
+    client.on_connect, client.on_disconnect = on_answer, on_answer
+    try:
+        client.connect(settings.host, settings.port, keepalive=30, clean_start=True)
+    except ssl.SSLCertVerificationError as exc:
+        return ProbeProblem("untrusted", f"server certificate not trusted ({exc.verify_message})")
+    except ssl.SSLError as exc:
+        return ProbeProblem("tls", f"TLS handshake failed ({exc.reason})")
+    except OSError as exc:
+        return ProbeProblem("unreachable", f"cannot reach the broker ({exc.strerror or exc})")
+    client.loop_start()
+    try:
+        if not done.wait(timeout) or not answer:
+            return ProbeProblem("no-answer", "no answer to CONNECT")
+        if answer[0].is_failure:
+            return ProbeProblem("refused", f"broker refused the connection: {answer[0]}")
+        client.disconnect()
+    finally:
+        client.loop_stop()
+    return None

@@ -15,7 +15,7 @@ record is on disk; it raises :class:`StoreFull` when ``max_records`` wait or the
 disk has less than ``min_free_mb`` free (stored records are never dropped).
 
 Refused records: when the ward answers that it will never accept a record
-(e.g. "station mismatch", "forged"; see :mod:`station.sync.ward`),
+(e.g. "station mismatch", "forged"; see :mod:`station.ward.receiver`),
 :meth:`Outbox.mark_refused` marks its document ``"refused": <reason>`` in the
 same atomic segment rewrite as every other change. A refused record is kept on
 disk, is no longer sent and does not count as pending (store-full, sync screen);
@@ -48,8 +48,9 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tinydb import TinyDB
 
-from station.audit import AuditLog, fingerprint
+from station.audit import AuditLog
 from station.config import Config
+from station.fingerprint import fingerprint
 from station.record import canonical_bytes
 from station.sync.errors import StoreError, StoreFull
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_item
@@ -72,6 +73,12 @@ def clean_reason(text: object) -> str:
     """A refusal reason as a short lowercase word or two (it arrives from the network)."""
     word = _REASON_RE.sub("", str(text).lower())[:32].strip()
     return word or "unspecified"
+
+
+def is_full(pending: int, max_records: int) -> bool:
+    """The store-full rule: new reads are refused once ``max_records`` records wait (records
+    the ward refused are kept aside and do not count)."""
+    return pending >= max_records
 
 
 class OutboxBusy(StoreError):
@@ -321,8 +328,12 @@ class Outbox:
         self.quarantined.append(target)
         log.error("OUTBOX FILE UNREADABLE, MOVED ASIDE: %s -> %s (%s)", path, target, why)
 
+    def is_full(self, pending: int) -> bool:
+        """Whether ``pending`` waiting records leave no room for a new read."""
+        return is_full(pending, self.max_records)
+
     def _check_room(self) -> None:
-        if len(self._index) >= self.max_records:
+        if self.is_full(len(self._index)):
             raise StoreFull(f"outbox full: {len(self._index)} records wait (store.max_records)")
         free = shutil.disk_usage(self.path).free
         if free < self.min_free_bytes:
@@ -514,5 +525,6 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "clean_reason",
+    "is_full",
     "read_summary",
 ]

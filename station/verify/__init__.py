@@ -3,7 +3,7 @@ QR/chip agreement, and the verdict the officer sees.
 
     from station.verify import TrustStore, verify_chip
     store = TrustStore.load(cfg.trust_dir)          # once at start-up (and after imports)
-    v = verify_chip(read, qr_identity, store, reader.channel)   # live card: PA + AA + CA
+    v = verify_chip(read, qr_identity, store)   # PA, and AA + CA over read.session
     record["verification"] = v.to_json()
     screen: v.level ("verified" | "signed-untrusted" | "qr-only" | "failed"), v.reason_vi
 

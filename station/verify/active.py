@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from station.icao.apdu import CommandAPDU
 from station.icao.channel import ApduSender
 from station.icao.errors import ChipError
+from station.ports import TransportError
 from station.verify import ecmath, keys
 from station.verify.asn1 import unwrap_tlv
 from station.verify.securityinfo import aa_hash
@@ -59,7 +60,7 @@ def active_authenticate(
     ne = 65536 if isinstance(key, rsa.RSAPublicKey) and key.key_size > 1024 else 256
     try:
         response = sender.send(CommandAPDU(0x00, 0x88, 0x00, 0x00, nonce, ne))
-    except ChipError as exc:
+    except (ChipError, TransportError) as exc:
         return AuthOutcome(Auth.FAILED, f"AA failed in INTERNAL AUTHENTICATE: {exc}")
     if response.sw != 0x9000:
         return AuthOutcome(Auth.FAILED, f"AA failed in INTERNAL AUTHENTICATE: {response.sw:04X}")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 
 FIELDS = (
     "id_number",

@@ -1,7 +1,7 @@
 """One entry point from a chip read to a verdict: ``verify_chip``.
 
     store = TrustStore.load(cfg.trust_dir)
-    verification = verify_chip(read, qr_identity, store, reader.channel)
+    verification = verify_chip(read, qr_identity, store)
     record["verification"] = verification.to_json()
 
 Active and Chip Authentication run only on a live card (``sender``), and only with a
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from station.icao.errors import ChipError
-from station.models import QrIdentity
+from station.ports import TransportError
+from station.qr.models import QrIdentity
 from station.verify.active import AuthOutcome, active_authenticate
 from station.verify.agreement import compare
 from station.verify.chipauth import SmChannel, chip_authenticate
@@ -37,7 +38,11 @@ class ChipReadLike(Protocol):
     @property
     def files(self) -> Mapping[str, bytes]: ...
 
-    def citizen(self) -> dict[str, Any]: ...
+    @property
+    def citizen(self) -> Mapping[str, Any]: ...
+
+    @property
+    def session(self) -> SmChannel | None: ...
 
 
 def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
@@ -54,18 +59,20 @@ def verify_chip(
     read: ChipReadLike,
     qr: QrIdentity | None,
     store: TrustStore,
-    sender: SmChannel | None = None,
     *,
     at: datetime | None = None,
 ) -> Verification:
-    """Passive (+ Active + Chip) Authentication and QR agreement -> the verdict."""
+    """Passive (+ Active + Chip) Authentication and QR agreement -> the verdict. AA and CA
+    run over ``read.session`` (the card still in the field); without one they are
+    not checked."""
     when = at or datetime.now(UTC)
+    sender = read.session
     dgs = data_groups(read.files)
     passive = passive_authenticate(dgs, read.files.get("EF.SOD"), store, when)
     active = _active(passive, dgs, sender)
     chip_auth = _chip_auth(passive, dgs, sender)
     try:
-        chip_fields = read.citizen()
+        chip_fields = read.citizen
     except (ValueError, ChipError) as exc:
         log.warning("chip citizen fields unreadable: %s", exc)
         chip_fields = {}
@@ -104,7 +111,7 @@ def _active(passive: PassiveResult, dgs: dict[int, bytes], sender: SmChannel | N
     dg14 = dgs.get(14) if passive.covers(14) else None
     try:
         return active_authenticate(sender, dgs[15], dg14)
-    except (ChipError, ValueError) as exc:
+    except (ChipError, TransportError, ValueError) as exc:
         return AuthOutcome(Auth.FAILED, f"AA failed: {exc}")
 
 
@@ -125,7 +132,7 @@ def _chip_auth(
         return AuthOutcome(Auth.NOT_CHECKED, "no card present (offline verification)")
     try:
         return chip_authenticate(sender, dgs[14])
-    except (ChipError, ValueError) as exc:
+    except (ChipError, TransportError, ValueError) as exc:
         return AuthOutcome(Auth.FAILED, f"CA failed: {exc}")
 
 

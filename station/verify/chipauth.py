@@ -20,6 +20,7 @@ from station.icao import crypto
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.errors import ChipError
 from station.icao.sm import SecureMessaging
+from station.ports import TransportError
 from station.verify import dh, ecmath, keys
 from station.verify.active import AuthOutcome
 from station.verify.asn1 import tlv
@@ -137,7 +138,7 @@ def chip_authenticate(channel: SmChannel, dg14: bytes) -> AuthOutcome:
                 return AuthOutcome(Auth.FAILED, f"CA failed in {step}: {response.sw:04X}")
         channel.sm = new_session(shared, option)
         probe = channel.send(PROBE)
-    except ChipError as exc:
+    except (ChipError, TransportError) as exc:
         return AuthOutcome(Auth.FAILED, f"CA failed: {exc}")
     if probe.sw != 0x9000:
         return AuthOutcome(Auth.FAILED, f"CA failed in protected READ BINARY: {probe.sw:04X}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, x509
 
+from station.fingerprint import fingerprint
 from station.verify import keys
 from station.verify.asn1 import HASH_NAMES, OID_LDS_SECURITY_OBJECT, LdsSecurityObject, unwrap_tlv
 
@@ -43,7 +44,7 @@ class Sod:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()[:16]
+        return fingerprint(self.content)
 
 
 def parse_sod(data: bytes) -> Sod:

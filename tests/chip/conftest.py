@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 from station.sim.citizens import SyntheticCitizen, generate_many
 from station.sim.emulator import EmulatedCard, EmulatorTransport, Misbehaviour, build_profile
 from station.sim.emulator.files import CardProfile

@@ -15,7 +15,7 @@ from station.icao.channel import CardChannel
 from station.icao.files import FileReader, ReadStrategy
 from station.icao.reader import ChipReader, file_names
 from station.icao.tlv import tlv
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 from station.sim.emulator import EmulatedCard, EmulatorTransport
 from station.sim.emulator.card import status
 

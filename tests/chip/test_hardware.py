@@ -26,5 +26,5 @@ def test_real_card_reads_and_matches_its_qr() -> None:
         result = ChipReader(transport, timeout_s=30).read(AccessKeys.from_qr(qr.identity))
     finally:
         transport.close()
-    assert result.citizen()["id_number"] == qr.identity.id_number
+    assert result.citizen["id_number"] == qr.identity.id_number
     assert result.mrz is not None and result.mrz.valid

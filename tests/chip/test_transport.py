@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from station.drivers.card import TransportError, exchange
+from station.drivers.card import exchange
+from station.ports import TransportError
 
 H = bytes.fromhex
 

@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from station.config import DisplaySection
-from station.display.device import RefreshWorker, SimDisplay, to_halfblocks
 from station.display.render import render
 from station.display.screens import ErrorKind, ErrorScreen, IdleScreen, ReadingScreen
 from station.drivers.display_luma import DisplayError, LumaDisplay
+from station.drivers.display_sim import SimDisplay, to_halfblocks
+from station.runtime.refresh import RefreshWorker
 
 
 class RecordingDisplay:
@@ -163,12 +164,15 @@ def test_worker_survives_a_failing_write() -> None:
 
 
 def test_sim_display_from_config_section(tmp_path: Path) -> None:
+    from station.config import Config
+    from station.runtime.wiring import make_display
+
     echoed: list[str] = []
     section = DisplaySection(png_dir=str(tmp_path), terminal=False)
-    sim = SimDisplay.from_section(section, echo=echoed.append)
+    sim = make_display(Config(display=section), echo=echoed.append)
     sim.show(render(IdleScreen()))
     assert echoed == [] and len(list(tmp_path.glob("*.png"))) == 1
-    sim = SimDisplay.from_section(DisplaySection(terminal=True), echo=echoed.append)
+    sim = make_display(Config(display=DisplaySection(terminal=True)), echo=echoed.append)
     sim.show(render(IdleScreen()))
     assert len(echoed) == 1
 

@@ -14,7 +14,7 @@ from station.display.outcome import (
 )
 from station.display.render import result_pages
 from station.display.screens import ErrorKind, Person, ResultScreen, Verdict
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 from station.verify.passive import Passive
 from station.verify.verdict import REASONS, Auth, Verification
 

@@ -26,7 +26,7 @@ from station.flow import (
     initial,
     step,
 )
-from station.models import QrResult
+from station.qr.models import QrResult
 from station.qr.payload import parse_payload
 from station.sim.citizens import generate_many
 

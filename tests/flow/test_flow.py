@@ -18,7 +18,6 @@ from station.display.screens import (
     Verdict,
     VerifyingScreen,
 )
-from station.drivers.gpio import ButtonKind, Leds, Pattern
 from station.flow import (
     Button,
     CameraState,
@@ -49,7 +48,8 @@ from station.flow import (
     TimerFired,
     Verified,
 )
-from station.models import QrStatus
+from station.ports import ButtonKind, Leds, Pattern
+from station.qr.models import QrStatus
 from station.qr.payload import parse_payload
 
 from .harness import VERIFIED, Station, qr_results

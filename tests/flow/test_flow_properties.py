@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station.display.screens import Outcome, SyncLink, Verdict
-from station.drivers.gpio import ButtonKind
 from station.flow import (
     Button,
     CameraState,
@@ -33,6 +32,7 @@ from station.flow import (
     TimerFired,
     Verified,
 )
+from station.ports import ButtonKind
 from station.qr.payload import parse_payload
 
 from .harness import VERIFIED, Station, qr_results

@@ -8,18 +8,9 @@ import time
 import pytest
 
 from station.config import GpioSection
-from station.drivers.gpio import (
-    PATTERNS,
-    ButtonEvent,
-    ButtonKind,
-    ButtonLogic,
-    FakeButton,
-    FakeIndicators,
-    Leds,
-    Pattern,
-    duration_ms,
-)
+from station.drivers.gpio import PATTERNS, ButtonLogic, FakeButton, FakeIndicators, duration_ms
 from station.drivers.gpio_rpi import GpioError, RpiButton, RpiIndicators, import_gpio
+from station.ports import ButtonEvent, ButtonKind, Leds, Pattern
 
 from .fake_rpi_gpio import HIGH, LOW, FakeGpio
 

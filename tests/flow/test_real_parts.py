@@ -1,7 +1,7 @@
 """The flow's effects executed against real parts: zxing-cpp on synthetic camera frames,
 the emulated chip read for real (PACE/BAC, SM), real verification, the sim display
 through the refresh worker, fake GPIO. A tiny synchronous executor stands in for the
-app's loop (the lead's station/app.py does this with threads)."""
+app's loop (station/runtime/app.py does this with threads)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from station.display.device import RefreshWorker, SimDisplay
+from station.config import GpioSection
 from station.display.outcome import outcome_from_verification, person_from_chip
 from station.display.render import render
 from station.display.screens import ErrorKind, ErrorScreen, ResultScreen, Verdict
-from station.drivers.card import CardRemovedError
-from station.drivers.gpio import FakeButton, FakeIndicators, Pattern
+from station.drivers.display_sim import SimDisplay
+from station.drivers.gpio import FakeButton, FakeIndicators
 from station.flow import (
     Button,
     CancelChipRead,
@@ -47,7 +47,9 @@ from station.flow import (
 from station.icao.access import AccessKeys
 from station.icao.errors import AccessError, ChipError
 from station.icao.reader import ChipReader
+from station.ports import CardRemovedError, Pattern, TransportError
 from station.qr.reader import QrReader
+from station.runtime.refresh import RefreshWorker
 from station.sim import pki
 from station.sim.citizens import SyntheticCitizen, generate
 from station.sim.emulator import EmulatedCard, EmulatorTransport, Misbehaviour, auth
@@ -108,7 +110,7 @@ class Counter:
             self.send(self.read_chip(effect))
         elif isinstance(effect, StartVerify):
             assert effect.qr.identity is not None
-            v = verify_chip(effect.chip, effect.qr.identity, self.trust, self.reader.channel)  # type: ignore[arg-type]
+            v = verify_chip(effect.chip, effect.qr.identity, self.trust)  # type: ignore[arg-type]
             self.send(Verified(self.now, effect.job, outcome_from_verification(v), v))
         elif isinstance(effect, StoreRecord):
             self.stored.append((effect.qr.raw_text, effect.chip, effect.verification))
@@ -131,7 +133,7 @@ class Counter:
             return ChipFailed(self.now, start.job, ChipFailure.REMOVED)
         except AccessError:
             return ChipFailed(self.now, start.job, ChipFailure.ACCESS_DENIED)
-        except ChipError:
+        except (ChipError, TransportError):
             return ChipFailed(self.now, start.job, ChipFailure.ERROR)
         for event in progress[-3:]:
             self.send(event)
@@ -183,7 +185,7 @@ def test_card_to_verdict_on_the_panel(chain: pki.TestPki) -> None:
     assert station.indicators.patterns() == [Pattern.QR_SEEN, Pattern.VERIFIED]
     assert len(station.stored) == 1 and station.stored[0][1] is not None
     # the button pages through the result on the real panel
-    button = FakeButton(clock=lambda: station.now)
+    button = FakeButton(GpioSection(), clock=lambda: station.now)
     button.set_handler(lambda e: station.send(Button(e.at, e.kind)))
     button.press(0.2)
     assert station.panel() == render(station.shown).tobytes()

@@ -1,4 +1,4 @@
-"""Scenarios on the whole station (station.app.Station) on simulated parts: synthetic
+"""Scenarios on the whole station (station.runtime.app.Station) on simulated parts: synthetic
 camera frames, emulated chips in the simulated reader field, the real outbox, fake GPIO
 and the luma dummy panel. Real time, with short timeouts; every wait is on a condition."""
 
@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 
 from station import config
-from station.app import Services, Station
-from station.display.device import SimDisplay
 from station.display.render import render
 from station.display.screens import (
     ErrorKind,
@@ -25,9 +23,12 @@ from station.display.screens import (
     SyncLink,
     Verdict,
 )
-from station.drivers.factory import open_devices
-from station.drivers.gpio import FakeIndicators, Pattern
+from station.drivers.display_sim import SimDisplay
+from station.drivers.gpio import FakeIndicators
 from station.flow import Phase, screen_for
+from station.ports import Pattern
+from station.runtime.app import Services, Station
+from station.runtime.wiring import open_devices
 from station.sim import frames
 from station.sim.counter import CardFactory, SimCounter, full_chip
 from station.sim.emulator import Misbehaviour

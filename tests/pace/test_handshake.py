@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from station.drivers.card_sim import EmulatorTransport
 from station.icao import crypto, ec, pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.cardaccess import CardAccess, PaceDomainParameterInfo, PaceInfo, pace_protocol
@@ -17,7 +18,6 @@ from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import DG_FIDS, FID_CARD_ACCESS, CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL, Misbehaviour
-from station.sim.emulator.transport import EmulatorTransport
 
 NO_SWITCHES = card_pace.PaceSwitches()
 CIPHERS: tuple[crypto.CipherName, ...] = ("3DES", "AES-128", "AES-192", "AES-256")

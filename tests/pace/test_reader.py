@@ -12,20 +12,20 @@ from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
-from station.drivers.card import CardTransport
+from station.drivers.card_sim import EmulatorTransport
 from station.icao import pace
 from station.icao.access import AccessKeys, KeyCandidate, PaceFallback
 from station.icao.bac import BacKey
 from station.icao.cardaccess import PaceInfo, pace_protocol
 from station.icao.errors import AccessError
 from station.icao.reader import ChipReader
+from station.ports import CardTransport
 from station.qr.payload import parse_payload
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import FID_CARD_ACCESS, CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL, Misbehaviour
-from station.sim.emulator.transport import EmulatorTransport
 from station.sim.pcsc import PcscRig
 
 FILES = ("DG1", "DG13")
@@ -247,7 +247,7 @@ def test_sim_card_kind_other_can(connect: Connect) -> None:
         result = ChipReader(transport).read(_qr_keys(card.citizen), files=FILES)
     assert result.access == "BAC"
     assert result.pace_fallback == PaceFallback("PACE-CAN", "wrong-password")
-    assert result.citizen()["id_number"] == card.citizen.id_number
+    assert result.citizen["id_number"] == card.citizen.id_number
 
 
 def test_bac_only_card_reads_with_bac(

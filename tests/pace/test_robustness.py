@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from station.drivers.card_sim import EmulatorTransport
 from station.icao import pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
 from station.icao.cardaccess import CardAccess, PaceInfo, pace_protocol
@@ -19,7 +20,6 @@ from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL
-from station.sim.emulator.transport import EmulatorTransport
 
 CITIZEN = citizens.generate(random.Random(5))
 INFOS = {

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from station.models import QrStatus
 from station.qr.decoder import QrDecodeError, QrDecoder
+from station.qr.models import QrStatus
 from station.qr.payload import parse_payload
 from station.sim.citizens import generate_many, variants
 from station.sim.frames import (

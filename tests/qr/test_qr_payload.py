@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from station.models import QrStatus
 from station.qr import idnumber
+from station.qr.models import QrStatus
 from station.qr.payload import MESSAGES, parse_payload
 from station.sim.citizens import generate_many, variants, vietnamese_letters
 

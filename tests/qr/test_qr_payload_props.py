@@ -9,8 +9,8 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.models import QrStatus
 from station.qr.idnumber import is_id_number
+from station.qr.models import QrStatus
 from station.qr.payload import MESSAGES, parse_payload
 from station.record import qr_record, to_json_line
 from station.sim.citizens import generate

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from station.models import QrStatus
-from station.qr.decoder import QrTracker, fingerprint
+from station.fingerprint import fingerprint
+from station.qr.decoder import QrTracker
+from station.qr.models import QrStatus
 from station.qr.reader import QrReader
 from station.record import qr_record
 from station.sim.citizens import generate_many

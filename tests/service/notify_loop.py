@@ -1,6 +1,6 @@
-"""A minimal service main loop built on station.service, run as a child process by tests.
+"""A minimal service main loop built on station.runtime.service, run as a child process by tests.
 
-It is what station/app.py does in miniature: READY after start-up, watchdog pings from the
+It is what station/runtime/app.py does in miniature: READY after start-up, watchdog pings from the
 asyncio loop, STOPPING on SIGTERM/SIGINT, and the "write" in progress completes before exit.
 SIGUSR1 blocks the loop thread (a hung driver call) so the watchdog pings must stop.
 Each write appends "begin N" / "end N" to the file named by argv[1].
@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from station.service import ServiceNotifier, install_stop_handlers, start_watchdog
+from station.runtime.service import ServiceNotifier, install_stop_handlers, start_watchdog
 
 
 def write_record(path: Path, n: int) -> None:

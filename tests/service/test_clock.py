@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from station.clock import (
+from station.runtime.clock import (
     STA_UNSYNC,
     CachedClockState,
     ClockState,

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from service_support import write_config
 
-from station import config, doctor, doctor_hw
-from station.clock import ClockState
+from station import config, doctor
 from station.config import Config
-from station.drivers.camera import CameraError, Scene, SimCamera
-from station.drivers.card import TransportError
+from station.doctor import hardware as doctor_hw
+from station.drivers.camera import Scene, SimCamera
 from station.drivers.gpio_rpi import GpioError
+from station.ports import CameraError, TransportError
 from station.record import qr_record
+from station.runtime.clock import ClockState
 from station.sim.broker import Broker
 from station.sim.pki import make_test_pki
 from station.verify.store import import_file
@@ -298,10 +299,10 @@ def test_reader_cases(cfg: Config) -> None:
 
 
 def test_reader_with_the_emulated_cccd_chip(cfg: Config) -> None:
+    from station.drivers.card_sim import EmulatorTransport
     from station.sim.citizens import generate_many
     from station.sim.emulator.card import EmulatedCard
     from station.sim.emulator.files import build_profile
-    from station.sim.emulator.transport import EmulatorTransport
 
     card = EmulatedCard(build_profile(generate_many(3, 1)[0]))
     result = doctor_hw.check_reader(
@@ -450,9 +451,9 @@ def test_reader_check_with_pcscd_unreachable(cfg: Config, pcsc_rig: Any, tmp_pat
     """pcscd down: a client whose socket path leads nowhere (libpcsclite reads
     PCSCLITE_CSOCK_NAME), while the session's real pcscd keeps running for the others."""
     code = (
-        "import json; from station import config, doctor_hw; "
+        "import json; from station import config; from station.doctor import hardware; "
         "cfg = config.replace(config.from_mapping({}), 'reader', backend='pi'); "
-        "r = doctor_hw.check_reader(cfg); print(json.dumps([r.status, r.summary, r.fix]))"
+        "r = hardware.check_reader(cfg); print(json.dumps([r.status, r.summary, r.fix]))"
     )
     env = dict(os.environ, PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"))
     done = subprocess.run(

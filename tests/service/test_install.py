@@ -127,7 +127,7 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
     assert 'audit_log = "/var/log/station/audit.log"' in cfg.read_text()
     assert key.stat().st_mode & 0o777 == 0o600 and len(pub.read_text().strip()) == 44
     assert unit.read_bytes() == (REPO / "systemd/station.service").read_bytes()
-    assert (root / "opt/station/src/station/service.py").exists()
+    assert (root / "opt/station/src/station/runtime/service.py").exists()
     assert not (root / "opt/station/src/.git").exists()
     assert not list((root / "opt/station/src").rglob("__pycache__"))
     passwd = (root / "etc/passwd").read_text()

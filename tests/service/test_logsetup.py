@@ -13,7 +13,7 @@ from typing import IO
 
 import pytest
 
-from station.logsetup import (
+from station.runtime.logs import (
     JournalFormatter,
     RedactFilter,
     configure_logging,
@@ -127,9 +127,10 @@ def test_broken_format_string_never_raises_to_the_caller() -> None:
 def test_journald_prefix_parsed_by_real_journal_format() -> None:
     # the child writes through configure_logging exactly like the service does
     code = (
-        "import logging,sys,os;from station.logsetup import configure_logging;"
+        "import logging,sys,os;from station.runtime.logs import configure_logging;"
         "st=os.fstat(2);os.environ['JOURNAL_STREAM']=f'{st.st_dev}:{st.st_ino}';"
-        "configure_logging('INFO');logging.getLogger('station.app').error('x %s','001099012345')"
+        "configure_logging('INFO');"
+        "logging.getLogger('station.runtime.app').error('x %s','001099012345')"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stderr == "<3>station.app: x [redacted-id]\n"
+    assert done.stderr == "<3>station.runtime.app: x [redacted-id]\n"

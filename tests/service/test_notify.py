@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from service_support import NotifySocket
 
-from station.service import (
+from station.runtime.service import (
     ServiceNotifier,
     WatchdogPinger,
     install_stop_handlers,

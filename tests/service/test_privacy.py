@@ -2,7 +2,7 @@
 citizen it read appears in its output, its logs (both formats) or its audit log.
 
 The plain run uses the CLI's default logging (no redaction filter), so it shows that the
-code itself logs nothing personal; the journal run goes through ``station.logsetup``."""
+code itself logs nothing personal; the journal run goes through ``station.runtime.logs``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
 
 CLI = "import sys; from station.cli import main; sys.exit(main())"
 CARDS = 4
@@ -26,10 +26,10 @@ def run_demo(out: Path, journal: bool) -> str:
     env.pop("JOURNAL_STREAM", None)
     args = [sys.executable, "-c", CLI, "--log-level", "DEBUG", "demo"]
     args += ["--cards", str(CARDS), "--no-terminal", "--out", str(out), "--seed", "77"]
-    if journal:  # the service's structured format, through station.logsetup
+    if journal:  # the service's structured format, through station.runtime.logs
         code = (
             "import os,sys;st=os.fstat(2);os.environ['JOURNAL_STREAM']=f'{st.st_dev}:{st.st_ino}';"
-            "from station.logsetup import configure_logging;import station.cli as c;"
+            "from station.runtime.logs import configure_logging;import station.cli as c;"
             "c.logging.basicConfig=lambda **k: configure_logging(k.get('level', 'INFO'));"
             "sys.exit(c.main())"
         )

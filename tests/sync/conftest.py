@@ -13,7 +13,7 @@ from station import config
 from station.record import qr_record
 from station.sim.broker import Broker
 from station.sim.citizens import SyntheticCitizen, generate_many
-from station.sync.loopback import LoopbackWard
+from station.sim.loopback import LoopbackWard
 
 STATION = "station-1"
 

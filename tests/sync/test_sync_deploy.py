@@ -18,8 +18,8 @@ from station.sync.link import LinkSettings
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
 from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-from station.sync.ward import WardReceiver
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
+from station.ward.receiver import WardReceiver
 
 pytestmark = pytest.mark.mqtt
 

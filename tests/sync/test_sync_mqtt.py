@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import config
 from station.sim.broker import Broker
+from station.sim.loopback import LoopbackWard
 from station.sync.link import LinkSettings
-from station.sync.loopback import LoopbackWard
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
-from station.sync.ward import WardReceiver
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
+from station.ward.receiver import WardReceiver
 
 pytestmark = pytest.mark.mqtt
 

@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from station import config, doctor
 from station.audit import AuditLog
 from station.cli import main
-from station.sync.loopback import LoopbackWard
+from station.sim.loopback import LoopbackWard
 from station.sync.outbox import Outbox, OutboxBusy, read_summary
 from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 NEW_ID = "station-9"

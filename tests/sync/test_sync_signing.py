@@ -12,7 +12,8 @@ import pytest
 from conftest import make_records
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from station.audit import AuditLog, fingerprint
+from station.audit import AuditLog
+from station.fingerprint import fingerprint
 from station.sync.errors import SyncError
 from station.sync.signing import (
     EnvelopeError,

@@ -25,7 +25,7 @@ from conftest import STATION, make_records, wait_until
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import config
-from station.sync.loopback import LoopbackWard
+from station.sim.loopback import LoopbackWard
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
+from station.drivers.card_sim import EmulatorTransport
 from station.icao.access import AccessKeys
 from station.icao.reader import ChipReader
 from station.icao.result import ChipRead
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 from station.qr.payload import parse_payload
 from station.sim import pki
 from station.sim.citizens import SyntheticCitizen, generate
 from station.sim.emulator import auth
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import CardProfile, build_profile
-from station.sim.emulator.transport import EmulatorTransport
 from station.verify.trust import TrustStore
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ CARD_KEYS = [
 @pytest.mark.parametrize("kind", KINDS)
 def test_verified_on_every_chain(kind, pkis, citizen, read_card: ReadCard) -> None:
     live = read_card(citizen, pkis[kind])
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]))
     assert v.level is Level.VERIFIED, v.findings
     assert v.to_json()["signer"]["subject"].endswith(",C=VN")
     assert v.reason_vi == "Thẻ thật, dữ liệu khớp"
@@ -39,7 +39,7 @@ def test_verified_on_every_chain(kind, pkis, citizen, read_card: ReadCard) -> No
 @pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
 def test_verified_with_every_key_type(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind)
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.active, v.chip_auth, v.level) == (Auth.OK, Auth.OK, Level.VERIFIED), v.findings
 
 
@@ -69,7 +69,7 @@ def _resigned(chain: pki.TestPki, protocol: str):
 def test_chip_authentication_3des(ca_kind, protocol, pkis, citizen, read_card) -> None:
     chain = pkis["rsa"]
     live = read_card(citizen, chain, ca_kind=ca_kind, profile_hook=_resigned(chain, protocol))
-    v = verify_chip(live.read, qr_of(citizen), store_for(chain), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(chain))
     assert v.chip_auth is Auth.OK and v.level is Level.VERIFIED, v.findings
     assert any("3DES" in f for f in v.findings)
 
@@ -77,7 +77,7 @@ def test_chip_authentication_3des(ca_kind, protocol, pkis, citizen, read_card) -
 @pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP256r1"])
 def test_flipped_byte_fails(kind, pkis, citizen, read_card) -> None:
     live = read_card(citizen, pkis[kind], profile_hook=lambda p: auth.tamper(p, flip_dg=2))
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]))
     assert (v.passive.value, v.level) == ("hash-mismatch", Level.FAILED)
     assert v.reason_vi == "Dữ liệu chip bị sửa"
 
@@ -93,14 +93,14 @@ def test_flipped_byte_fails(kind, pkis, citizen, read_card) -> None:
 def test_signer_problems(variant, passive, level, citizen, read_card) -> None:
     chain = pki.make_test_pki("brainpoolP256r1", **variant)
     live = read_card(citizen, chain)
-    v = verify_chip(live.read, qr_of(citizen), store_for(chain), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(chain))
     assert (v.passive.value, v.level) == (passive, level)
     assert v.active is Auth.OK and v.chip_auth is Auth.OK
 
 
 def test_untrusted_signer(pkis, citizen, read_card) -> None:
     live = read_card(citizen, pkis["rsa-pss"])
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.passive.value, v.level) == ("untrusted-signer", Level.SIGNED_UNTRUSTED)
     assert v.reason_vi == "Chưa có chứng thư gốc"
 
@@ -109,7 +109,7 @@ def test_untrusted_signer(pkis, citizen, read_card) -> None:
 def test_wrong_aa_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     hook = lambda p: auth.tamper(p, wrong_aa_key=True)  # noqa: E731
     live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.active, v.level) == (Auth.FAILED, Level.FAILED)
     assert v.chip_auth is Auth.OK
 
@@ -118,7 +118,7 @@ def test_wrong_aa_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
 def test_wrong_ca_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     hook = lambda p: auth.tamper(p, wrong_ca_key=True)  # noqa: E731
     live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.chip_auth, v.level) == (Auth.FAILED, Level.FAILED)
     assert v.active is Auth.OK
 
@@ -128,7 +128,7 @@ def test_chip_disagreeing_with_qr(pkis, citizen, read_card) -> None:
     twin = replace(other, id_number=citizen.id_number, date_of_birth=citizen.date_of_birth,
                    expiry_date=citizen.expiry_date, issue_date=citizen.issue_date)  # fmt: skip
     live = read_card(twin, pkis["p256"], qr_citizen=citizen)
-    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]), live.reader.channel)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert v.passive.value == "ok" and v.active is Auth.OK
     assert v.qr_chip_match is False and v.level is Level.FAILED
     assert "full_name" in v.mismatches and "id_number" not in v.mismatches
@@ -138,23 +138,23 @@ def test_chip_disagreeing_with_qr(pkis, citizen, read_card) -> None:
 def test_never_verified_when_a_check_was_skipped(pkis, citizen, read_card) -> None:
     live = read_card(citizen, pkis["p256"])
     store = store_for(pkis["p256"])
-    offline = verify_chip(live.read, qr_of(citizen), store, None)
+    offline = verify_chip(replace(live.read, session=None), qr_of(citizen), store)
     assert (offline.active, offline.chip_auth) == (Auth.NOT_CHECKED, Auth.NOT_CHECKED)
     assert offline.level is not Level.VERIFIED
-    no_qr = verify_chip(live.read, None, store, live.reader.channel)
+    no_qr = verify_chip(live.read, None, store)
     assert no_qr.qr_chip_match is None and no_qr.level is not Level.VERIFIED
     files = {k: v for k, v in live.read.files.items() if k != "EF.SOD"}
-    no_sod = verify_chip(replace(live.read, files=files), qr_of(citizen), store, None)
+    no_sod = verify_chip(replace(live.read, files=files, session=None), qr_of(citizen), store)
     assert no_sod.passive.value == "not-checked" and no_sod.level is Level.QR_ONLY
 
 
 def test_after_pace_with_both_card_modules_installed(pkis, citizen) -> None:
+    from station.drivers.card_sim import EmulatorTransport
     from station.icao.access import AccessKeys
     from station.icao.reader import ChipReader
     from station.sim.emulator import pace as card_pace
     from station.sim.emulator.card import EmulatedCard
     from station.sim.emulator.files import build_profile
-    from station.sim.emulator.transport import EmulatorTransport
 
     card = EmulatedCard(build_profile(citizen, pki=pkis["brainpoolP256r1"], pace=True))
     card_pace.install(card)
@@ -162,5 +162,5 @@ def test_after_pace_with_both_card_modules_installed(pkis, citizen) -> None:
     reader = ChipReader(EmulatorTransport(card), order="pace")
     read = reader.read(AccessKeys.from_qr(qr_of(citizen)))
     assert read.access.upper().startswith("PACE")
-    v = verify_chip(read, qr_of(citizen), store_for(pkis["brainpoolP256r1"]), reader.channel)
+    v = verify_chip(read, qr_of(citizen), store_for(pkis["brainpoolP256r1"]))
     assert v.level is Level.VERIFIED, v.findings

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from station.models import QrIdentity
+from station.qr.models import QrIdentity
 from station.verify.agreement import compare
 from station.verify.passive import Passive
 from station.verify.verdict import REASONS, Auth, Level, Verification

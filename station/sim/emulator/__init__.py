@@ -2,15 +2,15 @@
 
     profile = build_profile(citizen)                      # files + keys (files.py)
     card = EmulatedCard(profile, Misbehaviour(...))       # card.py
-    transport = EmulatorTransport(card)                   # transport.py (CardTransport)
+    transport = EmulatorTransport(card)                   # station.drivers.card_sim
 
 ``station.sim.pcsc.PcscRig`` runs the same card behind a real pcscd (vpcd.py).
 """
 
-from station.sim.emulator.card import ATR, CardGone, EmulatedCard, Handler
+from station.drivers.card_sim import CardGone, EmulatorTransport
+from station.sim.emulator.card import ATR, EmulatedCard, Handler
 from station.sim.emulator.files import CardProfile, build_profile
 from station.sim.emulator.switches import NORMAL, Misbehaviour
-from station.sim.emulator.transport import EmulatorTransport
 
 __all__ = [
     "ATR",

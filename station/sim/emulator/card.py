@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import reduce
 from typing import Any
 
+from station.drivers.card_sim import CardGone
 from station.icao import bac, crypto
 from station.icao.apdu import CommandAPDU, ResponseAPDU, status
 from station.icao.errors import SecureMessagingError
@@ -52,10 +53,6 @@ def _atr() -> bytes:
 
 
 ATR = _atr()
-
-
-class CardGone(Exception):
-    """The emulated card left the field (transports turn this into CardRemovedError)."""
 
 
 class EmulatedCard:

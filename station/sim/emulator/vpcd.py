@@ -20,7 +20,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from station.sim.emulator.card import ATR, CardGone, EmulatedCard
+from station.drivers.card_sim import CardGone
+from station.sim.emulator.card import ATR, EmulatedCard
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,7 @@
-"""The display port, the simulated panel, the terminal view and the refresh worker.
+"""The display refresh worker: owns the panel from its own thread.
 
-``Display`` is what the station draws on: ``show(image)`` (a 128x64 mode "1"
-image) and ``close()``. ``station.drivers.display_luma.LumaDisplay`` drives a real
-SSD1306/SH1106; ``SimDisplay`` keeps frames in luma.core's ``dummy`` device and can
-save PNGs and echo frames as Unicode half-blocks. ``RefreshWorker`` owns the bus
-from its own thread: the flow hands it screens and never waits for the panel.
+The flow hands it screen models and never waits for the bus; the worker renders them
+(``station.display.render``) and writes the newest to the ``station.ports.Display``.
 """
 
 from __future__ import annotations
@@ -13,91 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
 
 from PIL import Image
 
-from station.config import DisplaySection
 from station.display.render import render
 from station.display.screens import Screen
+from station.ports import Display
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-
-
-class Display(Protocol):
-    def show(self, image: Image.Image) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def to_halfblocks(image: Image.Image) -> str:
-    """Two pixel rows per character (▀ ▄ █ and space): 128x64 becomes 128x32 text."""
-    mono = image.convert("1")
-    w, h = mono.size
-    px = mono.load()
-    assert px is not None
-    glyphs = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
-    lines = []
-    for y in range(0, h, 2):
-        row = []
-        for x in range(w):
-            top = bool(px[x, y])
-            bottom = bool(px[x, y + 1]) if y + 1 < h else False
-            row.append(glyphs[(top, bottom)])
-        lines.append("".join(row))
-    return "\n".join(lines)
-
-
-class SimDisplay:
-    """A panel that exists only in memory (luma.core ``dummy``), optionally as PNGs/text."""
-
-    def __init__(
-        self,
-        width: int = 128,
-        height: int = 64,
-        png_dir: str | Path | None = None,
-        echo: Callable[[str], None] | None = None,
-    ) -> None:
-        from luma.core.device import dummy
-
-        self._device: Any = dummy(width=width, height=height, mode="1")
-        self._png_dir = Path(png_dir) if png_dir else None
-        if self._png_dir is not None:
-            self._png_dir.mkdir(parents=True, exist_ok=True)
-        self._echo = echo
-        self._closed = False
-        self.frames = 0
-
-    @classmethod
-    def from_section(
-        cls, section: DisplaySection, echo: Callable[[str], None] | None = None
-    ) -> SimDisplay:
-        """The sim panel for ``[display]``: PNGs to ``png_dir``; ``echo`` (e.g. ``print``)
-        receives half-block frames when ``terminal`` is on."""
-        return cls(png_dir=section.png_dir or None, echo=echo if section.terminal else None)
-
-    @property
-    def image(self) -> Image.Image | None:
-        """The last frame shown (a copy), or None before the first."""
-        img = self._device.image
-        return None if img is None else img.copy()
-
-    def show(self, image: Image.Image) -> None:
-        self._device.display(image.convert("1"))
-        self.frames += 1
-        if self._png_dir is not None:
-            self._device.image.save(self._png_dir / f"screen-{self.frames:05d}.png")
-        if self._echo is not None:
-            self._echo(to_halfblocks(self._device.image))
-
-    def close(self) -> None:
-        """Safe to call twice (the refresh worker and the device owner both may)."""
-        if not self._closed:
-            self._closed = True
-            self._device.cleanup()
 
 
 class RefreshWorker:
@@ -187,4 +109,4 @@ class RefreshWorker:
             return False
 
 
-__all__ = ["Display", "RefreshWorker", "SimDisplay", "to_halfblocks"]
+__all__ = ["RefreshWorker"]

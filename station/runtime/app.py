@@ -1,6 +1,6 @@
 """The station's main loop: one asyncio loop owns the flow state and executes its effects.
 
-Device threads (``station.workers``), the display refresh worker, the button and the
+Device threads (``station.runtime.workers``), the display refresh worker, the button and the
 publisher post events into the loop through ``post`` (thread-safe); the loop feeds each
 to ``station.flow.step`` and executes the returned effects in order. The record is
 appended to the durable outbox before the flow is told (``StoreDone``), so the officer
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from station import flow
 from station.config import Config
-from station.display.device import RefreshWorker
 from station.display.screens import SyncLink
-from station.drivers.factory import Devices
-from station.drivers.gpio import ButtonEvent
-from station.record import qr_record
-from station.workers import CameraWorker, ChipWorker
+from station.ports import ButtonEvent
+from station.record import build_record
+from station.runtime.refresh import RefreshWorker
+from station.runtime.wiring import Devices
+from station.runtime.workers import CameraWorker, ChipWorker
 
 if TYPE_CHECKING:
     from station.audit import AuditLog
-    from station.clock import CachedClockState
-    from station.service import ServiceNotifier
+    from station.runtime.clock import CachedClockState
+    from station.runtime.service import ServiceNotifier
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher, SyncState
 
@@ -88,8 +88,7 @@ class Station:
         now = self.clock()
         link = SyncLink.ONLINE if state.connected else SyncLink.OFFLINE
         self.post(flow.SyncState(now, link, state.pending, state.refused))
-        full = state.pending >= self.cfg.store.max_records
-        self.post(flow.StoreState(now, full))
+        self.post(flow.StoreState(now, self.services.outbox.is_full(state.pending)))
 
     # -- lifecycle ----------------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -111,7 +110,7 @@ class Station:
         pending = self.services.outbox.pending_count()
         link = SyncLink.OFFLINE if self._publisher is not None else SyncLink.DISABLED
         self.post(flow.SyncState(now, link, pending, self.services.outbox.refused_count()))
-        self.post(flow.StoreState(now, pending >= self.cfg.store.max_records))
+        self.post(flow.StoreState(now, self.services.outbox.is_full(pending)))
         if self.services.clock_state is not None:
             self.post(flow.ClockState(now, self.services.clock_state.get().clock_set))
 
@@ -222,20 +221,19 @@ class Station:
         synced: bool | None = None
         if self.services.clock_state is not None:
             synced = self.services.clock_state.get().synchronized
-        record = qr_record(effect.qr, station_id=self.cfg.station.id, clock_synced=synced)
-        chip = effect.chip
-        if chip is not None:
-            record = chip.to_record(  # type: ignore[attr-defined]
-                record,
-                store_sensitive=self.cfg.privacy.store_sensitive,
-                store_face=self.cfg.privacy.store_face,
-            )
-        if effect.verification is not None:
-            record["verification"] = effect.verification.to_json()  # type: ignore[attr-defined]
-        return record
+        privacy = self.cfg.privacy
+        return build_record(
+            effect.qr,
+            station_id=self.cfg.station.id,
+            chip=effect.chip,  # type: ignore[arg-type]
+            verification=effect.verification,  # type: ignore[arg-type]
+            store_sensitive=privacy.store_sensitive,
+            store_face=privacy.store_face,
+            clock_synced=synced,
+        )
 
     async def _store(self, effect: flow.StoreRecord) -> None:
-        from station.audit import fingerprint
+        from station.fingerprint import fingerprint
         from station.record import canonical_bytes
         from station.sync.errors import StoreFull
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from station.audit import fingerprint
+from station.fingerprint import fingerprint
 from station.sync.signing import Opened
 
 SCHEMA = """

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from station.config import Config
-from station.display.device import Display, SimDisplay
-from station.drivers.camera import Camera, ReplayCamera, Scene, SimCamera
-from station.drivers.gpio import Button, FakeButton, FakeIndicators, Indicators
+from station.drivers.camera import ReplayCamera, Scene, SimCamera
+from station.drivers.display_sim import SimDisplay
+from station.drivers.gpio import FakeButton, FakeIndicators
+from station.ports import Button, Camera, Display, Indicators
 
 if TYPE_CHECKING:
-    from station.drivers.card import CardTransport
-    from station.sim.emulator import EmulatorTransport
+    from station.drivers.card_sim import EmulatorTransport
+    from station.ports import CardTransport
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ def make_display(cfg: Config, echo: Callable[[str], None] | None = None) -> Disp
         from station.drivers.display_luma import LumaDisplay
 
         return LumaDisplay(cfg.display)
-    return SimDisplay.from_section(cfg.display, echo=echo or _terminal_echo)
+    section = cfg.display
+    terminal = (echo or _terminal_echo) if section.terminal else None
+    return SimDisplay(png_dir=section.png_dir or None, echo=terminal)
 
 
 def make_gpio(cfg: Config) -> tuple[Indicators, Button]:
@@ -95,7 +98,7 @@ def make_reader(cfg: Config) -> tuple[ReaderOpener | None, EmulatorTransport | N
             return PcscTransport(name)
 
         return open_pcsc, None
-    from station.sim.emulator import EmulatorTransport
+    from station.drivers.card_sim import EmulatorTransport
 
     field = EmulatorTransport(None)
 

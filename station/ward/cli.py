@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from station.cli import Subparsers
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 CSV_FIELDS = (
     "record_id", "station_id", "read_at", "received_at", "status", "source",
@@ -89,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
     from station.audit import AuditLog
     from station.sync.errors import SyncError
     from station.sync.link import LinkSettings
-    from station.sync.ward import WardReceiver
+    from station.ward.receiver import WardReceiver
 
     try:
         password = Path(args.password_file).read_text().strip() if args.password_file else ""
@@ -120,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _enroll(args: argparse.Namespace) -> int:
     from station.sync.errors import SyncError
     from station.sync.signing import parse_public_key, public_key_text
-    from station.sync.ward_db import WardDB
+    from station.ward.db import WardDB
 
     if not args.station_id or any(c in args.station_id for c in "/+#"):
         print("ward enroll: station id must not contain / + #", file=sys.stderr)
@@ -140,7 +140,7 @@ def _enroll(args: argparse.Namespace) -> int:
 def _open_db(path: str) -> Any:
     from pathlib import Path
 
-    from station.sync.ward_db import WardDB
+    from station.ward.db import WardDB
 
     if not Path(path).exists():
         print(f"no ward database at {path}", file=sys.stderr)

@@ -51,7 +51,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from station.audit import AuditLog, fingerprint
+from station.audit import AuditLog
+from station.fingerprint import fingerprint
 from station.sync.errors import SyncError
 from station.sync.link import Link, LinkSettings
 from station.sync.signing import (
@@ -61,7 +62,7 @@ from station.sync.signing import (
     open_envelope,
     parse_public_key,
 )
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The station's device threads: camera -> QR events, and the chip reader.
 
 Each worker owns its device and runs in its own thread; results enter the event loop
-only through ``post`` (a thread-safe call supplied by ``station.app``). Nothing here
+only through ``post`` (a thread-safe call supplied by ``station.runtime.app``). Nothing here
 decides what happens next: that is ``station.flow``'s job.
 """
 
@@ -13,18 +13,18 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from station import flow
-from station.drivers.camera import Camera, CameraError
-from station.models import QrResult
+from station.ports import Camera, CameraError
+from station.qr.models import QrResult
 
 if TYPE_CHECKING:
     from station.config import CameraSection, Config
-    from station.drivers.card import CardTransport
-    from station.drivers.factory import ReaderOpener
     from station.icao.reader import ChipReader, ReadProgress
     from station.icao.result import ChipRead
+    from station.ports import CardTransport
+    from station.runtime.wiring import ReaderOpener
     from station.verify.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,6 @@ class ChipWorker:
         self._cancelled = -1
         self._transport: CardTransport | None = None
         self._reader: ChipReader | None = None  # one per transport: it learns the card's limits
-        self._verify_channel: Any = None  # the open SM session of the last read, for AA/CA
         self._present = False
         self._trust: tuple[float, TrustStore] | None = None
         self._stop = threading.Event()
@@ -218,7 +217,7 @@ class ChipWorker:
         self._present = False
 
     def _watch_field(self) -> None:
-        from station.drivers.card import TransportError
+        from station.ports import TransportError
 
         assert self._transport is not None
         try:
@@ -237,10 +236,10 @@ class ChipWorker:
     def _do_read(self, job: _ReadJob) -> None:
         from station.display.face import face_thumbnail
         from station.display.outcome import person_from_chip
-        from station.drivers.card import CardRemovedError, TransportError
         from station.icao.access import AccessKeys
         from station.icao.errors import AccessError, ChipError
         from station.icao.reader import ChipReader
+        from station.ports import CardRemovedError, TransportError
 
         assert self._transport is not None
         identity = job.qr.identity
@@ -262,7 +261,6 @@ class ChipWorker:
                 if self._cfg.reader.pace_password == "mrz":
                     keys = dataclasses.replace(keys, can=None)  # PACE with the MRZ key
                 chip = self._reader.read(keys, progress=self._progress(job.job))
-                self._verify_channel = self._reader.channel
                 face = None
                 if self._cfg.privacy.show_face and chip.face is not None:
                     face = face_thumbnail(chip.face.data)
@@ -312,9 +310,8 @@ class ChipWorker:
         from station.display.outcome import outcome_from_verification
         from station.verify.chip import verify_chip
 
-        sender, self._verify_channel = self._verify_channel, None
         try:
-            verification = verify_chip(job.chip, job.qr.identity, self._trust_store(), sender)
+            verification = verify_chip(job.chip, job.qr.identity, self._trust_store())
         except Exception:  # a verifier bug must not stop the counter: show "not verified"
             log.exception("verification %d crashed", job.job)
             self._post(flow.Verified(self._clock(), job.job, None, None))

@@ -1,6 +1,6 @@
 """`station demo`: the whole station on simulated hardware, end to end.
 
-What runs is the real station (``station.app.Station``: camera worker + zxing-cpp, chip
+What runs is the real station (``station.runtime.app.Station``: camera worker + zxing-cpp, chip
 reader with BAC/PACE and secure messaging, verification, flow, screens, durable outbox,
 MQTT publisher); only the devices are simulated (``station.sim``): a camera scene showing
 synthetic cards, an emulated chip in the reader's field, an in-memory OLED drawn in the
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from station import config as config_mod
 from station import flow
-from station.app import Services, Station
-from station.drivers.factory import open_devices
+from station.runtime.app import Services, Station
+from station.runtime.wiring import open_devices
 from station.sim.counter import DEMO_MIX, CardFactory, CardKind, SimCard, SimCounter
 
 if TYPE_CHECKING:
@@ -128,13 +128,13 @@ async def run_demo(
 ) -> DemoReport:
     """Present ``cards`` cards (None: forever) of the kinds in ``mix``, in turn."""
     from station.audit import AuditLog
-    from station.clock import CachedClockState
+    from station.runtime.clock import CachedClockState
     from station.sim.broker import Broker
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher
     from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-    from station.sync.ward import WardReceiver
-    from station.sync.ward_db import WardDB
+    from station.ward.db import WardDB
+    from station.ward.receiver import WardReceiver
 
     shutil.rmtree(out_dir / "station", ignore_errors=True)
     shutil.rmtree(out_dir / "screens", ignore_errors=True)

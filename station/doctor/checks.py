@@ -1,32 +1,26 @@
-"""`station doctor`: check the box and say what is wrong and how to fix it.
+"""`station doctor` checks of the software side: config, clock, disk, outbox, station key,
+trust anchors, broker. Device checks are in :mod:`station.doctor.hardware`.
 
-Every check is a small function ``check_x(cfg, ...) -> CheckResult`` whose device or
-network access is injectable, so tests run each one against simulated parts, working
-and broken. :func:`run_checks` never raises: a check that crashes is itself a FAIL.
-Device checks (camera, reader, OLED, GPIO) live in :mod:`station.doctor_hw`.
-
-Safe to run while the service runs: nothing is written, the outbox is only read, and
-the broker check connects with its own client id and a clean session.
+Each is ``check_x(cfg, ...) -> CheckResult`` with its file, clock or network access
+injectable. Nothing is written: the outbox is only read, and the broker check connects
+with its own client id and a clean session.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import ssl
 import stat
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from station import config as config_mod
-from station.clock import ClockState, clock_state
 from station.config import Config
+from station.doctor.results import CheckResult, fail, ok, warn
+from station.runtime.clock import ClockState, clock_state
 
 if TYPE_CHECKING:
     from station.sync.outbox import OutboxSummary
@@ -35,32 +29,6 @@ log = logging.getLogger(__name__)
 
 Status = Literal["OK", "WARN", "FAIL"]
 EXPIRY_WARNING = timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    summary: str
-    fix: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def ok(name: str, summary: str) -> CheckResult:
-    return CheckResult(name, "OK", summary)
-
-
-def warn(name: str, summary: str, fix: str) -> CheckResult:
-    return CheckResult(name, "WARN", summary, fix)
-
-
-def fail(name: str, summary: str, fix: str) -> CheckResult:
-    return CheckResult(name, "FAIL", summary, fix)
-
-
-Check = Callable[[Config], CheckResult]
 
 
 # --- config -------------------------------------------------------------------------
@@ -132,7 +100,7 @@ def _segments(store: Path) -> list[Path]:
 
 def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckResult:
     from station.sync.errors import StoreError
-    from station.sync.outbox import read_summary
+    from station.sync.outbox import is_full, read_summary
 
     store, key_file = cfg.store_path, cfg.data_dir / "outbox.key"
     quarantine = store.parent / f"{store.name}.corrupt"
@@ -160,7 +128,7 @@ def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckRe
     sync_fix = "check the broker check above; records leave once the ward acknowledges them"
     if found.refused_total:
         return fail("outbox", f"{summary}; {_refused_text(found, cfg)}", _REFUSED_FIX)
-    if pending >= cap:
+    if is_full(pending, cap):
         return fail(
             "outbox", f"{summary}: full (store.max_records = {cap}), reads refused", sync_fix
         )
@@ -264,7 +232,7 @@ def check_trust(cfg: Config, now: datetime | None = None) -> CheckResult:
 
 def check_broker(cfg: Config, timeout: float = 5.0) -> CheckResult:
     from station.sync.errors import SyncError
-    from station.sync.link import LinkSettings
+    from station.sync.link import LinkSettings, probe
 
     m = cfg.mqtt
     if not m.enabled:
@@ -280,9 +248,9 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> CheckResult:
             "check [mqtt] ca_file, cert_file, key_file, "
             "password_file: paths and that user station can read them",
         )
-    outcome = _mqtt_connect(settings, ctx, timeout)
-    if outcome is not None:
-        return fail("broker", f"{where}: {outcome[0]}", outcome[1])
+    problem = probe(settings, ctx, timeout)
+    if problem is not None:
+        return fail("broker", f"{where}: {problem.detail}", _PROBE_FIXES[problem.kind])
     auth = "client certificate" if m.cert_file else ("password" if m.username else "anonymous")
     if not settings.tls:
         return warn(
@@ -293,132 +261,17 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> CheckResult:
     return ok("broker", f"connected to {where} with TLS ({auth})")
 
 
-def _mqtt_connect(
-    settings: Any, ctx: ssl.SSLContext | None, timeout: float
-) -> tuple[str, str] | None:
-    """One clean-session MQTT 5 connect; None on success, else (problem, fix)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    done = threading.Event()
-    answer: list[Any] = []
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5
-    )
-    client.connect_timeout = timeout
-    if ctx is not None:
-        client.tls_set_context(ctx)
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password or None)
-
-    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        answer.append(rc)
-        done.set()
-
-    def on_disconnect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        answer.append(rc)
-        done.set()
-
-    client.on_connect, client.on_disconnect = on_connect, on_disconnect
-    try:
-        client.connect(settings.host, settings.port, keepalive=30, clean_start=True)
-    except ssl.SSLCertVerificationError as exc:
-        return (
-            f"server certificate not trusted ({exc.verify_message})",
-            "mqtt.ca_file must be the ward broker's CA; check the clock (certificate dates)",
-        )
-    except ssl.SSLError as exc:
-        return (
-            f"TLS handshake failed ({exc.reason})",
-            "the broker may require a client certificate: set mqtt.cert_file/key_file",
-        )
-    except OSError as exc:
-        return (
-            f"cannot reach the broker ({exc.strerror or exc})",
-            "check the network, mqtt.host/port, the firewall, and that the broker runs",
-        )
-    client.loop_start()
-    try:
-        if not done.wait(timeout) or not answer:
-            return ("no answer to CONNECT", "check mqtt.port is the broker's MQTT port")
-        rc = answer[0]
-        if rc.is_failure:
-            return (
-                f"broker refused the connection: {rc}",
-                "check the credentials (mqtt.username/password_file or the client "
-                "certificate) and the broker's ACL for this station",
-            )
-        client.disconnect()
-    finally:
-        client.loop_stop()
-    return None
-
-
-# --- running and reporting ----------------------------------------------------------
-
-
-def _guarded(name: str, check: Check, cfg: Config) -> CheckResult:
-    try:
-        return check(cfg)
-    except Exception as exc:  # a broken check must not hide the others
-        log.debug("check %s crashed", name, exc_info=True)
-        return fail(
-            name,
-            f"the check itself failed: {type(exc).__name__}: {exc}",
-            "report this with `station doctor --json` output",
-        )
-
-
-def default_checks() -> list[tuple[str, Check]]:
-    from station import doctor_hw
-
-    return [
-        ("camera", doctor_hw.check_camera),
-        ("reader", doctor_hw.check_reader),
-        ("display", doctor_hw.check_display),
-        ("gpio", doctor_hw.check_gpio),
-        ("trust anchors", check_trust),
-        ("broker", check_broker),
-        ("clock", check_clock),
-        ("disk", check_disk),
-        ("outbox", check_outbox),
-        ("station key", check_station_key),
-    ]
-
-
-def run_checks(
-    config_path: Path, checks: Sequence[tuple[str, Check]] | None = None
-) -> list[CheckResult]:
-    """The config check, then (only with a valid config) every other check in order."""
-    first, cfg = check_config(config_path)
-    if cfg is None:
-        return [first]
-    return [first] + [_guarded(n, c, cfg) for n, c in (checks or default_checks())]
-
-
-def failed(results: Sequence[CheckResult]) -> bool:
-    return any(r.status == "FAIL" for r in results)
-
-
-def render_text(results: Sequence[CheckResult]) -> str:
-    width = max(len(r.name) for r in results)
-    lines = []
-    for r in results:
-        lines.append(f"{r.status:<4}  {r.name:<{width}}  {r.summary}")
-        if r.fix and r.status != "OK":
-            lines.append(f"{'':<4}  {'':<{width}}  fix: {r.fix}")
-    if len(results) == 1 and results[0].status == "FAIL":
-        lines.append("(the other checks need a valid config)")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(results: Sequence[CheckResult]) -> str:
-    body = {"ok": not failed(results), "checks": [r.to_json() for r in results]}
-    return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+_PROBE_FIXES = {
+    "untrusted": "mqtt.ca_file must be the ward broker's CA; check the clock (certificate dates)",
+    "tls": "the broker may require a client certificate: set mqtt.cert_file/key_file",
+    "unreachable": "check the network, mqtt.host/port, the firewall, and that the broker runs",
+    "no-answer": "check mqtt.port is the broker's MQTT port",
+    "refused": "check the credentials (mqtt.username/password_file or the client "
+    "certificate) and the broker's ACL for this station",
+}
 
 
 __all__ = [
-    "CheckResult",
     "check_broker",
     "check_clock",
     "check_config",
@@ -426,9 +279,4 @@ __all__ = [
     "check_outbox",
     "check_station_key",
     "check_trust",
-    "default_checks",
-    "failed",
-    "render_json",
-    "render_text",
-    "run_checks",
 ]

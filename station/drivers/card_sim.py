@@ -1,25 +1,48 @@
-"""The in-process card transport: a reader slot holding an ``EmulatedCard``.
+"""The simulated reader slot: the fake beside ``card_pcsc``, holding a simulated card.
 
-Tests and the demo ``insert(card)`` / ``remove()``; the station side sees the same
-``CardTransport`` port as with pyscard. Thread-safe (the app reads the chip in a
-worker thread while the demo inserts cards).
+Tests and the demo ``insert(card)`` / ``remove()`` a card (``station.sim.emulator``'s
+``SimulatedCard``, or anything with the ``SimulatedCard`` shape); the station side sees
+the same ``CardTransport`` port as with pyscard. Thread-safe (the app reads the chip in
+a worker thread while the demo inserts cards).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
-from station.drivers.card import CardRemovedError, TransportError, exchange
-from station.sim.emulator.card import CardGone, EmulatedCard
+from station.drivers.card import exchange
+from station.ports import CardRemovedError, TransportError
+
+
+class CardGone(Exception):
+    """The simulated card left the field during an APDU (the slot reports
+    CardRemovedError)."""
+
+
+class SimulatedCard(Protocol):
+    """A card that answers APDUs in-process."""
+
+    present: bool
+
+    def power_on(self) -> bytes:
+        """Reset the card; returns its ATR."""
+        ...
+
+    def process(self, raw: bytes) -> bytes:
+        """Answer one command APDU (data + SW1 SW2); raises CardGone."""
+        ...
 
 
 class EmulatorTransport:
+    """One reader slot with maybe a simulated card in it (``station.ports.CardTransport``)."""
+
     def __init__(
-        self, card: EmulatedCard | None = None, name: str = "Emulated CCCD reader"
+        self, card: SimulatedCard | None = None, name: str = "Emulated CCCD reader"
     ) -> None:
         self._name = name
         self._cond = threading.Condition()
-        self._card: EmulatedCard | None = None
+        self._card: SimulatedCard | None = None
         self._closed = False
         if card is not None:
             self.insert(card)
@@ -29,10 +52,10 @@ class EmulatorTransport:
         return self._name
 
     @property
-    def card(self) -> EmulatedCard | None:
+    def card(self) -> SimulatedCard | None:
         return self._card
 
-    def insert(self, card: EmulatedCard) -> None:
+    def insert(self, card: SimulatedCard) -> None:
         with self._cond:
             card.power_on()
             self._card = card

@@ -22,8 +22,8 @@ from station.config import Config
 from station.sim.broker import Broker
 from station.sync.errors import SyncError
 from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-from station.sync.ward import WardReceiver
-from station.sync.ward_db import WardDB
+from station.ward.db import WardDB
+from station.ward.receiver import WardReceiver
 
 
 class LoopbackWard:

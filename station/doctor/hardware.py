@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from station.config import Config
-from station.doctor import CheckResult, fail, ok, warn
+from station.doctor.results import CheckResult, fail, ok, warn
 
 if TYPE_CHECKING:
-    from station.drivers.camera import Camera
-    from station.drivers.card import CardTransport
+    from station.ports import Camera, CardTransport
 
 FRAMES = 3
 FRAME_TIMEOUT_S = 5.0
@@ -41,7 +40,7 @@ STOP_SERVICE = "if the station service is running it holds the device: sudo syst
 
 def open_camera(cfg: Config) -> Camera:
     """The camera the station would use (not started), from the one adapter factory."""
-    from station.drivers.factory import make_camera
+    from station.runtime.wiring import make_camera
 
     return make_camera(cfg)[0]
 
@@ -54,7 +53,7 @@ def _grab(camera: Camera, count: int) -> list[Any]:
 def check_camera(
     cfg: Config, opener: Callable[[Config], Camera] = open_camera, timeout: float = FRAME_TIMEOUT_S
 ) -> CheckResult:
-    from station.drivers.camera import CameraError
+    from station.ports import CameraError
 
     kind = "simulated camera" if cfg.backend("camera") == "sim" else "camera"
     result: list[Any] = []
@@ -115,7 +114,7 @@ def check_reader(
     lister: Callable[[], Sequence[tuple[str, bool]]] = _pcsc_list,
     opener: Callable[[str], CardTransport] = _pcsc_open,
 ) -> CheckResult:
-    from station.drivers.card import TransportError
+    from station.ports import TransportError
 
     if not cfg.reader.enabled:
         return ok("reader", "chip reading disabled (reader.enabled = false)")
@@ -143,7 +142,7 @@ def check_reader(
 
 
 def _check_card(name: str, opener: Callable[[str], CardTransport]) -> CheckResult:
-    from station.drivers.card import TransportError
+    from station.ports import TransportError
 
     try:
         transport = opener(name)
