@@ -20,12 +20,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from conftest import make_records
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: tests.*
 
 from station.sync.link import LinkSettings
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import load_or_create_signing_key
+from tests.sync.support import make_records
 
 
 def say(line: str) -> None:

@@ -17,7 +17,7 @@ from station.verify.asn1 import OID_CA_DH_3DES, OID_CA_ECDH_3DES
 from station.verify.chip import verify_chip
 from station.verify.dh import load_pkcs8
 from station.verify.verdict import Auth, Level
-from tests.verify.conftest import KINDS, ReadCard, qr_of, store_for
+from tests.verify.support import KINDS, ReadCard, qr_of, store_for
 
 CARD_KEYS = [
     ("p256", "p256"),

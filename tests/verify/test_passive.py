@@ -13,7 +13,7 @@ from station.sim import pki
 from station.verify.passive import Passive, passive_authenticate
 from station.verify.sod import SodError, check_signature, parse_sod
 from station.verify.trust import TrustStore
-from tests.verify.conftest import KINDS, store_for
+from tests.verify.support import KINDS, store_for
 
 NOW = datetime.now(UTC)
 DGS = {1: b"\x61\x05" + b"DG1!!", 13: b"\x6d\x03abc", 14: b"\x6e\x02\x31\x00"}

@@ -15,7 +15,7 @@ from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import build_profile
 from station.verify.chip import verify_chip
 from station.verify.verdict import Auth, Level
-from tests.verify.conftest import qr_of, store_for
+from tests.verify.support import qr_of, store_for
 
 pytestmark = pytest.mark.pcsc
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from station.sim import pki
 from station.verify.asn1 import unwrap_tlv
-from tests.verify.conftest import KINDS
+from tests.verify.support import KINDS
 
 OPENSSL = shutil.which("openssl")
 

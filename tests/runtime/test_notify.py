@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_support import NotifySocket
 
 from station.runtime.service import (
     ServiceNotifier,
@@ -20,6 +19,7 @@ from station.runtime.service import (
     install_stop_handlers,
     watchdog_interval_from_env,
 )
+from tests.runtime.support import NotifySocket
 
 LOOP = Path(__file__).with_name("notify_loop.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageChops
-from service_support import NotifySocket, write_config
 
 from station import config
 from station.display.render import render
 from station.display.screens import ErrorKind, ErrorScreen
 from station.sim.broker import Broker
+from tests.runtime.support import NotifySocket, write_config
 
 STATION = "t1"
 

@@ -14,6 +14,7 @@ from station.record import qr_record
 from station.sim.broker import Broker
 from station.sim.citizens import SyntheticCitizen, generate_many
 from station.sim.loopback import LoopbackWard
+from tests.support import wait_for
 
 STATION = "station-1"
 
@@ -60,17 +61,6 @@ def ward(tmp_path: Path) -> Iterator[LoopbackWard]:
         yield w
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
 class RawClient:
     """A bare paho client (own thread) for sending hand-made messages."""
 
@@ -93,12 +83,12 @@ class RawClient:
         self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
         self.client.connect(settings.host, settings.port)
         self.client.loop_start()
-        wait_until(self.client.is_connected, 5, "raw client connect")
+        wait_for(self.client.is_connected, 5, "raw client connect")
 
     def publish(self, topic: str, payload: bytes) -> Any:
         """QoS 1 publish; returns the PUBACK reason code."""
         info = self.client.publish(topic, payload, qos=1)
-        wait_until(lambda: info.mid in self.acks, 5, "PUBACK")
+        wait_for(lambda: info.mid in self.acks, 5, "PUBACK")
         return self.acks[info.mid]
 
     def close(self) -> None:

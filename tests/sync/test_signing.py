@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_records
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station.audit import AuditLog
@@ -25,6 +24,7 @@ from station.sync.signing import (
     seal_envelope,
     seal_item,
 )
+from tests.sync.support import make_records
 
 
 @pytest.fixture

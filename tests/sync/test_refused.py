@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import STATION, RawClient, make_records, wait_until
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import config, doctor
@@ -24,6 +23,8 @@ from station.sync.outbox import Outbox, OutboxBusy, read_summary
 from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
 from station.ward.db import WardDB
+from tests.support import wait_for
+from tests.sync.support import STATION, RawClient, make_records
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 NEW_ID = "station-9"
@@ -157,20 +158,18 @@ def test_station_id_changed_records_refused_kept_then_requeued(
         with Publisher.from_config(new_cfg, outbox, on_state=states.append) as pub:
             for r in fresh:
                 outbox.append(r)
-            wait_until(lambda: outbox.refused_count() == 6, 15, "refusals applied")
-            wait_until(lambda: outbox.pending_count() == 0, 15, "fresh records delivered")
-            wait_until(lambda: states[-1].refused == 6 and states[-1].pending == 0, 5, "state")
+            wait_for(lambda: outbox.refused_count() == 6, 15, "refusals applied")
+            wait_for(lambda: outbox.pending_count() == 0, 15, "fresh records delivered")
+            wait_for(lambda: states[-1].refused == 6 and states[-1].pending == 0, 5, "state")
             # Bounded: a resend may race the first refusal, but after 8 ack timeouts
             # a station that kept resending would have been refused 9+ times.
             quiet_until = time.monotonic() + 8 * ack_timeout
-            wait_until(lambda: time.monotonic() >= quiet_until, 10, "quiet period")
+            wait_for(lambda: time.monotonic() >= quiet_until, 10, "quiet period")
             seen = rejections(ward, waiting_ids)
             assert all(1 <= n <= 4 for n in seen.values()), seen
             assert pub.refused_total == 6
             ward_view = ward.db()  # the station's heartbeat tells the ward admin too
-            wait_until(
-                lambda: any(s["refused"] == 6 for s in ward_view.stations()), 10, "heartbeat"
-            )
+            wait_for(lambda: any(s["refused"] == 6 for s in ward_view.stations()), 10, "heartbeat")
             ward_view.close()
         assert set(outbox.refused()) == waiting_ids
         assert set(outbox.refused().values()) == {"station mismatch"}
@@ -211,7 +210,7 @@ def test_station_id_changed_records_refused_kept_then_requeued(
     assert main(["outbox", "requeue", "--config", str(old_conf)]) == 0
     assert "6 records will be sent again" in capsys.readouterr().out
     with Outbox.from_config(old_cfg) as outbox, Publisher.from_config(old_cfg, outbox):
-        wait_until(lambda: outbox.pending_count() == 0, 15, "requeued records delivered")
+        wait_for(lambda: outbox.pending_count() == 0, 15, "requeued records delivered")
         assert outbox.refused_count() == 0
     assert set(db.record_ids()) == waiting_ids | {r["record_id"] for r in fresh}
     assert doctor.check_outbox(old_cfg).status == "OK"
@@ -237,10 +236,10 @@ def test_ward_database_failure_is_not_a_refusal(
         try:
             for r in records:
                 outbox.append(r)
-            wait_until(lambda: receiver.stats.db_errors >= 1, 20, "ward DB failure")
+            wait_for(lambda: receiver.stats.db_errors >= 1, 20, "ward DB failure")
         finally:
             blocker._db.execute("ROLLBACK")
-        wait_until(lambda: outbox.pending_count() == 0, 20, "delivered after the DB recovered")
+        wait_for(lambda: outbox.pending_count() == 0, 20, "delivered after the DB recovered")
         assert outbox.refused_count() == 0
     assert receiver.stats.refused_sent == 0
     assert not [a for a in AuditLog(cfg.audit_path).read() if a["event"] == "refused"]
@@ -258,11 +257,11 @@ def test_ack_formats_old_and_new(ward: LoopbackWard, station_cfg: config.Config)
     ids = [r["record_id"] for r in records]
     try:
         fake_ward.client.subscribe(f"cccd/{STATION}/records", qos=1)
-        wait_until(lambda: fake_ward.subacks, 5, "SUBACK")
+        wait_for(lambda: fake_ward.subacks, 5, "SUBACK")
         with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
             for r in records:
                 outbox.append(r)
-            wait_until(lambda: fake_ward.messages, 10, "records at the fake ward")
+            wait_for(lambda: fake_ward.messages, 10, "records at the fake ward")
             ack = f"cccd/{STATION}/ack"
             fake_ward.publish(ack, json.dumps({"ack": [ids[0]]}).encode())  # old format
             fake_ward.publish(ack, b'{"refused": "not a list"}')
@@ -273,7 +272,7 @@ def test_ack_formats_old_and_new(ward: LoopbackWard, station_cfg: config.Config)
                 "junk",
             ]
             fake_ward.publish(ack, json.dumps({"ack": [], "refused": refused}).encode())
-            wait_until(lambda: outbox.pending_count() == 2, 10, "ack and refusal applied")
+            wait_for(lambda: outbox.pending_count() == 2, 10, "ack and refusal applied")
             assert outbox.refused() == {ids[1]: "station mismatch script"}
             assert outbox.record_ids() == ids[2:]
     finally:
@@ -297,10 +296,10 @@ def test_refused_resend_of_a_record_the_ward_already_has_is_acked(
     finally:
         sender.close()
     db = ward.db()
-    wait_until(lambda: db.count() == 1, 10, "stored at the ward")
+    wait_for(lambda: db.count() == 1, 10, "stored at the ward")
     new_cfg = ward.attach(config.replace(old_cfg, "station", id=NEW_ID))
     with Outbox.from_config(new_cfg) as outbox, Publisher.from_config(new_cfg, outbox):
-        wait_until(lambda: outbox.pending_count() == 0, 15, "both answered")
+        wait_for(lambda: outbox.pending_count() == 0, 15, "both answered")
         assert outbox.refused() == {other["record_id"]: "station mismatch"}
     assert db.record_ids() == [stored["record_id"]]
     db.close()

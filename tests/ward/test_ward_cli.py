@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import STATION, make_records, wait_until
 
 from station import config, doctor
 from station.audit import AuditLog
@@ -24,6 +23,8 @@ from station.sync.publisher import Publisher
 from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
+from tests.support import wait_for
+from tests.sync.support import STATION, make_records
 
 pytestmark = pytest.mark.mqtt
 
@@ -55,8 +56,8 @@ def test_keygen_enroll_serve_list_show_export(
             for r in records:
                 outbox.append(r)
             # sent before the receiver subscribed? then resent after ack_timeout_s
-            wait_until(lambda: outbox.pending_count() == 0, 20, "delivered via ward serve")
-        wait_until(lambda: db.stations()[0]["state"] == "offline", 5, "offline status")
+            wait_for(lambda: outbox.pending_count() == 0, 20, "delivered via ward serve")
+        wait_for(lambda: db.stations()[0]["state"] == "offline", 5, "offline status")
     finally:
         os.kill(serve.pid, signal.SIGTERM)
         assert serve.wait(10) == 0
@@ -107,14 +108,14 @@ def test_retention_deletes_old_records_with_audit(
     with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
         for r in make_records(5):
             outbox.append(r)
-        wait_until(lambda: outbox.pending_count() == 0, 10, "delivered")
+        wait_for(lambda: outbox.pending_count() == 0, 10, "delivered")
     ward.stop_receiver()
     audit = AuditLog(tmp_path / "retention.log")
     settings = ward.broker.link_settings("ward", client_id="ward-retention")
     receiver = WardReceiver(settings, ward.db_path, audit=audit, retention_days=0.0).start()
     db = ward.db()
     try:
-        wait_until(lambda: db.count() == 0, 10, "retention purge")
+        wait_for(lambda: db.count() == 0, 10, "retention purge")
     finally:
         receiver.stop()
     deleted = [a for a in audit.read() if a["event"] == "deleted"]
@@ -130,7 +131,7 @@ def test_station_audit_log_is_next_to_the_outbox(
     with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
         for r in records:
             outbox.append(r)
-        wait_until(lambda: outbox.pending_count() == 0, 10, "delivered")
+        wait_for(lambda: outbox.pending_count() == 0, 10, "delivered")
     lines = AuditLog(cfg.audit_path).read()
     assert sorted(a["record_id"] for a in lines) == sorted(r["record_id"] for r in records)
     pub = public_key_text(load_or_create_signing_key(*key_paths(cfg)).public_key())

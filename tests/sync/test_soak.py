@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import STATION, make_records, wait_until
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import config
 from station.sim.loopback import LoopbackWard
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
+from tests.support import wait_for
+from tests.sync.support import STATION, make_records
 
 pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
 
@@ -149,7 +150,7 @@ def test_station_sigkilled_100_times_while_sending(
             pid = zygote.start(**cmd)
             zygote.lines_until_exit(pid, rng.randint(1, 3), "state ")
         db = ward.db()
-        wait_until(lambda: db.stations()[0]["state"] == "offline", 10, "Last Will: offline")
+        wait_for(lambda: db.stations()[0]["state"] == "offline", 10, "Last Will: offline")
         with Outbox.from_config(cfg) as outbox:
             left = outbox.pending_count()
         assert 0 < left < 1500, "the kills happened while records were being sent"
@@ -176,10 +177,10 @@ def test_broker_killed_5_times_while_streaming_2000(
                 for r in records[chunk * 400 : (chunk + 1) * 400]:
                     outbox.append(r)
                 mark = chunk * 400 + rng.randint(50, 350)
-                wait_until(lambda m=mark: db.count() >= m, 30, f"{mark} records at the ward")
+                wait_for(lambda m=mark: db.count() >= m, 30, f"{mark} records at the ward")
                 ward.broker.kill()
                 ward.broker.start()
-            wait_until(lambda: outbox.pending_count() == 0, 60, "outbox drained")
+            wait_for(lambda: outbox.pending_count() == 0, 60, "outbox drained")
             assert pub.in_flight == 0
         ids = db.record_ids()
         assert len(ids) == len(set(ids)) == 2000

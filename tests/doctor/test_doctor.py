@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from service_support import write_config
 
 from station import config, doctor
 from station.config import Config
@@ -27,6 +26,7 @@ from station.runtime.clock import ClockState
 from station.sim.broker import Broker
 from station.sim.pki import make_test_pki
 from station.verify.store import import_file
+from tests.runtime.support import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CLI = "import sys; from station.cli import main; sys.exit(main())"
 
 HARNESS = r"""

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import STATION, RawClient, make_records, wait_until
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import config
@@ -19,6 +18,8 @@ from station.sync.publisher import Publisher, SyncState
 from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
+from tests.support import wait_for
+from tests.sync.support import STATION, RawClient, make_records
 
 pytestmark = pytest.mark.mqtt
 
@@ -42,20 +43,20 @@ def test_records_arrive_once_then_are_deleted(
     records = make_records(300)
     outbox, pub = run_station(cfg, records)
     try:
-        wait_until(lambda: outbox.pending_count() == 0, 20, "outbox drained")
+        wait_for(lambda: outbox.pending_count() == 0, 20, "outbox drained")
         db = ward.db()
         assert sorted(db.record_ids()) == sorted(r["record_id"] for r in records)
         assert db.get(records[0]["record_id"]) == records[0]
-        wait_until(lambda: db.stations()[0]["pending"] == 0, 10, "heartbeat with queue 0")
+        wait_for(lambda: db.stations()[0]["pending"] == 0, 10, "heartbeat with queue 0")
         st = db.stations()[0]
         assert st["state"] == "online" and st["version"] and st["records"] == 300
-        wait_until(lambda: pub.states[-1].pending == 0, 5, "state callback")  # type: ignore[attr-defined]
+        wait_for(lambda: pub.states[-1].pending == 0, 5, "state callback")  # type: ignore[attr-defined]
         last = pub.states[-1]  # type: ignore[attr-defined]
         assert last.connected and last.last_sync_at is not None
     finally:
         pub.stop()
         outbox.close()
-    wait_until(lambda: db.stations()[0]["state"] == "offline", 5, "status offline on stop")
+    wait_for(lambda: db.stations()[0]["state"] == "offline", 5, "status offline on stop")
     audit = ward.audit.read()
     assert sum(1 for a in audit if a["event"] == "stored") == 300
     text = (ward.workdir / "ward-audit.log").read_text() + caplog.text
@@ -84,7 +85,7 @@ def test_station_over_tls_with_password(tmp_path: Path, station_cfg: config.Conf
             assert receiver.ready.wait(5)
             outbox, pub = run_station(cfg, make_records(20))
             try:
-                wait_until(lambda: outbox.pending_count() == 0, 10, "drained over password TLS")
+                wait_for(lambda: outbox.pending_count() == 0, 10, "drained over password TLS")
                 assert db.count() == 20
             finally:
                 pub.stop()
@@ -104,17 +105,17 @@ def test_acl_keeps_a_station_inside_its_own_prefix(ward: LoopbackWard, tmp_path:
         rc = intruder.publish(f"cccd/{STATION}/records", seal_envelope(forged, key2))
         assert rc.is_failure  # PUBACK "Not authorized"
         intruder.client.subscribe("cccd/+/ack", qos=1)
-        wait_until(lambda: intruder.subacks, 5, "SUBACK")
+        wait_for(lambda: intruder.subacks, 5, "SUBACK")
         acker = RawClient(ward.broker.link_settings("ward", client_id="raw-ward"))
         acker.publish(f"cccd/{STATION}/ack", b'{"ack": ["x"]}')
         acker.publish("cccd/station-2/ack", b'{"ack": ["y"]}')
         acker.close()
-        wait_until(lambda: intruder.messages, 5, "own ack delivered")
+        wait_for(lambda: intruder.messages, 5, "own ack delivered")
         assert [t for t, _ in intruder.messages] == ["cccd/station-2/ack"]
         own = make_records(1, station_id="station-2")[0]
         assert not intruder.publish("cccd/station-2/records", seal_envelope(own, key2)).is_failure
         db = ward.db()
-        wait_until(lambda: db.count() == 1, 10, "own record stored")
+        wait_for(lambda: db.count() == 1, 10, "own record stored")
         assert db.record_ids() == [own["record_id"]]
         assert ward.receiver is not None and ward.receiver.stats.rejected == 0
         db.close()
@@ -144,7 +145,7 @@ def test_forged_malformed_replayed_are_refused_and_receiver_lives(
         db = ward.db()
         receiver = ward.receiver
         assert receiver is not None
-        wait_until(lambda: db.count() == 2 and receiver.stats.duplicates == 1, 10, "batch")
+        wait_for(lambda: db.count() == 2 and receiver.stats.duplicates == 1, 10, "batch")
         assert sorted(db.record_ids()) == sorted([good[1]["record_id"], good[2]["record_id"]])
         assert receiver.stats.rejected == 4
         assert set(receiver.stats.reasons) == {"forged", "malformed", "unsigned"}
@@ -162,10 +163,10 @@ def test_receiver_down_then_back_gets_everything(
     records = make_records(250)
     outbox, pub = run_station(cfg, records)
     try:
-        wait_until(lambda: pub.in_flight == 100, 10, "window full while the ward is away")
+        wait_for(lambda: pub.in_flight == 100, 10, "window full while the ward is away")
         assert outbox.pending_count() == 250
         ward.start_receiver()
-        wait_until(lambda: outbox.pending_count() == 0, 20, "drained after the ward came back")
+        wait_for(lambda: outbox.pending_count() == 0, 20, "drained after the ward came back")
         db = ward.db()
         assert sorted(db.record_ids()) == sorted(r["record_id"] for r in records)
         db.close()
@@ -201,14 +202,14 @@ def test_sync_state_follows_the_broker(ward: LoopbackWard, station_cfg: config.C
     outbox, pub = run_station(cfg, [])
     states: list[SyncState] = pub.states  # type: ignore[attr-defined]
     try:
-        wait_until(lambda: states and states[-1].connected, 10, "online")
+        wait_for(lambda: states and states[-1].connected, 10, "online")
         ward.broker.stop()
-        wait_until(lambda: not states[-1].connected, 10, "offline state")
+        wait_for(lambda: not states[-1].connected, 10, "offline state")
         outbox.append(make_records(1)[0])
-        wait_until(lambda: states[-1].pending == 1, 5, "pending while offline")
+        wait_for(lambda: states[-1].pending == 1, 5, "pending while offline")
         assert states[-1].oldest_pending_age_s is not None
         ward.broker.start()
-        wait_until(lambda: states[-1].connected and states[-1].pending == 0, 15, "synced")
+        wait_for(lambda: states[-1].connected and states[-1].pending == 0, 15, "synced")
         assert states[-1].last_sync_at is not None
     finally:
         pub.stop()
@@ -225,7 +226,7 @@ def test_two_receivers_share_the_load(ward: LoopbackWard, station_cfg: config.Co
         assert second.ready.wait(5)
         outbox, pub = run_station(cfg, records)
         try:
-            wait_until(lambda: outbox.pending_count() == 0, 20, "drained by two receivers")
+            wait_for(lambda: outbox.pending_count() == 0, 20, "drained by two receivers")
         finally:
             pub.stop()
             outbox.close()

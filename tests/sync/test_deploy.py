@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RawClient, make_records, wait_until
 
 from station import config
 from station.sim.broker import MOSQUITTO, free_port
@@ -20,6 +19,8 @@ from station.sync.publisher import Publisher
 from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
+from tests.support import wait_for
+from tests.sync.support import RawClient, make_records
 
 pytestmark = pytest.mark.mqtt
 
@@ -54,7 +55,7 @@ def example_broker(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until(lambda: _accepts(port) or proc.poll() is not None, 10, "broker port")
+        wait_for(lambda: _accepts(port) or proc.poll() is not None, 10, "broker port")
         assert proc.poll() is None, "the example config does not start mosquitto"
         yield certs, port
     finally:
@@ -85,7 +86,7 @@ def test_example_config_end_to_end(example_broker: tuple[Path, int], tmp_path: P
         with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
             for r in records:
                 outbox.append(r)
-            wait_until(lambda: outbox.pending_count() == 0, 15, "delivered via example broker")
+            wait_for(lambda: outbox.pending_count() == 0, 15, "delivered via example broker")
     assert sorted(db.record_ids()) == sorted(r["record_id"] for r in records)
     station = RawClient(
         LinkSettings(

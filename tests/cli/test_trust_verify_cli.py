@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tests.verify.conftest import ReadCard, store_for  # noqa: F401
+from tests.verify.support import ReadCard
 
 NL = "nl-masterlist"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,9 @@ from station.sim import frames
 from station.sim.counter import CardFactory, SimCounter, full_chip
 from station.sim.emulator import Misbehaviour
 from station.sync.outbox import Outbox
+from tests.support import eventually, wait_for
 
 RESULT_S = 2.0
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Running:
@@ -73,7 +64,7 @@ class Running:
         self.stop_event = asyncio.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        assert wait_for(lambda: self.station.state is not None)
+        wait_for(lambda: self.station.state is not None)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -128,11 +119,11 @@ def result(station: Running) -> ResultScreen | None:
 def test_good_card_verdict_sound_panel_and_record(station: Running, factory: CardFactory) -> None:
     card = factory.make("good")
     station.counter.place(card)
-    assert wait_for(lambda: result(station) is not None)
+    wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
     assert shown.person is not None and shown.person.full_name == card.citizen.full_name
-    assert wait_for(lambda: station.panel_shows(shown))
+    wait_for(lambda: station.panel_shows(shown))
     assert station.patterns == [Pattern.QR_SEEN, Pattern.VERIFIED]
     (record,) = station.records
     assert record["verification"]["level"] == "verified"
@@ -142,17 +133,17 @@ def test_same_card_left_on_the_counter_is_one_record(
     station: Running, factory: CardFactory
 ) -> None:
     station.counter.place(factory.make("good"))
-    assert wait_for(lambda: result(station) is not None)
-    assert wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
+    wait_for(lambda: result(station) is not None)
+    wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
     # The card keeps lying there, frames and chip presence keep coming: no second read.
-    assert not wait_for(lambda: len(station.records) > 1 or station.phase is not Phase.IDLE, 1.5)
+    assert not eventually(lambda: len(station.records) > 1 or station.phase is not Phase.IDLE, 1.5)
     station.counter.place(factory.make("good"))  # a different card is read at once
-    assert wait_for(lambda: len(station.records) == 2)
+    wait_for(lambda: len(station.records) == 2)
 
 
 def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory) -> None:
     station.counter.place(factory.make("cloned"))
-    assert wait_for(lambda: result(station) is not None)
+    wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.ATTENTION
     assert station.patterns[-1] is Pattern.ATTENTION
@@ -170,8 +161,8 @@ def test_wrong_side_or_other_qr(
     station: Running, factory: CardFactory, kind: Any, kind_shown: ErrorKind
 ) -> None:
     station.counter.place(factory.make(kind))
-    assert wait_for(lambda: station.screen == ErrorScreen(kind_shown))
-    assert wait_for(lambda: station.panel_shows(ErrorScreen(kind_shown)))
+    wait_for(lambda: station.screen == ErrorScreen(kind_shown))
+    wait_for(lambda: station.panel_shows(ErrorScreen(kind_shown)))
     assert Pattern.ERROR in station.patterns
 
 
@@ -179,20 +170,20 @@ def test_chip_but_no_qr_says_turn_the_card_over(station: Running, factory: CardF
     good = factory.make("good")
     face_down = frames.card_frame(good.citizen, damage="no-qr", seed=3)
     station.counter.place(type(good)(good.kind, good.citizen, face_down, good.chip))
-    assert wait_for(lambda: station.screen == ErrorScreen(ErrorKind.NO_QR_CHIP))
+    wait_for(lambda: station.screen == ErrorScreen(ErrorKind.NO_QR_CHIP))
     assert station.records == []
     station.counter.place(good)  # turned over
-    assert wait_for(lambda: result(station) is not None)
+    wait_for(lambda: result(station) is not None)
 
 
 def test_card_lifted_mid_read_then_put_back(station: Running, factory: CardFactory) -> None:
     card = factory.make("good")
     lifting = full_chip(card.citizen, factory.pki, Misbehaviour(lost_after_bytes=4000))
     station.counter.place(type(card)(card.kind, card.citizen, card.frame, lifting))
-    assert wait_for(lambda: station.screen == ErrorScreen(ErrorKind.CARD_MOVED))
+    wait_for(lambda: station.screen == ErrorScreen(ErrorKind.CARD_MOVED))
     assert station.devices.field is not None
     station.devices.field.insert(full_chip(card.citizen, factory.pki))
-    assert wait_for(lambda: result(station) is not None)
+    wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.VERIFIED
     assert len(station.records) == 1
@@ -204,7 +195,7 @@ def test_card_whose_can_is_not_the_id_digits_reads_with_bac(
     """The chip refuses PACE with the QR-derived CAN; BAC with the QR-derived key opens it and
     the record says so."""
     station.counter.place(factory.make("other-can"))
-    assert wait_for(lambda: result(station) is not None)
+    wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
     (record,) = station.records
@@ -220,14 +211,14 @@ def test_records_refused_by_the_ward_reach_the_idle_panel(
     from station.sync.publisher import SyncState
 
     station.counter.place(factory.make("good"))
-    assert wait_for(lambda: len(station.records) == 1)
+    wait_for(lambda: len(station.records) == 1)
     station.counter.remove()
-    assert wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
+    wait_for(lambda: station.phase is Phase.IDLE, RESULT_S + 5)
     rid = station.records[0]["record_id"]
     assert station.outbox.mark_refused([(rid, "station mismatch")]) == 1
     station.station._on_sync(SyncState(connected=True, pending=0, last_sync_at=None, refused=1))
     refused = IdleScreen(SyncLink.ONLINE, 0, refused=1)
-    assert wait_for(lambda: station.screen == refused)
-    assert wait_for(lambda: station.panel_shows(refused))
+    wait_for(lambda: station.screen == refused)
+    wait_for(lambda: station.panel_shows(refused))
     station.counter.place(factory.make("good"))
-    assert wait_for(lambda: len(station.records) == 2)
+    wait_for(lambda: len(station.records) == 2)

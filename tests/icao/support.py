@@ -27,7 +27,7 @@ TODAY = date(2026, 11, 26)
 
 
 def reference_dir() -> Path:
-    # CI has ../shared beside the checkout: <repo>/tests/chip/conftest.py -> parents[3]
+    # CI has ../shared beside the checkout: <repo>/tests/icao/support.py -> parents[3]
     return Path(__file__).resolve().parents[3] / "shared" / "reference-data"
 
 

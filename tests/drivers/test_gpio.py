@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -11,19 +10,11 @@ from station.config import GpioSection
 from station.drivers.gpio import PATTERNS, ButtonLogic, FakeButton, FakeIndicators, duration_ms
 from station.drivers.gpio_rpi import GpioError, RpiButton, RpiIndicators, import_gpio
 from station.ports import ButtonEvent, ButtonKind, Leds, Pattern
+from tests.support import wait_for
 
 from .fake_rpi_gpio import HIGH, LOW, FakeGpio
 
 SECTION = GpioSection(debounce_ms=30, long_press_ms=1200)
-
-
-def wait_for(predicate: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_patterns_are_distinct_and_short() -> None:
@@ -112,8 +103,8 @@ def test_rpi_indicators_leds_and_passive_buzzer() -> None:
     assert gpio.levels[SECTION.led_green_pin] == LOW
     ind.play(Pattern.VERIFIED)
     tones = [t.hz for t in PATTERNS[Pattern.VERIFIED]]
-    assert wait_for(lambda: [e[2] for e in gpio.pwm_log if e[1] == "start"] == tones)
-    assert wait_for(lambda: len(gpio.pwm_log) == 2 * len(tones))  # every tone stopped
+    wait_for(lambda: [e[2] for e in gpio.pwm_log if e[1] == "start"] == tones)
+    wait_for(lambda: len(gpio.pwm_log) == 2 * len(tones))  # every tone stopped
     ind.close()
     ind.close()
     assert gpio.levels[SECTION.led_red_pin] == LOW  # LEDs off when closed
@@ -138,7 +129,7 @@ def test_rpi_active_buzzer_new_pattern_cuts_the_old() -> None:
     gpio.on_write = interrupt
     ind.play(Pattern.ERROR)  # three beeps, unless cut
     highs = lambda: [w for w in gpio.writes if w[1] == pin and w[2] == HIGH]  # noqa: E731
-    assert wait_for(lambda: len(highs()) == 2 and gpio.levels[pin] == LOW)
+    wait_for(lambda: len(highs()) == 2 and gpio.levels[pin] == LOW)
     ind.close()
     assert len(highs()) == 2  # one error beep, then the QR beep; the rest was cut
 
@@ -161,7 +152,7 @@ def test_rpi_button_short_and_long() -> None:
     gpio.drive(pin, HIGH)
     assert [e.kind for e in got] == [ButtonKind.SHORT]
     gpio.drive(pin, LOW)
-    assert wait_for(lambda: len(got) == 2)  # LONG fires while held
+    wait_for(lambda: len(got) == 2)  # LONG fires while held
     assert got[1].kind is ButtonKind.LONG
     gpio.drive(pin, HIGH)
     assert [e.kind for e in got][2:] == [ButtonKind.HOLD_RELEASE]

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import STATION, make_records
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tinydb import TinyDB
 
@@ -18,6 +17,7 @@ from station.sync.errors import StoreError, StoreFull
 from station.sync.outbox import Outbox
 from station.sync.signing import batch_payload, open_envelope
 from station.sync.storage import EncryptedAtomicStorage, StoreCorrupt, load_or_create_key
+from tests.sync.support import STATION, make_records
 
 SIGNING_KEY = Ed25519PrivateKey.generate()
 

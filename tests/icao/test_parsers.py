@@ -14,8 +14,7 @@ from station.icao import lds, mrz
 from station.icao.errors import LdsError
 from station.icao.tlv import TlvError, parse_all, tlv, walk
 from station.sim.emulator import files as card_files
-
-from .conftest import reference_dir
+from tests.icao.support import reference_dir
 
 REF = reference_dir()
 needs_reference = pytest.mark.skipif(not REF.is_dir(), reason=f"{REF} missing")
