@@ -40,7 +40,6 @@ from station.flow import (
     Settings,
     ShowScreen,
     StartChipRead,
-    StartVerify,
     StoreDone,
     StoreRecord,
     Verified,
@@ -50,7 +49,7 @@ from station.flow import (
 from station.icao.access import AccessKeys
 from station.icao.reader import ChipReader
 from station.qr.reader import QrReader
-from station.record import qr_record, with_chip
+from station.record import build_record
 from station.sim import pki
 from station.sim.citizens import SyntheticCitizen, generate
 from station.sim.emulator import EmulatedCard, auth, build_profile
@@ -131,18 +130,15 @@ def one_card(
     card_read_s = transport.card_s
     done = ChipDone(0.0, start.job, read, person_from_chip(read, identity))
     state, fx = timed(t, "flow", lambda: step(state, done))
-    verify = next(e for e in fx if isinstance(e, StartVerify))
     v = timed(t, "verify", lambda: verify_chip(read, identity, trust))
     t["verify"] -= transport.card_s - card_read_s  # AA/CA: the chip's own work
     t["chip read (host CPU)"] -= card_read_s
-    verified = Verified(0.0, verify.job, outcome_from_verification(v), v)
+    verified = Verified(0.0, start.job, outcome_from_verification(v), v)
     state, fx = timed(t, "flow", lambda: step(state, verified))
     store = next(e for e in fx if isinstance(e, StoreRecord))
 
     def append() -> None:
-        record = with_chip(qr_record(result, station_id="bench"), read)
-        record["verification"] = v.to_json()
-        outbox.append(record)
+        outbox.append(build_record(result, station_id="bench", chip=read, verification=v))
 
     timed(t, "store", append)
     state, fx = timed(t, "flow", lambda: step(state, StoreDone(0.0, store.job)))

@@ -18,19 +18,22 @@ Events the app sends (``station.flow.*``; all have ``now``):
   QrVisible(visible)        the camera sees a QR / sees none any more (on change)
   QrUnreadable()            a QR is in view but cannot be decoded
   CardPresent() / CardGone()  the reader's field gained / lost a card
-  ChipProgress(job, fraction, bytes_read, file) / ChipDone(job, chip, person, face)
+  ChipProgress(job, fraction, bytes_read, file)
+  ChipDone(job, chip, person, face)  the chip is read; the chip worker verifies it next,
+                            in the same job, while the card is still in the field:
+  Verified(job, outcome, verification)  follows ChipDone with the same job
   ChipFailed(job, failure)  ``ChipFailure``: removed / no-chip / access-denied / error /
                             reader-gone
-  Verified(job, outcome, verification) / StoreDone(job) / StoreFailed(job, full)
-  Button(kind)              ``station.drivers.gpio.ButtonKind``
+  StoreDone(job) / StoreFailed(job, full)  the StoreRecord's outcome
+  Button(kind)              ``station.ports.ButtonKind``
   TimerFired(name)          when a ``StartTimer`` comes due (stale ones are ignored)
   ReaderState(connected), CameraState(ok), ClockState(ok), SyncState(link, pending),
   StoreState(full), Stop()
 Effects the app executes (frozen dataclasses in ``station.flow.events``):
-  ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr),
-  CancelChipRead(job), StartVerify(job, chip, qr),
-  StoreRecord(job, qr, chip, verification), StartTimer(name, at) (one timer per name;
-  a newer one replaces it). ``screen_for(state)`` gives the current state's screen.
+  ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr) (read, then
+  verify), CancelChipRead(job), StoreRecord(job, qr, chip, verification),
+  StartTimer(name, at) (one timer per name; a newer one replaces it).
+``screen_for(state)`` gives the current state's screen.
 ``job`` numbers each started operation; results with an older ``job`` are dropped.
 
 Privacy: the citizen's data lives only in ``State.read`` and leaves the state when
@@ -65,7 +68,6 @@ from station.flow.events import (
     ShowScreen,
     StartChipRead,
     StartTimer,
-    StartVerify,
     Stop,
     StoreDone,
     StoreFailed,
@@ -105,7 +107,6 @@ __all__ = [
     "ShowScreen",
     "StartChipRead",
     "StartTimer",
-    "StartVerify",
     "State",
     "Stop",
     "StoreDone",

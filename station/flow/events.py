@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from station.display.screens import Face, Outcome, Person, Screen, SyncLink
 from station.ports import ButtonKind, Leds, Pattern
 from station.qr.models import QrResult
+
+if TYPE_CHECKING:
+    from station.icao.result import ChipRead
+    from station.verify.verdict import Verification
 
 
 class Phase(StrEnum):
@@ -73,9 +78,12 @@ class ChipProgress:
 
 @dataclass(frozen=True)
 class ChipDone:
+    """The chip of read ``job`` was read; the chip worker verifies it next (``Verified``
+    with the same ``job``) while the card is still in the field."""
+
     now: float
     job: int
-    chip: object  # station.icao.result.ChipRead, passed back in StartVerify/StoreRecord
+    chip: ChipRead
     person: Person | None = None  # station.display.outcome.person_from_chip(...)
     face: Face | None = None  # station.display.face.face_thumbnail(...), if shown
 
@@ -92,7 +100,7 @@ class Verified:
     now: float
     job: int
     outcome: Outcome | None  # None: verification could not run
-    verification: object = None  # station.verify Verification, passed to StoreRecord
+    verification: Verification | None = None
 
 
 @dataclass(frozen=True)
@@ -193,18 +201,11 @@ class CancelChipRead:
 
 
 @dataclass(frozen=True)
-class StartVerify:
-    job: int
-    chip: object
-    qr: QrResult
-
-
-@dataclass(frozen=True)
 class StoreRecord:
     job: int
     qr: QrResult
-    chip: object | None
-    verification: object | None
+    chip: ChipRead | None
+    verification: Verification | None
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,4 @@ class StartTimer:
     at: float
 
 
-Effect = (
-    ShowScreen | Play | SetLeds | StartChipRead | CancelChipRead | StartVerify | StoreRecord
-    | StartTimer
-)  # fmt: skip
+Effect = ShowScreen | Play | SetLeds | StartChipRead | CancelChipRead | StoreRecord | StartTimer

@@ -32,7 +32,6 @@ from station.flow.events import (
     ShowScreen,
     StartChipRead,
     StartTimer,
-    StartVerify,
     Stop,
     StoreDone,
     StoreFailed,
@@ -250,10 +249,8 @@ def _on_chip_done(state: State, ev: ChipDone) -> Result:
     face = ev.face if state.settings.show_face else None
     person = ev.person or state.read.person
     read = replace(state.read, chip=ev.chip, person=person, face=face, fraction=1.0)
-    job = state.job + 1
-    state = replace(state, phase=Phase.VERIFYING, job=job, read=read)
-    fx = StartVerify(job, ev.chip, read.qr)
-    return _enter(state, "verify", ev.now + state.settings.verify_s, fx)
+    state = replace(state, phase=Phase.VERIFYING, read=read)  # Verified comes with this job
+    return _enter(state, "verify", ev.now + state.settings.verify_s)
 
 
 def _on_chip_failed(state: State, ev: ChipFailed) -> Result:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from station.config import Config
 from station.display.screens import ErrorKind, Face, Outcome, Person, SyncLink
 from station.flow.events import Phase, StartTimer
 from station.qr.models import QrResult
+
+if TYPE_CHECKING:
+    from station.icao.result import ChipRead
+    from station.verify.verdict import Verification
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,10 @@ class Read:
     fp: str
     qr: QrResult
     person: Person | None
-    chip: object | None = None
+    chip: ChipRead | None = None
     face: Face | None = None
     outcome: Outcome | None = None
-    verification: object | None = None
+    verification: Verification | None = None
     error: ErrorKind | None = None  # shown instead of a result, after storing
     fraction: float = 0.0
     bytes_read: int = 0  # over the whole read

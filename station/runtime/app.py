@@ -190,11 +190,6 @@ class Station:
             case flow.CancelChipRead(job):
                 if self._chip is not None:
                     self._chip.cancel(job)
-            case flow.StartVerify(job, chip, qr):
-                if self._chip is None:
-                    self.post(flow.Verified(self.clock(), job, None, None))
-                else:
-                    self._chip.verify(job, chip, qr)  # type: ignore[arg-type]
             case flow.StoreRecord():
                 self._spawn(self._store(effect))
 
@@ -225,8 +220,8 @@ class Station:
         return build_record(
             effect.qr,
             station_id=self.cfg.station.id,
-            chip=effect.chip,  # type: ignore[arg-type]
-            verification=effect.verification,  # type: ignore[arg-type]
+            chip=effect.chip,
+            verification=effect.verification,
             store_sensitive=privacy.store_sensitive,
             store_face=privacy.store_face,
             clock_synced=synced,

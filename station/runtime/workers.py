@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from station import flow
 from station.ports import Camera, CameraError
-from station.qr.models import QrResult
+from station.qr.models import QrIdentity, QrResult
 
 if TYPE_CHECKING:
     from station.config import CameraSection, Config
@@ -115,19 +115,14 @@ class _ReadJob:
     qr: QrResult
 
 
-@dataclass(frozen=True)
-class _VerifyJob:
-    job: int
-    chip: ChipRead
-    qr: QrResult
-
-
 class ChipWorker:
     """Owns the card reader: watches the field, reads chips and verifies them.
 
     PC/SC handles are not shared between threads, so presence polling, reading and
-    Active/Chip Authentication all run here, one at a time. An unplugged reader is
-    reopened every ``RETRY_S`` seconds (``ReaderState`` events tell the flow).
+    Active/Chip Authentication all run here, one at a time. A read job reads the chip
+    (``ChipDone``) and verifies it at once over the read's open session (``Verified``),
+    while the card is still in the field. An unplugged reader is reopened every
+    ``RETRY_S`` seconds (``ReaderState`` events tell the flow).
     """
 
     RETRY_S = 2.0
@@ -145,7 +140,7 @@ class ChipWorker:
         self._post = post
         self._clock = clock
         self._cfg = cfg
-        self._jobs: queue.SimpleQueue[_ReadJob | _VerifyJob | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_ReadJob | None] = queue.SimpleQueue()
         self._cancelled = -1
         self._transport: CardTransport | None = None
         self._reader: ChipReader | None = None  # one per transport: it learns the card's limits
@@ -160,9 +155,6 @@ class ChipWorker:
 
     def read(self, job: int, qr: QrResult) -> None:
         self._jobs.put(_ReadJob(job, qr))
-
-    def verify(self, job: int, chip: ChipRead, qr: QrResult) -> None:
-        self._jobs.put(_VerifyJob(job, chip, qr))
 
     def cancel(self, job: int) -> None:
         self._cancelled = max(self._cancelled, job)
@@ -193,10 +185,8 @@ class ChipWorker:
                 job = None
             if job is None:
                 self._watch_field()
-            elif isinstance(job, _ReadJob):
-                self._do_read(job)
             else:
-                self._do_verify(job)
+                self._do_read(job)
 
     def _connect(self) -> CardTransport | None:
         try:
@@ -266,6 +256,8 @@ class ChipWorker:
                     face = face_thumbnail(chip.face.data)
                 person = person_from_chip(chip, identity)
                 self._post(flow.ChipDone(self._clock(), job.job, chip, person, face))
+                if self._cancelled < job.job and not self._stop.is_set():
+                    self._verify(job.job, chip, identity)
                 return
         except _Cancelled:
             log.info("chip read %d cancelled", job.job)
@@ -306,15 +298,16 @@ class ChipWorker:
             self._trust = (stamp, TrustStore.load(root))
         return self._trust[1]
 
-    def _do_verify(self, job: _VerifyJob) -> None:
+    def _verify(self, job: int, chip: ChipRead, identity: QrIdentity) -> None:
+        """PA, then AA and CA over the read's session (the card is still here)."""
         from station.display.outcome import outcome_from_verification
         from station.verify.chip import verify_chip
 
         try:
-            verification = verify_chip(job.chip, job.qr.identity, self._trust_store())
+            verification = verify_chip(chip, identity, self._trust_store())
         except Exception:  # a verifier bug must not stop the counter: show "not verified"
-            log.exception("verification %d crashed", job.job)
-            self._post(flow.Verified(self._clock(), job.job, None, None))
+            log.exception("verification %d crashed", job)
+            self._post(flow.Verified(self._clock(), job, None, None))
             return
         outcome = outcome_from_verification(verification)
-        self._post(flow.Verified(self._clock(), job.job, outcome, verification))
+        self._post(flow.Verified(self._clock(), job, outcome, verification))

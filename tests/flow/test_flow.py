@@ -38,7 +38,6 @@ from station.flow import (
     SetLeds,
     Settings,
     StartChipRead,
-    StartVerify,
     Stop,
     StoreDone,
     StoreFailed,
@@ -52,7 +51,7 @@ from station.ports import ButtonKind, Leds, Pattern
 from station.qr.models import QrStatus
 from station.qr.payload import parse_payload
 
-from .harness import VERIFIED, Station, qr_results
+from .harness import CHIP, VERIFICATION, VERIFIED, Station, qr_results, timers
 
 A, B = qr_results(2)
 
@@ -71,13 +70,13 @@ def test_happy_path_effects_in_order() -> None:
     assert isinstance(start, StartChipRead) and start.qr is A
     st.send(ChipProgress(st.now, start.job, 0.4, 7000))
     assert st.screen == ReadingScreen(0.4, 7000)
-    st.send(ChipDone(st.now, start.job, chip="CHIP"))
-    verify = st.last(StartVerify)
-    assert isinstance(verify, StartVerify) and verify.chip == "CHIP"
+    fx = st.send(ChipDone(st.now, start.job, chip=CHIP))
     assert st.screen == VerifyingScreen()
-    fx = st.send(Verified(st.now, verify.job, VERIFIED, verification="V"))
+    assert timers(fx) == ["verify"]  # the chip worker verifies next, in the same job
+    fx = st.send(Verified(st.now, start.job, VERIFIED, verification=VERIFICATION))
     store = st.last(StoreRecord)
-    assert isinstance(store, StoreRecord) and (store.chip, store.verification) == ("CHIP", "V")
+    assert isinstance(store, StoreRecord) and store.chip is CHIP
+    assert store.verification is VERIFICATION
     assert not any(isinstance(s, ResultScreen) for s in st.screens)  # not told before stored
     fx = st.send(StoreDone(st.now, store.job))
     assert plays(fx) == [Pattern.VERIFIED] and SetLeds(Leds(green=True)) in fx
@@ -238,8 +237,8 @@ def test_qr_only_same_card_needs_to_leave_the_camera() -> None:
 def test_store_full_refuses_new_reads_until_freed() -> None:
     st = Station()
     st.send(QrSeen(st.now, A))
-    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C"))
-    st.send(Verified(st.now, st.job_of(StartVerify), VERIFIED))
+    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
+    st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
     fx = st.send(StoreFailed(st.now, st.job_of(StoreRecord), full=True))
     assert st.screen == ErrorScreen(ErrorKind.STORE_FULL) and plays(fx) == [Pattern.ERROR]
     st.advance(st.settings.error_s + 0.1)
@@ -330,10 +329,10 @@ def test_timeouts_on_every_wait() -> None:
     st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert isinstance(st.screen, ResultScreen) and st.screen.reason == "Đọc chip quá lâu"
     st.send(QrSeen(st.now, B))
-    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C"))
+    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
     st.advance(st.settings.verify_s + 0.1)
     store = st.last(StoreRecord)
-    assert isinstance(store, StoreRecord) and store.chip == "C" and store.verification is None
+    assert isinstance(store, StoreRecord) and store.chip is CHIP and store.verification is None
 
 
 def test_stale_timer_and_stale_job_are_ignored() -> None:
@@ -363,7 +362,7 @@ def test_card_removed_mid_read_resumes_when_back(at: str) -> None:
     st.advance(3)
     st.send(CardPresent(st.now))
     assert st.state.phase is Phase.READING and st.job_of(StartChipRead) != job
-    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C"))
+    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
     assert st.state.phase is Phase.VERIFYING
 
 
@@ -383,9 +382,9 @@ def test_card_removed_after_the_chip_was_read(phase: Phase) -> None:
     st = Station()
     st.send(QrSeen(st.now, A))
     st.send(CardPresent(st.now))
-    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C"))
+    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
     if phase is not Phase.VERIFYING:
-        st.send(Verified(st.now, st.job_of(StartVerify), VERIFIED))
+        st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
     if phase is Phase.RESULT:
         st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert st.state.phase is phase
@@ -393,7 +392,7 @@ def test_card_removed_after_the_chip_was_read(phase: Phase) -> None:
     st.send(QrVisible(st.now, False))
     assert st.state.phase is phase  # the data is in: finish normally
     if phase is Phase.VERIFYING:
-        st.send(Verified(st.now, st.job_of(StartVerify), VERIFIED))
+        st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
     if phase is not Phase.RESULT:
         st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert isinstance(st.screen, ResultScreen)
@@ -417,10 +416,10 @@ def test_two_different_cards_back_to_back() -> None:
 def test_next_card_during_verify_is_queued() -> None:
     st = Station()
     st.send(QrSeen(st.now, A))
-    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C"))
+    st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
     st.send(QrSeen(st.now, B))
     assert st.state.queued is B and len(st.all(StartChipRead)) == 1
-    st.send(Verified(st.now, st.job_of(StartVerify), VERIFIED))
+    st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
     st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert isinstance(st.screen, ResultScreen)
     st.advance(2.1)
@@ -470,8 +469,8 @@ def test_face_only_when_configured() -> None:
     for show in (False, True):
         st = Station(Settings(show_face=show))
         st.send(QrSeen(st.now, A))
-        st.send(ChipDone(st.now, st.job_of(StartChipRead), chip="C", face=face))
-        st.send(Verified(st.now, st.job_of(StartVerify), VERIFIED))
+        st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP, face=face))
+        st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
         st.send(StoreDone(st.now, st.job_of(StoreRecord)))
         assert isinstance(st.screen, ResultScreen)
         assert (st.screen.face is not None) is show

@@ -35,7 +35,7 @@ from station.flow import (
 from station.ports import ButtonKind
 from station.qr.payload import parse_payload
 
-from .harness import VERIFIED, Station, qr_results
+from .harness import CHIP, VERIFIED, Station, qr_results
 
 CARDS = [*qr_results(3, seed=5), parse_payload("WIFI:S:x;;")]
 WAITING = (Phase.READING, Phase.CARD_AWAY, Phase.VERIFYING, Phase.STORING, Phase.RESULT)
@@ -45,7 +45,7 @@ BAD = Outcome(Verdict.FAILED, "Chip không xác thực (AA)")
 def advance_read(state_phase: Phase, arg: int, now: float, job: int) -> Event:
     """The event that moves the current read on (what a working app would send)."""
     if state_phase is Phase.READING:
-        return ChipDone(now, job, chip=arg)
+        return ChipDone(now, job, chip=CHIP)
     if state_phase is Phase.VERIFYING:
         return Verified(now, job, [VERIFIED, BAD, None][arg % 3])
     if state_phase is Phase.STORING:
@@ -63,7 +63,7 @@ def event(kind: str, arg: int, job_delta: int, now: float, job: int) -> Event:
         "card": lambda: CardPresent(now),
         "gone": lambda: CardGone(now),
         "progress": lambda: ChipProgress(now, j, (arg % 11) / 10, arg * 700),
-        "chip": lambda: ChipDone(now, j, chip=arg),
+        "chip": lambda: ChipDone(now, j, chip=CHIP),
         "chip-failed": lambda: ChipFailed(now, j, list(ChipFailure)[arg % len(ChipFailure)]),
         "verified": lambda: Verified(now, j, [VERIFIED, BAD, None][arg % 3]),
         "stored": lambda: StoreDone(now, j),

@@ -36,7 +36,6 @@ from station.flow import (
     ShowScreen,
     StartChipRead,
     StartTimer,
-    StartVerify,
     StoreDone,
     StoreRecord,
     TimerFired,
@@ -107,18 +106,15 @@ class Counter:
         elif isinstance(effect, StartTimer):
             self.timers = {effect.name: effect.at}
         elif isinstance(effect, StartChipRead):
-            self.send(self.read_chip(effect))
-        elif isinstance(effect, StartVerify):
-            assert effect.qr.identity is not None
-            v = verify_chip(effect.chip, effect.qr.identity, self.trust)  # type: ignore[arg-type]
-            self.send(Verified(self.now, effect.job, outcome_from_verification(v), v))
+            for event in self.read_chip(effect):  # read, then verify (as the chip worker)
+                self.send(event)
         elif isinstance(effect, StoreRecord):
             self.stored.append((effect.qr.raw_text, effect.chip, effect.verification))
             self.send(StoreDone(self.now, effect.job))
         else:
             assert isinstance(effect, CancelChipRead)
 
-    def read_chip(self, start: StartChipRead) -> Event:
+    def read_chip(self, start: StartChipRead) -> list[Event]:
         identity = start.qr.identity
         assert identity is not None
         progress: list[Event] = []
@@ -130,14 +126,15 @@ class Counter:
                 ),
             )
         except CardRemovedError:
-            return ChipFailed(self.now, start.job, ChipFailure.REMOVED)
+            return [ChipFailed(self.now, start.job, ChipFailure.REMOVED)]
         except AccessError:
-            return ChipFailed(self.now, start.job, ChipFailure.ACCESS_DENIED)
+            return [ChipFailed(self.now, start.job, ChipFailure.ACCESS_DENIED)]
         except (ChipError, TransportError):
-            return ChipFailed(self.now, start.job, ChipFailure.ERROR)
-        for event in progress[-3:]:
-            self.send(event)
-        return ChipDone(self.now, start.job, read, person_from_chip(read, identity))
+            return [ChipFailed(self.now, start.job, ChipFailure.ERROR)]
+        done = ChipDone(self.now, start.job, read, person_from_chip(read, identity))
+        v = verify_chip(read, identity, self.trust)
+        verified = Verified(self.now, start.job, outcome_from_verification(v), v)
+        return [*progress[-3:], done, verified]
 
     def place(self, citizen: SyntheticCitizen, switches: Misbehaviour | None = None) -> None:
         card = EmulatedCard(build_profile(citizen, pki=self.chain), switches or Misbehaviour())
