@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from station.config import Config
-from station.drivers.camera import ReplayCamera, Scene, SimCamera
+from station.drivers.camera_sim import ReplayCamera, Scene, SimCamera
 from station.drivers.display_sim import SimDisplay
-from station.drivers.gpio import FakeButton, FakeIndicators
+from station.drivers.gpio_sim import FakeButton, FakeIndicators
 from station.ports import Button, Camera, Display, Indicators
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from station.drivers.camera import Scene
+from station.drivers.camera_sim import Scene
 from station.ports import Frame
 from station.sim import frames
 from station.sim.citizens import SyntheticCitizen, generate

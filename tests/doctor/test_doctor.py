@@ -18,7 +18,7 @@ import pytest
 from station import config, doctor
 from station.config import Config
 from station.doctor import hardware as doctor_hw
-from station.drivers.camera import Scene, SimCamera
+from station.drivers.camera_sim import Scene, SimCamera
 from station.drivers.gpio_rpi import GpioError
 from station.ports import CameraError, TransportError
 from station.record import qr_record

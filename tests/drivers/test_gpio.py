@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from station.config import GpioSection
-from station.drivers.gpio import PATTERNS, ButtonLogic, FakeButton, FakeIndicators, duration_ms
+from station.drivers.gpio import PATTERNS, ButtonLogic, duration_ms
 from station.drivers.gpio_rpi import GpioError, RpiButton, RpiIndicators, import_gpio
+from station.drivers.gpio_sim import FakeButton, FakeIndicators
 from station.ports import ButtonEvent, ButtonKind, Leds, Pattern
 from tests.support import wait_for
 

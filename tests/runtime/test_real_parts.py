@@ -17,7 +17,7 @@ from station.display.outcome import outcome_from_verification, person_from_chip
 from station.display.render import render
 from station.display.screens import ErrorKind, ErrorScreen, ResultScreen, Verdict
 from station.drivers.display_sim import SimDisplay
-from station.drivers.gpio import FakeButton, FakeIndicators
+from station.drivers.gpio_sim import FakeButton, FakeIndicators
 from station.flow import (
     Button,
     CancelChipRead,

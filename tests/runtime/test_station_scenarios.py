@@ -23,7 +23,7 @@ from station.display.screens import (
     Verdict,
 )
 from station.drivers.display_sim import SimDisplay
-from station.drivers.gpio import FakeIndicators
+from station.drivers.gpio_sim import FakeIndicators
 from station.flow import Phase, screen_for
 from station.ports import Pattern
 from station.runtime.app import Services, Station
