@@ -1,4 +1,4 @@
-"""Issue 7 benchmark: start-up to READY, and memory over 1,000 simulated reads.
+"""Start-up to READY, and memory over 1,000 simulated reads.
 
 1. Time from process start to the station's sd_notify ``READY=1`` (``station run`` on
    simulated hardware, a fake NOTIFY_SOCKET), side by side with a bare
@@ -7,7 +7,7 @@
    libraries that ``run`` loads), median of several interleaved runs. Every row runs
    with compiled bytecode, as the installed service does (``scripts/install.sh``
    compiles it; this bench uses a private PYTHONPYCACHEPREFIX and one warm-up run).
-   Issue target: READY in under 3x the bare import. That target is below the floor
+   Target: READY in under 3x the bare import. That target is below the floor
    on CPython 3.11: importing asyncio and logging alone takes about 3x an empty
    interpreter, so the bench also prints READY against ``import station.runtime.app``: the
    start-up work beyond loading code (config, outbox, devices, workers) must stay
@@ -211,7 +211,7 @@ def main() -> int:
     table = dict(rows)
     ready, floor, app = table[READY], table[f"python -c '{FLOOR}'"], table[APP]
     met = "met" if ready < 3 * bare else "NOT met"
-    print(f"issue target: READY < 3x bare import -> {met} ({ready / bare:.1f}x;")
+    print(f"target: READY < 3x bare import -> {met} ({ready / bare:.1f}x;")
     print(f"  the asyncio/logging floor alone is {floor / bare:.1f}x)")
     met = "met" if ready < 3 * app else "NOT met"
     print(f"start-up work: READY < 3x import station.runtime.app -> {met} ({ready / app:.2f}x)")

@@ -18,7 +18,7 @@ Refused records: when the ward answers that it will never accept a record
 (e.g. "station mismatch", "forged"; see :mod:`station.ward.receiver`),
 :meth:`Outbox.mark_refused` marks its document ``"refused": <reason>`` in the
 same atomic segment rewrite as every other change. A refused record is kept on
-disk, is no longer sent and does not count as pending (store-full, sync screen);
+disk, is not sent and does not count as pending (store-full, sync screen);
 :meth:`Outbox.requeue` (``station outbox requeue``) makes it pending again once
 the admin fixed the cause. :func:`read_summary` counts both kinds read-only
 (doctor, ``station outbox status``), safe while the station runs.

@@ -32,7 +32,7 @@ from. What is refused, and what is not:
   itself once enrolled, and refusing would strand every record read meanwhile.
   With no enrolled key (or an envelope that contradicts its own topic) nothing in
   the message can be verified, so its record ids are claims the ward should not
-  act on. The ward logs and audits these as before.
+  act on. The ward logs them and writes a "rejected" audit line.
 - The ward's own failures (SQLite errors: disk full, locked, I/O) are NOT
   refusals: the batch is neither acked nor refused, the error is logged, the
   receiver keeps running and the stations resend.
