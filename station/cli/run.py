@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ async def serve(cfg: Config) -> int:
     from station.runtime.service import ServiceNotifier, install_stop_handlers, start_watchdog
     from station.runtime.wiring import open_devices
     from station.sync.outbox import Outbox
-    from station.sync.publisher import Publisher
+    from station.sync.publisher import Publisher, SyncState
 
     notifier = ServiceNotifier.from_env()
     loop = asyncio.get_running_loop()
@@ -49,15 +50,13 @@ async def serve(cfg: Config) -> int:
         restore()
         notifier.close()
         return 1
-    publisher_factory = None
-    if cfg.mqtt.enabled:
 
-        def publisher_factory(on_state):  # type: ignore[no-untyped-def]
-            return Publisher.from_config(cfg, outbox, on_state=on_state)
+    def publisher_factory(on_state: Callable[[SyncState], None]) -> Publisher:
+        return Publisher.from_config(cfg, outbox, on_state=on_state)
 
     services = Services(
         outbox=outbox,
-        publisher_factory=publisher_factory,
+        publisher_factory=publisher_factory if cfg.mqtt.enabled else None,
         audit=audit,
         clock_state=CachedClockState(),
         notifier=notifier,
