@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 
 from station.icao import bac, pace
-from station.icao.cardaccess import CardAccess, PaceInfo, pace_protocol
 from station.icao.channel import CardChannel
+from station.icao.securityinfos import PaceInfo, SecurityInfos, pace_protocol
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
@@ -94,7 +94,7 @@ def main() -> None:
     for ka, cipher, pid, label in cases:
         info = PaceInfo(pace_protocol(ka, cipher), 2, pid)
         chip_profile = card_pace.with_pace(profile, [info])
-        card_access = CardAccess((info,))
+        card_access = SecurityInfos((info,))
         rows.append(
             (
                 f"PACE-{ka}-GM {cipher} {label}",

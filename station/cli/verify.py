@@ -34,6 +34,7 @@ def _verify(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from station.config import ConfigError
+    from station.icao.result import ChipRead
     from station.verify.chip import load_dump, verify_chip
     from station.verify.trust import TrustStore
 
@@ -47,8 +48,13 @@ def _verify(args: argparse.Namespace) -> int:
     if not files:
         print(f"error: no card files in {args.dir}", file=sys.stderr)
         return 2
+    try:  # no card: Active and Chip Authentication cannot run (no session)
+        read = ChipRead.from_files(files, access="offline", key_source="dump")
+    except ValueError as exc:  # LdsError: a malformed DG1, DG2 or DG13
+        print(f"error: {args.dir}: {exc}", file=sys.stderr)
+        return 2
     qr = _qr(args.qr)
-    result = verify_chip(_DumpRead(files), qr, store, at=at)
+    result = verify_chip(read, qr, store, at=at)
     if args.json:
         out = {"verification": result.to_json(), "reason": result.reason_vi,
                "findings": list(result.findings)}  # fmt: skip
@@ -69,23 +75,3 @@ def _qr(text: str | None):  # type: ignore[no-untyped-def]
     from station.qr.payload import parse_payload
 
     return parse_payload(text).identity
-
-
-class _DumpRead:
-    """A saved dump as ``verify_chip`` sees a read: files plus the chip's citizen fields."""
-
-    session = None  # no card: Active and Chip Authentication cannot run
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = files
-
-    @property
-    def citizen(self) -> dict[str, object]:
-        from station.icao import lds
-        from station.icao.result import ChipRead
-
-        mrz = lds.parse_dg1(self.files["DG1"]) if "DG1" in self.files else None
-        dg13 = lds.load("DG13", self.files["DG13"]) if "DG13" in self.files else None
-        read = ChipRead(files=self.files, mrz=mrz, dg13=dg13, face=None,
-                        access="offline", key_source="dump", read_ms=0)  # fmt: skip
-        return read.citizen

@@ -6,9 +6,9 @@ date of birth, and expiry dates in order: the legal expiry computed by
 first ("qr-milestone"), then no-expiry encodings ("qr-no-expiry"). The candidate that
 opened the chip is recorded as ``key_source``.
 
-PACE comes from ``station.icao.pace`` (issue "pace"), imported lazily. ``order`` is "auto"
-(PACE then BAC), "pace" or "bac". In "auto", BAC opens the chip when the module or
-EF.CardAccess is absent or when PACE fails for any reason, a wrong password included: the
+PACE is ``station.icao.pace``, offered by EF.CardAccess. ``order`` is "auto" (PACE then
+BAC), "pace" or "bac". In "auto", BAC opens the chip when EF.CardAccess is absent or
+malformed, or when PACE fails for any reason, a wrong password included: the
 CAN (last 6 digits of the ID) is an assumption about CCCDs, while BAC's key comes from the
 same QR data. A failed PACE leaves no secure channel and consumes no retry counter for a
 CAN or MRZ password (only a PIN has one, and the station never uses a PIN), so BAC starts
@@ -24,13 +24,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from station.icao.apdu import CommandAPDU
 from station.icao.bac import BacApduSender, BacKey, perform_bac
 from station.icao.channel import CardChannel
 from station.icao.errors import AccessError
 from station.icao.mrz import yymmdd
+from station.icao.pace import PaceError, PacePassword, establish
+from station.icao.securityinfos import SecurityInfos
 from station.qr import cardlaw
 from station.qr.models import QrIdentity
 
@@ -134,22 +136,13 @@ def select_application(channel: CardChannel) -> None:
         raise AccessError("selecting the eMRTD application", sw=response.sw)
 
 
-def _pace_module() -> Any:
-    try:
-        import importlib
-
-        return importlib.import_module("station.icao.pace")
-    except ImportError:
-        return None
-
-
-def _pace_password(pace: Any, keys: AccessKeys) -> tuple[Any, str] | None:
+def _pace_password(keys: AccessKeys) -> tuple[PacePassword, str] | None:
     """The PACE password and its key source: the CAN, else the first MRZ key."""
     if keys.can:
-        return pace.PacePassword.can(keys.can), keys.can_source
+        return PacePassword.can(keys.can), keys.can_source
     if keys.bac:
         k = keys.bac[0].key
-        password = pace.PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)
+        password = PacePassword.from_mrz(k.document_number, k.date_of_birth, k.date_of_expiry)
         return password, keys.bac[0].source
     return None
 
@@ -157,24 +150,22 @@ def _pace_password(pace: Any, keys: AccessKeys) -> tuple[Any, str] | None:
 def try_pace(
     channel: CardChannel, keys: AccessKeys, card_access: bytes | None
 ) -> AccessResult | None:
-    """PACE with the CAN (or the first MRZ key); None when PACE is not possible here."""
-    pace = _pace_module()
-    if pace is None or card_access is None:
+    """PACE with the CAN (or the first MRZ key); None when PACE is not possible here (no
+    EF.CardAccess, no password). A malformed EF.CardAccess raises CardAccessError."""
+    if card_access is None:
         return None
-    chosen = _pace_password(pace, keys)
+    chosen = _pace_password(keys)
     if chosen is None:
         return None
     password, source = chosen
-    from station.icao import cardaccess
-
-    info = cardaccess.CardAccess.parse(card_access)
+    info = SecurityInfos.parse(card_access)
 
     def run() -> str:
         channel.sm = None
-        result = pace.establish(channel, password, info)
+        result = establish(channel, password, info)
         channel.sm = result.sm
         select_application(channel)
-        return str(result.access)
+        return result.access
 
     access = run()
     return AccessResult(access, source, lambda: (run(), None)[1])
@@ -240,7 +231,7 @@ def _bac_after_pace(channel: CardChannel, keys: AccessKeys, failed: AccessError)
 
     try_bac drops the (never completed) PACE session and selects the eMRTD application
     again before GET CHALLENGE, the state a chip expects BAC in."""
-    reason = str(getattr(failed, "reason", "failed"))
+    reason = failed.reason if isinstance(failed, PaceError) else "failed"
     tried, password = ("PACE-CAN", "the CAN") if keys.can else ("PACE-MRZ", "the MRZ key")
     if reason == "wrong-password":
         log.warning("PACE with %s was refused by the chip (%s); trying BAC", password, failed)

@@ -2,7 +2,7 @@
 
 One table for both users: PACE (`station.icao.pace`, `standard_domain(parameter_id)` maps the
 standardised domain parameter ids of ICAO 9303-11 / BSI TR-03110-3 to a `Curve` or a
-`ModpGroup`) and verification (`station.verify.keys`, `find_curve` recognises a curve given
+`ModpGroup`) and public keys (`station.icao.keys`, `find_curve` recognises a curve given
 with explicit parameters in a certificate or DG14/DG15 key). The arithmetic on these curves
 is in `station.icao.ec`.
 

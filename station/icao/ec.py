@@ -1,9 +1,12 @@
-"""Small elliptic-curve and finite-field group arithmetic for PACE Generic Mapping.
+"""The station's one elliptic-curve and finite-field Diffie-Hellman arithmetic: PACE Generic
+Mapping, Chip Authentication (ECDH and DH) and ECDSA verification on curves `cryptography` lacks.
 
 `cryptography` does ECDH on named curves but exposes no point addition, which Generic Mapping
 needs (G~ = s*G + H). This module is the minimum for that: short Weierstrass curves over prime
 fields, affine points at the API (``Point = (x, y)``; the point at infinity is never returned,
 an operation that would produce it raises `EcError`), Jacobian coordinates inside.
+`ecdsa_verify` checks an ECDSA signature on any curve of the table (certificates and DG14/DG15
+keys given with explicit parameters of a curve OpenSSL lacks).
 
 Scalar multiplication is a Montgomery ladder over a fixed number of bits (the scalar is first
 replaced by k + n or k + 2n, whichever has exactly ``n.bit_length() + 1`` bits), so every scalar
@@ -14,31 +17,39 @@ curve, `multiply_generator`, `shared_x` and `multiply` use its constant-time ECD
 the ladder only serves the curves it lacks (brainpoolP192r1/P224r1/P320r1): same results,
 checked against each other in the tests.
 
+Finite-field DH (`dh_public_key`, `dh_decode`, `dh_shared_secret`) works in the prime-order
+subgroup of a `ModpGroup`: public values are |p| bytes big-endian and every peer value is
+checked to lie in the subgroup of order q.
+
 Domain parameters (`Curve`, `ModpGroup`, the PACE `standard_domain` table) live in
-`station.icao.curves`; the names PACE uses are re-exported here. `station.verify.ecmath`
-(ECDSA and ECDH on explicit-parameter curves) builds on this module.
+`station.icao.curves`; the names the protocols use are re-exported here.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec as _cec
 
 from station.icao.curves import Curve, EcError, ModpGroup, Point, standard_domain, standard_ids
 
 __all__ = [
+    "OPENSSL_CURVES",
     "Curve",
     "EcError",
     "ModpGroup",
     "Point",
     "decode_point",
+    "dh_decode",
+    "dh_public_key",
+    "dh_shared_secret",
+    "ecdsa_verify",
     "encode_point",
     "multiply",
     "multiply_generator",
     "point_add",
-    "random_scalar",
+    "random_private",
     "scalar_mult",
     "shared_x",
     "standard_domain",
@@ -132,6 +143,11 @@ def point_add(curve: Curve, p1: Point, p2: Point) -> Point:
 
 def scalar_mult(curve: Curve, k: int, point: Point) -> Point:
     """k * P by a fixed-length Montgomery ladder; EcError if the result is infinity."""
+    return _to_affine(curve, _ladder(curve, k, point))
+
+
+def _ladder(curve: Curve, k: int, point: Point) -> _Jacobian:
+    """k * P in Jacobian coordinates (Z = 0 for infinity), P checked to be on the curve."""
     if not curve.contains(point):
         raise EcError(f"{curve.name}: point is not on the curve")
     n = curve.n
@@ -146,20 +162,25 @@ def scalar_mult(curve: Curve, k: int, point: Point) -> Point:
         r1 = _add(curve, r0, r1)
         r0 = _double(curve, r0)
         pair[bit], pair[1 - bit] = r0, r1
-    return _to_affine(curve, pair[0])
+    return pair[0]
+
+
+#: The curves OpenSSL (via `cryptography`) knows, by the table's names.
+OPENSSL_CURVES: Final[dict[str, type[_cec.EllipticCurve]]] = {
+    "secp192r1": _cec.SECP192R1,
+    "secp224r1": _cec.SECP224R1,
+    "secp256r1": _cec.SECP256R1,
+    "secp384r1": _cec.SECP384R1,
+    "secp521r1": _cec.SECP521R1,
+    "secp256k1": _cec.SECP256K1,
+    "brainpoolP256r1": _cec.BrainpoolP256R1,
+    "brainpoolP384r1": _cec.BrainpoolP384R1,
+    "brainpoolP512r1": _cec.BrainpoolP512R1,
+}
 
 
 def _named(curve: Curve) -> _cec.EllipticCurve | None:
-    factory: type[_cec.EllipticCurve] | None = {
-        "secp192r1": _cec.SECP192R1,
-        "secp224r1": _cec.SECP224R1,
-        "secp256r1": _cec.SECP256R1,
-        "secp384r1": _cec.SECP384R1,
-        "secp521r1": _cec.SECP521R1,
-        "brainpoolP256r1": _cec.BrainpoolP256R1,
-        "brainpoolP384r1": _cec.BrainpoolP384R1,
-        "brainpoolP512r1": _cec.BrainpoolP512R1,
-    }.get(curve.name)
+    factory = OPENSSL_CURVES.get(curve.name)
     return factory() if factory is not None else None
 
 
@@ -208,6 +229,55 @@ def multiply(curve: Curve, k: int, point: Point) -> Point:
     return (x, y)
 
 
-def random_scalar(curve: Curve) -> int:
-    """A private key uniformly in [1, n-1]."""
-    return secrets.randbelow(curve.n - 1) + 1
+def ecdsa_verify(curve: Curve, public: Point, digest: bytes, r: int, s: int) -> bool:
+    """ECDSA verification (SEC 1, 4.1.4) of (r, s) over a message digest, on the ladder."""
+    n = curve.n
+    if not (0 < r < n and 0 < s < n):
+        return False
+    e = int.from_bytes(digest, "big")
+    excess = len(digest) * 8 - n.bit_length()
+    if excess > 0:
+        e >>= excess
+    w = pow(s, -1, n)
+    total = _add(
+        curve, _ladder(curve, e * w % n, curve.generator), _ladder(curve, r * w % n, public)
+    )
+    try:
+        return _to_affine(curve, total)[0] % n == r
+    except EcError:  # the sum is the point at infinity
+        return False
+
+
+# --- finite-field Diffie-Hellman ----------------------------------------------------------------
+
+
+def dh_public_key(group: ModpGroup, private: int, generator: int | None = None) -> bytes:
+    """g^private mod p as |p| bytes; ``generator`` replaces g (a mapped generator)."""
+    base = group.g if generator is None else generator
+    return pow(base, private, group.p).to_bytes(group.size, "big")
+
+
+def dh_decode(group: ModpGroup, public: bytes) -> int:
+    """A peer's public value, checked: at most |p| bytes, 1 < y < p-1, of order q."""
+    y = int.from_bytes(public, "big")
+    if len(public) > group.size or not group.contains(y):
+        raise EcError(f"{group.name}: public value not in the subgroup")
+    return y
+
+
+def dh_shared_secret(group: ModpGroup, private: int, peer: bytes | int) -> bytes:
+    """peer^private mod p as |p| bytes (the DH shared secret). ``peer`` is the peer's public
+    value as sent (checked by `dh_decode`) or as a number (checked to be in the subgroup);
+    EcError for a bad one."""
+    if isinstance(peer, bytes):
+        y = dh_decode(group, peer)
+    elif group.contains(peer):
+        y = peer
+    else:
+        raise EcError(f"{group.name}: public value not in the subgroup")
+    return pow(y, private, group.p).to_bytes(group.size, "big")
+
+
+def random_private(order: int) -> int:
+    """A private key uniformly in [1, order-1] (n of a curve, q of a DH group)."""
+    return secrets.randbelow(order - 1) + 1

@@ -1,8 +1,9 @@
 """LDS file parsing (ICAO 9303-10) through one entry point: ``load(name, data)``.
 
 Every failure is an ``LdsError(file, offset, detail)``; nothing else escapes (the
-parsers are fuzzed). DG14, DG15 and EF.SOD are kept raw for verification; only
-their outer TLV is checked here.
+parsers are fuzzed). DG14 gives its SecurityInfos (`station.icao.securityinfos`); of DG15
+and EF.SOD only the outer TLV is checked here (their contents, a public key and a CMS
+signature, are verification's).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from station.icao import mrz as mrz_mod
 from station.icao.errors import LdsError
+from station.icao.securityinfos import SecurityInfos
 from station.icao.tlv import Tlv, TlvError, parse_one, walk
 
 OUTER_TAGS = {
@@ -180,6 +182,11 @@ def parse_dg13(data: bytes) -> Dg13:
     return Dg13(texts, raw)
 
 
+def parse_dg14(data: bytes) -> SecurityInfos:
+    outer = _outer("DG14", data)
+    return SecurityInfos.parse(outer.value, "DG14", base=outer.value_offset)
+
+
 def parse_dmy(text: str | None) -> date | None:
     """``dd/mm/yyyy`` (also with - or .) -> date; None when it is not a date."""
     if not text:
@@ -194,8 +201,9 @@ def parse_dmy(text: str | None) -> date | None:
 
 
 def load(name: str, data: bytes) -> Any:
-    """Parse one LDS file by name. Returns ComFile / Mrz / list[FaceImage] / Dg13, or the
-    outer Tlv for DG14, DG15, EF.SOD and others. Raises only LdsError."""
+    """Parse one LDS file by name. Returns ComFile / Mrz / list[FaceImage] / Dg13 /
+    SecurityInfos (DG14), or the outer Tlv for DG15, EF.SOD and others. Raises only
+    LdsError."""
     try:
         if name == "EF.COM":
             return parse_com(data)
@@ -205,6 +213,8 @@ def load(name: str, data: bytes) -> Any:
             return parse_dg2(data)
         if name == "DG13":
             return parse_dg13(data)
+        if name == "DG14":
+            return parse_dg14(data)
         return _outer(name, data)
     except LdsError:
         raise

@@ -7,7 +7,7 @@ result (`PaceResult`, carrying a fresh `SecureMessaging`, SSC 0).
 
 Entry point, called by the chip access step::
 
-    result = establish(sender, PacePassword.can("123456"), CardAccess.parse(raw))
+    result = establish(sender, PacePassword.can("123456"), SecurityInfos.parse(raw))
     sm = result.sm            # AES (or 3DES) secure messaging with the PACE session keys
     result.access             # "PACE-CAN" / "PACE-MRZ" for the record's chip.access
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +34,9 @@ from typing import Literal
 
 from station.icao import bac, crypto, ec
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.cardaccess import CardAccess, PaceInfo, oid_encode
 from station.icao.channel import ApduSender
 from station.icao.errors import AccessError
+from station.icao.securityinfos import PaceInfo, SecurityInfos, oid_encode
 from station.icao.sm import SecureMessaging
 from station.icao.tlv import TlvError, parse_one, tlv
 
@@ -158,30 +157,22 @@ class DhGroup:
         return self.group.q
 
     def public_key(self, private: int) -> bytes:
-        return pow(self.generator, private, self.group.p).to_bytes(self.group.size, "big")
-
-    def _decode(self, public: bytes) -> int:
-        y = int.from_bytes(public, "big")
-        if len(public) > self.group.size or not self.group.contains(y):
-            raise ec.EcError(f"{self.group.name}: public value not in the subgroup")
-        return y
+        return ec.dh_public_key(self.group, private, self.generator)
 
     def check(self, public: bytes) -> None:
-        self._decode(public)
+        ec.dh_decode(self.group, public)
 
     def mapped(self, nonce: bytes, private: int, peer_public: bytes) -> DhGroup:
         """Generic Mapping: g~ = g^s * h, h = peer^private."""
         p = self.group.p
-        h = pow(self._decode(peer_public), private, p)
+        h = pow(ec.dh_decode(self.group, peer_public), private, p)
         g_mapped = pow(self.generator, int.from_bytes(nonce, "big"), p) * h % p
         if g_mapped == 1:
             raise ec.EcError(f"{self.group.name}: mapped generator is 1")
         return DhGroup(self.group, g_mapped)
 
     def shared_secret(self, private: int, peer_public: bytes) -> bytes:
-        return pow(self._decode(peer_public), private, self.group.p).to_bytes(
-            self.group.size, "big"
-        )
+        return ec.dh_shared_secret(self.group, private, peer_public)
 
 
 Group = EcGroup | DhGroup
@@ -210,10 +201,6 @@ def auth_token(
     if cipher == "3DES":
         return crypto.retail_mac(ks_mac, crypto.pad(data, 8), padded=True)
     return crypto.aes_cmac(ks_mac, data, 8)
-
-
-def random_private(order: int) -> int:
-    return secrets.randbelow(order - 1) + 1
 
 
 # --- the APDU sender --------------------------------------------------------------------------
@@ -296,9 +283,9 @@ class PaceResult:
 def establish(
     sender: ApduSender,
     password: PacePassword,
-    card_access: CardAccess,
+    card_access: SecurityInfos,
     *,
-    keys: KeySource = random_private,
+    keys: KeySource = ec.random_private,
 ) -> PaceResult:
     """Run PACE with the first variant the card offers that the station supports (ECDH first);
     when the card says a variant is unsupported at MSE:Set AT, the next one is tried."""

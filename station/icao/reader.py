@@ -3,7 +3,7 @@
     reader = ChipReader(transport)                 # any CardTransport
     result = reader.read(AccessKeys.from_qr(identity), progress=on_progress)
     record = with_chip(qr_record, result, store_sensitive=..., store_face=...)
-    reader.channel                                 # the open SM session (AA / CA after)
+    result.session                                 # the open SM session (AA / CA after)
 
 ``progress`` receives a ``ReadProgress`` after every chunk. Errors are ``ChipError``
 subclasses (``CardRemovedError`` / ``TransportError`` from the transport included)
@@ -149,16 +149,9 @@ class ChipReader:
         opened: AccessResult,
         started: float,
     ) -> ChipRead:
-        mrz = lds.parse_dg1(raw["DG1"]) if "DG1" in raw else None
-        dg13 = lds.load("DG13", raw["DG13"]) if "DG13" in raw else None
-        faces = lds.load("DG2", raw["DG2"]) if "DG2" in raw else []
-        for name in ("DG14", "DG15", "EF.SOD"):
-            if name in raw:
-                lds.load(name, raw[name])
         ch = self.channel
-        return ChipRead(
-            files=raw, mrz=mrz, dg13=dg13, face=faces[0] if faces else None,
-            access=opened.access, key_source=opened.key_source,
+        return ChipRead.from_files(
+            raw, access=opened.access, key_source=opened.key_source,
             read_ms=int((time.monotonic() - started) * 1000), unreadable=unreadable,
             apdus=ch.apdus, bytes_in=ch.bytes_in, bytes_out=ch.bytes_out,
             pace_fallback=opened.pace_fallback, session=ch,

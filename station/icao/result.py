@@ -1,4 +1,11 @@
-"""What one chip read gave: the raw files, the parsed parts and the record's chip fields."""
+"""What one chip read gave: the raw files, the parsed parts and the record's chip fields.
+
+``ChipRead.from_files`` is the one way from raw files to a read, for the reader and for a
+saved dump alike: DG1, DG2 and DG13 are parsed there (``LdsError`` when malformed);
+DG14's SecurityInfos and DG15's key, which only verification uses, are parsed once on first
+use (``security_infos``, ``aa_public_key``) so that a malformed one fails Chip or Active
+Authentication, not the read.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from station.icao import lds
+from station.icao import keys, lds
 from station.icao.mrz import Mrz
+from station.icao.securityinfos import SecurityInfos
 
 if TYPE_CHECKING:
     from station.icao.access import PaceFallback
@@ -41,6 +49,46 @@ class ChipRead:
     # The open secure-messaging session the files were read under, for Active and Chip
     # Authentication right after the read; None for a saved dump (offline verification).
     session: CardChannel | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_files(
+        cls,
+        files: Mapping[str, bytes],
+        *,
+        access: str,
+        key_source: str,
+        read_ms: int = 0,
+        unreadable: Mapping[str, str] | None = None,
+        apdus: int = 0,
+        bytes_in: int = 0,
+        bytes_out: int = 0,
+        pace_fallback: PaceFallback | None = None,
+        session: CardChannel | None = None,
+    ) -> ChipRead:
+        """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1, DG2 and DG13
+        parsed; LdsError names the file and the byte when one is malformed."""
+        faces = lds.load("DG2", files["DG2"]) if "DG2" in files else []
+        return cls(
+            files=files, mrz=lds.load("DG1", files["DG1"]) if "DG1" in files else None,
+            dg13=lds.load("DG13", files["DG13"]) if "DG13" in files else None,
+            face=faces[0] if faces else None, access=access, key_source=key_source,
+            read_ms=read_ms, unreadable=unreadable or {}, apdus=apdus, bytes_in=bytes_in,
+            bytes_out=bytes_out, pace_fallback=pace_fallback, session=session,
+        )  # fmt: skip
+
+    @cached_property
+    def security_infos(self) -> SecurityInfos | None:
+        """DG14's SecurityInfos (Chip Authentication, the AA signature algorithm); None
+        without DG14. Raises LdsError when DG14 is malformed."""
+        return lds.load("DG14", self.files["DG14"]) if "DG14" in self.files else None
+
+    @cached_property
+    def aa_public_key(self) -> keys.PublicKey | None:
+        """DG15's Active Authentication key; None without DG15. Raises LdsError or
+        KeyLoadError (both ValueErrors) when DG15 is malformed or its key unusable."""
+        if "DG15" not in self.files:
+            return None
+        return keys.load_spki(lds.load("DG15", self.files["DG15"]).value)
 
     def _dg13_date(self, index: int) -> str | None:
         if self.dg13 is None:

@@ -3,8 +3,8 @@
 ``make_test_pki(kind)`` makes a country signing CA and a document signer (DSC) whose
 validity and revocation are controllable; ``build_sod(dg_hashes, pki)`` makes a real
 EF.SOD (tag 77, CMS SignedData over an LDS security object, signed attributes
-contentType + messageDigest, DSC embedded). Helpers make Active Authentication keys
-(RSA, EC) and Chip Authentication keys (ECDH, DH) and encode DG14/DG15.
+contentType + messageDigest, DSC embedded). The chip's own keys (AA, CA) and DG14/DG15 are
+`station.sim.emulator.keys`.
 
 Everything here is generated: no real key or certificate is involved.
 """
@@ -23,28 +23,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from station.verify import dh
+from station.icao.tlv import tlv
 from station.verify.asn1 import (
-    ECDSA_PLAIN_OID,
-    OID_AA,
-    OID_CA_DH_AES128,
-    OID_CA_ECDH_AES128,
     OID_CSCA_MASTER_LIST,
     OID_LDS_SECURITY_OBJECT,
-    OID_PK_DH,
-    OID_PK_ECDH,
-    ActiveAuthenticationInfo,
-    ChipAuthenticationInfo,
-    ChipAuthenticationPublicKeyInfo,
     CscaMasterList,
     DataGroupHash,
     LdsSecurityObject,
-    tlv,
 )
 
 PkiKind = Literal["rsa", "rsa-pss", "p256", "brainpoolP256r1", "brainpoolP384r1"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-CaPrivateKey = ec.EllipticCurvePrivateKey | dh.DhPrivateKey
 
 CURVES: dict[str, ec.EllipticCurve] = {
     "p256": ec.SECP256R1(),
@@ -61,21 +50,6 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha384": hashes.SHA384(),
     "sha512": hashes.SHA512(),
 }
-# RFC 5114 section 2.1: 1024-bit MODP group with a 160-bit prime order subgroup
-# (BSI TR-03110 standardized domain parameters, id 0).
-RFC5114_1024_P = int(
-    "b10b8f96a080e01dde92de5eae5d54ec52c99fbcfb06a3c69a6a9dca52d23b616073e28675a23d189838ef"
-    "1e2ee652c013ecb4aea906112324975c3cd49b83bfaccbdd7d90c4bd7098488e9c219a73724effd6fae5644"
-    "738faa31a4ff55bccc0a151af5f0dc8b4bd45bf37df365c1a65e68cfda76d4da708df1fb2bc2e4a4371",
-    16,
-)
-RFC5114_1024_G = int(
-    "a4d1cbd5c3fd34126765a442efb99905f8104dd258ac507fd6406cff14266d31266fea1e5c41564b777e69"
-    "0f5504f213160217b4b01b886a5e91547f9e2749f4d7fbd7d3b9a92ee1909d0d2263f80a76a6a24c087a09"
-    "1f531dbf0a0169b6a28ad662a4d18e73afa32d779d5918d08bc8858f4dcef97c2a24855e6eeb22b3b2e5",
-    16,
-)
-RFC5114_1024_Q = int("f518aa8781a8df278aba4e7d64b7cb9d49462353", 16)
 
 
 @dataclass(frozen=True)
@@ -342,81 +316,3 @@ def signed_data(
 def dg_hashes_of(files: dict[int, bytes], hash_alg: str = "sha256") -> dict[int, bytes]:
     """Hash each data group's full bytes (outer tag included), as the SOD lists them."""
     return {n: hashlib.new(hash_alg, data).digest() for n, data in files.items()}
-
-
-# -- Active Authentication (DG15) -------------------------------------------------------
-
-
-def make_aa_key(kind: str = "rsa1024") -> PrivateKey:
-    """An AA key: "rsa1024", "rsa2048" or a curve name of ``CURVES``."""
-    if kind.startswith("rsa"):
-        return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
-    if kind in CURVES:
-        return ec.generate_private_key(CURVES[kind])
-    raise ValueError(f"unknown AA key kind {kind!r}")
-
-
-def spki_der(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dh.DhPublicKey) -> bytes:
-    if isinstance(public_key, dh.DhPublicKey):
-        return public_key.spki()
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def encode_dg15(aa_public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> bytes:
-    """DG15: tag 6F wrapping the AA key's SubjectPublicKeyInfo."""
-    return tlv(0x6F, spki_der(aa_public_key))
-
-
-# -- Chip Authentication (DG14) -------------------------------------------------------------
-
-
-def make_ca_key(kind: str = "p256") -> CaPrivateKey:
-    """A static CA key pair: a curve name of ``CURVES`` or "dh1024" (RFC 5114 group)."""
-    if kind in CURVES:
-        return ec.generate_private_key(CURVES[kind])
-    if kind == "dh1024":
-        return dh.generate(dh.DhParams(RFC5114_1024_P, RFC5114_1024_G, RFC5114_1024_Q))
-    raise ValueError(f"unknown CA key kind {kind!r}")
-
-
-def encode_dg14(
-    ca_public_key: ec.EllipticCurvePublicKey | dh.DhPublicKey | None,
-    *,
-    ca_protocol: str | None = None,
-    key_id: int | None = None,
-    aa_hash: str | None = None,
-) -> bytes:
-    """DG14 (tag 6E, SET OF SecurityInfo).
-
-    With a CA key: ChipAuthenticationInfo (``ca_protocol``, default ECDH/DH with
-    AES-128 per the key type) + ChipAuthenticationPublicKeyInfo. With ``aa_hash``:
-    ActiveAuthenticationInfo naming ecdsa-plain-<hash> (for an EC AA key).
-    """
-    infos: list[bytes] = []
-    if ca_public_key is not None:
-        is_dh = isinstance(ca_public_key, dh.DhPublicKey)
-        protocol = ca_protocol or (OID_CA_DH_AES128 if is_dh else OID_CA_ECDH_AES128)
-        ca_info = {"protocol": protocol, "version": 1}
-        pk_info: dict[str, object] = {
-            "protocol": OID_PK_DH if is_dh else OID_PK_ECDH,
-            "chip_authentication_public_key": _asn1_spki(spki_der(ca_public_key)),
-        }
-        if key_id is not None:
-            ca_info["key_id"] = key_id
-            pk_info["key_id"] = key_id
-        infos.append(bytes(ChipAuthenticationInfo(ca_info).dump()))
-        infos.append(bytes(ChipAuthenticationPublicKeyInfo(pk_info).dump()))
-    if aa_hash is not None:
-        aa_oid = ECDSA_PLAIN_OID[aa_hash]
-        aa_info = {"protocol": OID_AA, "version": 1, "signature_algorithm": aa_oid}
-        infos.append(bytes(ActiveAuthenticationInfo(aa_info).dump()))
-    infos.sort()  # DER SET OF: sorted encodings
-    return tlv(0x6E, tlv(0x31, b"".join(infos)))
-
-
-def _asn1_spki(der: bytes) -> core.Asn1Value:
-    from asn1crypto import keys
-
-    return keys.PublicKeyInfo.load(der)

@@ -7,9 +7,11 @@ QR/chip agreement, and the verdict the officer sees.
     record["verification"] = v.to_json()
     screen: v.level ("verified" | "signed-untrusted" | "qr-only" | "failed"), v.reason_vi
 
-Modules: ``sod`` (EF.SOD / CMS), ``keys`` (+ ``curves``, ``ecmath``: explicit EC
-parameters), ``trust`` / ``store`` / ``masterlist`` (trust store folder), ``passive``,
-``active``, ``chipauth`` (+ ``securityinfo``, ``dh``), ``agreement``, ``verdict``, ``chip``.
+Modules: ``sod`` (EF.SOD / CMS), ``signature`` (RSA / ECDSA checks on keys loaded by
+``station.icao.keys``), ``trust`` / ``store`` / ``masterlist`` (trust store folder),
+``passive``, ``active`` (the AA answer's check), ``agreement``, ``verdict``, ``chip``. The
+Active and Chip Authentication protocols (their APDUs) are ``station.icao.active`` and
+``station.icao.chipauth``: verification sends no APDU itself.
 """
 
 from station.verify.chip import load_dump, verify_chip

@@ -4,9 +4,11 @@
     verification = verify_chip(read, qr_identity, store)
     record["verification"] = verification.to_json()
 
-Active and Chip Authentication run only on a live card (``sender``), and only with a
+Active and Chip Authentication run only on a live card (``read.session``), and only with a
 DG15 / DG14 whose hash the SOD covers (an uncovered key proves nothing). AA runs
-first (under the access session), then CA, which leaves CA's session installed.
+first (under the access session), then CA, which leaves CA's session installed. The
+protocols and their APDUs are `station.icao.active` / `station.icao.chipauth`; here their
+outcome becomes an ``Auth`` status.
 """
 
 from __future__ import annotations
@@ -16,33 +18,19 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
-from station.icao.errors import ChipError
+from station.icao import active, chipauth, keys
+from station.icao.errors import ChipError, LdsError
+from station.icao.result import ChipRead
 from station.ports import TransportError
 from station.qr.models import QrIdentity
-from station.verify.active import AuthOutcome, active_authenticate
+from station.verify.active import check_response
 from station.verify.agreement import compare
-from station.verify.chipauth import SmChannel, chip_authenticate
 from station.verify.passive import PassiveResult, passive_authenticate
-from station.verify.securityinfo import ca_options
 from station.verify.trust import TrustStore
-from station.verify.verdict import Auth, Verification
+from station.verify.verdict import Auth, AuthOutcome, Verification
 
 log = logging.getLogger(__name__)
-
-
-class ChipReadLike(Protocol):
-    """What ``verify_chip`` needs of ``station.icao.result.ChipRead``."""
-
-    @property
-    def files(self) -> Mapping[str, bytes]: ...
-
-    @property
-    def citizen(self) -> Mapping[str, Any]: ...
-
-    @property
-    def session(self) -> SmChannel | None: ...
 
 
 def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
@@ -56,7 +44,7 @@ def data_groups(files: Mapping[str, bytes]) -> dict[int, bytes]:
 
 
 def verify_chip(
-    read: ChipReadLike,
+    read: ChipRead,
     qr: QrIdentity | None,
     store: TrustStore,
     *,
@@ -66,27 +54,20 @@ def verify_chip(
     run over ``read.session`` (the card still in the field); without one they are
     not checked."""
     when = at or datetime.now(UTC)
-    sender = read.session
-    dgs = data_groups(read.files)
-    passive = passive_authenticate(dgs, read.files.get("EF.SOD"), store, when)
-    active = _active(passive, dgs, sender)
-    chip_auth = _chip_auth(passive, dgs, sender)
-    try:
-        chip_fields = read.citizen
-    except (ValueError, ChipError) as exc:
-        log.warning("chip citizen fields unreadable: %s", exc)
-        chip_fields = {}
-    agreement = compare(qr, chip_fields)
+    passive = passive_authenticate(data_groups(read.files), read.files.get("EF.SOD"), store, when)
+    active_outcome = _active(passive, read)
+    chip_auth = _chip_auth(passive, read)
+    agreement = compare(qr, read.citizen)
     verification = Verification(
         passive=passive.status,
-        active=active.status,
+        active=active_outcome.status,
         chip_auth=chip_auth.status,
         qr_chip_match=agreement.match,
         mismatches=agreement.mismatches,
         signer=passive.signer,
         findings=(
             *passive.findings,
-            f"active authentication: {active.detail}",
+            f"active authentication: {active_outcome.detail}",
             f"chip authentication: {chip_auth.detail}",
         ),
     )
@@ -94,46 +75,70 @@ def verify_chip(
         "verification: %s (passive %s, AA %s, CA %s, QR match %s)",
         verification.level.value,
         passive.status.value,
-        active.status.value,
+        active_outcome.status.value,
         chip_auth.status.value,
         agreement.match,
     )
     return verification
 
 
-def _active(passive: PassiveResult, dgs: dict[int, bytes], sender: SmChannel | None) -> AuthOutcome:
-    if 15 not in dgs:
+def _active(passive: PassiveResult, read: ChipRead) -> AuthOutcome:
+    """INTERNAL AUTHENTICATE with DG15's key; the answer checked (ISO 9796-2 / ECDSA)."""
+    if "DG15" not in read.files:
         return AuthOutcome(Auth.NOT_SUPPORTED, "no DG15 read")
     if not passive.covers(15):
         return AuthOutcome(Auth.NOT_CHECKED, "DG15 is not covered by a valid EF.SOD")
-    if sender is None:
+    if read.session is None:
         return AuthOutcome(Auth.NOT_CHECKED, "no card present (offline verification)")
-    dg14 = dgs.get(14) if passive.covers(14) else None
     try:
-        return active_authenticate(sender, dgs[15], dg14)
-    except (ChipError, TransportError, ValueError) as exc:
-        return AuthOutcome(Auth.FAILED, f"AA failed: {exc}")
-
-
-def _chip_auth(
-    passive: PassiveResult, dgs: dict[int, bytes], sender: SmChannel | None
-) -> AuthOutcome:
-    if 14 not in dgs:
-        return AuthOutcome(Auth.NOT_SUPPORTED, "no DG14 read")
-    try:
-        supported = bool(ca_options(dgs[14]))
-    except ValueError as exc:
+        key = read.aa_public_key
+    except ValueError as exc:  # LdsError, KeyLoadError
         return AuthOutcome(Auth.FAILED, str(exc))
-    if not supported:
+    assert key is not None  # DG15 was read
+    try:
+        answer = active.authenticate(read.session, key)
+    except active.ActiveAuthError as exc:
+        return AuthOutcome(Auth.FAILED, str(exc))
+    except (ChipError, TransportError) as exc:
+        return AuthOutcome(Auth.FAILED, f"{active.STEP}: {exc}")
+    ok, detail = check_response(key, answer.challenge, answer.signature, _aa_hash(passive, read))
+    log.info("active authentication: %s (%s)", "ok" if ok else "failed", keys.key_description(key))
+    return AuthOutcome(Auth.OK if ok else Auth.FAILED, detail)
+
+
+def _aa_hash(passive: PassiveResult, read: ChipRead) -> str | None:
+    """The hash DG14's ActiveAuthenticationInfo names, when the SOD covers DG14."""
+    if not passive.covers(14):
+        return None
+    try:
+        infos = read.security_infos
+    except LdsError:
+        return None
+    return infos.aa_hash if infos is not None else None
+
+
+def _chip_auth(passive: PassiveResult, read: ChipRead) -> AuthOutcome:
+    """Chip Authentication with DG14's first option; CA's session stays installed."""
+    try:
+        infos = read.security_infos
+    except LdsError as exc:
+        return AuthOutcome(Auth.FAILED, str(exc))
+    if infos is None:
+        return AuthOutcome(Auth.NOT_SUPPORTED, "no DG14 read")
+    options = infos.ca_options()
+    if not options:
         return AuthOutcome(Auth.NOT_SUPPORTED, "DG14 offers no Chip Authentication key")
     if not passive.covers(14):
         return AuthOutcome(Auth.NOT_CHECKED, "DG14 is not covered by a valid EF.SOD")
-    if sender is None:
+    if read.session is None:
         return AuthOutcome(Auth.NOT_CHECKED, "no card present (offline verification)")
     try:
-        return chip_authenticate(sender, dgs[14])
-    except (ChipError, TransportError, ValueError) as exc:
+        result = chipauth.establish(read.session, options[0])
+    except chipauth.ChipAuthError as exc:
+        return AuthOutcome(Auth.FAILED, str(exc))
+    except (ChipError, TransportError) as exc:
         return AuthOutcome(Auth.FAILED, f"CA failed: {exc}")
+    return AuthOutcome(Auth.OK, result.detail)
 
 
 _NOT_RAW = (".json", ".txt", ".md", ".png", ".jpg", ".jpeg", ".jp2", ".pem", ".log")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, x509
 
-from station.verify import keys, sod
+from station.icao import keys
+from station.verify import sod
 from station.verify.asn1 import OID_CSCA_MASTER_LIST, CscaMasterList
 from station.verify.trust import TrustStore, TrustStoreError, fingerprint, verify_issued_by
 

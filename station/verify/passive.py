@@ -18,7 +18,7 @@ from enum import StrEnum
 from asn1crypto import x509
 from cryptography import x509 as cx509
 
-from station.verify import keys
+from station.icao import keys
 from station.verify.sod import Sod, SodError, check_signature, parse_sod
 from station.verify.trust import Anchor, TrustStore, verify_issued_by
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from asn1crypto import cms, x509
 
 from station.fingerprint import fingerprint
-from station.verify import keys
-from station.verify.asn1 import HASH_NAMES, OID_LDS_SECURITY_OBJECT, LdsSecurityObject, unwrap_tlv
+from station.icao import keys
+from station.icao.tlv import parse_one
+from station.verify.asn1 import HASH_NAMES, OID_LDS_SECURITY_OBJECT, LdsSecurityObject
+from station.verify.signature import signature_spec, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Sod:
 def parse_sod(data: bytes) -> Sod:
     """Parse a complete EF.SOD (outer tag 77) or a bare ContentInfo."""
     try:
-        body = unwrap_tlv(data, 0x77) if data[:1] == b"\x77" else data
+        body = parse_one(data).value if data[:1] == b"\x77" else data
         info = cms.ContentInfo.load(body)
         if info["content_type"].native != "signed_data":
             raise SodError(f"EF.SOD content type is {info['content_type'].dotted}, not signedData")
@@ -159,10 +161,10 @@ def verify_signed_content(
         signed = signed_attrs
     try:
         key = keys.load_spki(cert.public_key.dump())
-        spec = keys.signature_spec(signature_algorithm, digest_alg)
+        spec = signature_spec(signature_algorithm, digest_alg)
     except keys.KeyLoadError as exc:
         return f"signer key unusable: {exc}"
-    if not keys.verify_signature(key, spec, signed, signature):
+    if not verify_signature(key, spec, signed, signature):
         return f"signature ({spec.scheme}/{spec.hash}) does not verify"
     return None
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from asn1crypto import crl, pem, x509
 
-from station.verify import keys
+from station.icao import keys
+from station.verify.signature import signature_spec, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +190,10 @@ def verify_issued_by(
             cert["signature_value"],
         )
     try:
-        spec = keys.signature_spec(algorithm)
+        spec = signature_spec(algorithm)
     except keys.KeyLoadError:
         return False
-    return keys.verify_signature(issuer_key, spec, tbs.dump(), signature.native)
+    return verify_signature(issuer_key, spec, tbs.dump(), signature.native)
 
 
 def pem_or_der_objects(data: bytes) -> list[tuple[str, bytes]]:

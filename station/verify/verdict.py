@@ -32,6 +32,14 @@ class Auth(StrEnum):
     NOT_CHECKED = "not-checked"
 
 
+@dataclass(frozen=True)
+class AuthOutcome:
+    """How Active or Chip Authentication ended, and why (English, for the findings)."""
+
+    status: Auth
+    detail: str
+
+
 _FAILING_PASSIVE = (Passive.HASH_MISMATCH, Passive.BAD_SIGNATURE, Passive.SIGNER_REVOKED)
 
 # (code, Vietnamese one-liner for the OLED), most important first.
@@ -90,7 +98,7 @@ class Verification:
         return REASONS[self.reason_code]
 
     def to_json(self) -> dict[str, Any]:
-        """The record's ``"verification"`` object (issue "verify")."""
+        """The record's ``"verification"`` object."""
         return {
             "level": self.level.value,
             "passive": self.passive.value,

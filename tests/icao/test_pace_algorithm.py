@@ -8,7 +8,7 @@ import os
 import pytest
 
 from station.icao import crypto, ec, pace
-from station.icao.cardaccess import pace_protocol
+from station.icao.securityinfos import pace_protocol
 
 
 def test_passwords() -> None:
@@ -29,11 +29,11 @@ def _run_both_sides(parameter_id: int, cipher: crypto.CipherName) -> None:
     nonce = os.urandom(8 if cipher == "3DES" else 16)
     z = pace.encrypt_nonce(cipher, pace.password_key(password, cipher), nonce)
     assert pace.decrypt_nonce(cipher, pace.password_key(password, cipher), z) == nonce
-    terminal_map, card_map = pace.random_private(group.order), pace.random_private(group.order)
+    terminal_map, card_map = ec.random_private(group.order), ec.random_private(group.order)
     terminal_group = group.mapped(nonce, terminal_map, group.public_key(card_map))
     card_group = group.mapped(nonce, card_map, group.public_key(terminal_map))
     assert terminal_group == card_group and terminal_group != group
-    terminal_eph, card_eph = pace.random_private(group.order), pace.random_private(group.order)
+    terminal_eph, card_eph = ec.random_private(group.order), ec.random_private(group.order)
     terminal_pub, card_pub = (
         terminal_group.public_key(terminal_eph),
         card_group.public_key(card_eph),

@@ -10,9 +10,14 @@ import pytest
 from station.drivers.card_sim import EmulatorTransport
 from station.icao import crypto, ec, pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.cardaccess import CardAccess, PaceDomainParameterInfo, PaceInfo, pace_protocol
 from station.icao.channel import CardChannel
 from station.icao.files import FileReader
+from station.icao.securityinfos import (
+    PaceDomainParameterInfo,
+    PaceInfo,
+    SecurityInfos,
+    pace_protocol,
+)
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
 from station.sim.emulator.card import EmulatedCard
@@ -45,7 +50,7 @@ def _open(
         card_pace.with_pace(profile, [info]), misbehaviour, card_pace.handlers(switches)
     )
     channel = CardChannel(EmulatorTransport(card))
-    card_access = CardAccess.parse(_read_card_access(channel))
+    card_access = SecurityInfos.parse(_read_card_access(channel))
     result = pace.establish(channel, password, card_access)
     channel.sm = result.sm
     return channel, result
@@ -141,7 +146,7 @@ def test_bad_chip_token(profile: CardProfile, citizen: citizens.SyntheticCitizen
 
 def test_unsupported_parameter_id(profile: CardProfile, citizen: citizens.SyntheticCitizen) -> None:
     odd = card_pace.with_pace(profile, [INFO], unsupported_parameter_id=True)
-    card_access = CardAccess.parse(odd.files[FID_CARD_ACCESS])
+    card_access = SecurityInfos.parse(odd.files[FID_CARD_ACCESS])
     card = EmulatedCard(odd, Misbehaviour(), card_pace.handlers())
     channel = CardChannel(EmulatorTransport(card))
     with pytest.raises(pace.PaceError, match=r"EF\.CardAccess.*parameterId 32") as caught:
@@ -155,7 +160,7 @@ def test_card_rejects_parameters_it_does_not_offer(
 ) -> None:
     card = EmulatedCard(card_pace.with_pace(profile, [INFO]), Misbehaviour(), card_pace.handlers())
     channel = CardChannel(EmulatorTransport(card))
-    other = CardAccess((PaceInfo(pace_protocol("ECDH", "AES-256"), 2, 12), INFO))
+    other = SecurityInfos((PaceInfo(pace_protocol("ECDH", "AES-256"), 2, 12), INFO))
     result = pace.establish(channel, pace.PacePassword.can(citizen.can), other)
     assert result.cipher == "AES-128" and card.apdus == 6  # 6A80, then MSE + 4 GA
 
@@ -181,7 +186,7 @@ def test_explicit_domain_parameters(
         card_pace.with_pace(profile, [info], domains=[domain]), NORMAL, card_pace.handlers()
     )
     channel = CardChannel(EmulatorTransport(card))
-    card_access = CardAccess.parse(_read_card_access(channel))
+    card_access = SecurityInfos.parse(_read_card_access(channel))
     result = pace.establish(channel, pace.PacePassword.can(citizen.can), card_access)
     channel.sm = result.sm
     assert result.parameter_id == 33

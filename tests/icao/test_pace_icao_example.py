@@ -10,7 +10,7 @@ import pytest
 
 from station.icao import ec, pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.cardaccess import CardAccess, PaceInfo, pace_protocol
+from station.icao.securityinfos import PaceInfo, SecurityInfos, pace_protocol
 
 H = bytes.fromhex
 PROTOCOL = "0.4.0.127.0.7.2.2.4.2.2"  # id-PACE-ECDH-GM-AES-CBC-CMAC-128
@@ -106,8 +106,8 @@ def _script(t_ic: bytes = T_IC) -> list[tuple[str, str]]:
     ]
 
 
-def _card_access() -> CardAccess:
-    return CardAccess((PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 13),))
+def _card_access() -> SecurityInfos:
+    return SecurityInfos((PaceInfo(pace_protocol("ECDH", "AES-128"), 2, 13),))
 
 
 def test_establish_replays_the_example() -> None:
@@ -137,7 +137,7 @@ def test_establish_rejects_a_wrong_chip_token() -> None:
 def test_card_access_file_of_the_example() -> None:
     # As test-rig.md transcribes it (OID ...4.2.4, version 2, parameterId 13).
     raw = H("31143012060A04007F0007020204020402010202010D")
-    card_access = CardAccess.parse(raw)
+    card_access = SecurityInfos.parse(raw)
     (info,) = card_access.pace_infos
     assert (info.key_agreement, info.mapping, info.cipher) == ("ECDH", "GM", "AES-256")
     assert (info.version, info.parameter_id) == (2, 13)

@@ -16,9 +16,9 @@ from station.drivers.card_sim import EmulatorTransport
 from station.icao import pace
 from station.icao.access import AccessKeys, KeyCandidate, PaceFallback
 from station.icao.bac import BacKey
-from station.icao.cardaccess import PaceInfo, pace_protocol
 from station.icao.errors import AccessError
 from station.icao.reader import ChipReader
+from station.icao.securityinfos import PaceInfo, pace_protocol
 from station.ports import CardTransport
 from station.qr.payload import parse_payload
 from station.sim import citizens
@@ -284,18 +284,18 @@ def test_broken_card_access_falls_back_to_bac(
 def test_chip_authentication_after_pace(citizen: citizens.SyntheticCitizen, ca_kind: str) -> None:
     """The PACE handlers leave Chip Authentication's MSE / GA to it: CA runs over the AES
     session PACE opened and replaces it."""
+    from station.icao import chipauth
     from station.sim.emulator import auth
-    from station.verify.chipauth import chip_authenticate
-    from station.verify.verdict import Auth
 
     info = PaceInfo(pace_protocol("ECDH", "AES-256"), 2, 16)
     chip = card_pace.with_pace(build_profile(citizen, pace=False, ca_kind=ca_kind), [info])
     card = _card(chip)
     auth.install(card)
-    reader = ChipReader(EmulatorTransport(card))
-    result = reader.read(_qr_keys(citizen), files=("DG1", "DG14"))
-    assert result.access == "PACE-CAN"
-    pace_session = reader.channel.sm
-    outcome = chip_authenticate(reader.channel, result.files["DG14"])
-    assert outcome.status == Auth.OK, outcome.detail
-    assert reader.channel.sm is not pace_session
+    result = ChipReader(EmulatorTransport(card)).read(_qr_keys(citizen), files=("DG1", "DG14"))
+    assert result.access == "PACE-CAN" and result.session is not None
+    pace_session = result.session.sm
+    assert result.security_infos is not None
+    (option,) = result.security_infos.ca_options()
+    outcome = chipauth.establish(result.session, option)
+    assert outcome.option.agreement == ("dh" if ca_kind == "dh1024" else "ecdh")
+    assert result.session.sm is not pace_session and result.session.sm is not None

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from station.drivers.card_sim import EmulatorTransport
 from station.icao import pace
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.cardaccess import CardAccess, PaceInfo, pace_protocol
 from station.icao.channel import CardChannel
+from station.icao.securityinfos import PaceInfo, SecurityInfos, pace_protocol
 from station.icao.tlv import tlv
 from station.sim import citizens
 from station.sim.emulator import pace as card_pace
@@ -70,7 +70,7 @@ def test_garbage_from_the_card_is_a_pace_error(
     card = EmulatedCard(card_pace.with_pace(profile, [info]), NORMAL, card_pace.handlers())
     with pytest.raises(pace.PaceError) as caught:
         pace.establish(
-            Tampering(card, step, data), pace.PacePassword.can(CITIZEN.can), CardAccess((info,))
+            Tampering(card, step, data), pace.PacePassword.can(CITIZEN.can), SecurityInfos((info,))
         )
     # A garbled but well-sized nonce (step 1) looks like a wrong password to both sides.
     assert caught.value.reason in (("failed", "wrong-password") if step == 1 else ("failed",))
@@ -88,7 +88,7 @@ class EndlessChain:
 def test_endless_get_response_chain_is_bounded() -> None:
     sender = EndlessChain()
     with pytest.raises(pace.PaceError, match="MSE:Set AT: 6110"):
-        pace.establish(sender, pace.PacePassword.can("123456"), CardAccess((INFOS["ECDH"],)))
+        pace.establish(sender, pace.PacePassword.can("123456"), SecurityInfos((INFOS["ECDH"],)))
     assert sender.commands == 17
 
 
@@ -109,7 +109,7 @@ def test_big_keys_use_extended_length(
     info = PaceInfo(pace_protocol(kind, "AES-256"), 2, pid)
     card = EmulatedCard(card_pace.with_pace(profile, [info]), NORMAL, card_pace.handlers())
     sender = Recorder(card)
-    pace.establish(sender, pace.PacePassword.can(CITIZEN.can), CardAccess((info,)))
+    pace.establish(sender, pace.PacePassword.can(CITIZEN.can), SecurityInfos((info,)))
     steps = [c for c in sender.commands if c.ins == 0x86]
     assert [c.is_extended for c in steps] == [False, extended, extended, False]
     assert all(c.ne == (65536 if c.is_extended else 256) for c in steps)

@@ -76,7 +76,7 @@ def test_reference_td3_dg1_dg14_sod(dataset: str) -> None:
     assert (parsed.surname, parsed.given_names) == ("MUSTERMANN", "ERIKA")
     assert parsed.document_number == "C11T002JM"
     dg14 = lds.load("DG14", (folder / "EF_DG14.bin").read_bytes())
-    assert dg14.tag == 0x6E and dg14.children()[0].tag == 0x31
+    assert [option.agreement for option in dg14.ca_options()] == ["ecdh"]
     sod = (folder / "EF_SOD.bin").read_bytes()
     outer = lds.load("EF.SOD", sod)
     assert outer.tag == 0x77 and len(sod) in (1934, 1940)

@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from station.icao.securityinfos import ID_CA_DH_3DES, ID_CA_ECDH_3DES
 from station.sim import pki
 from station.sim.citizens import generate
 from station.sim.emulator import auth
 from station.sim.emulator.files import DG_FIDS, FID_SOD, CardProfile
-from station.verify.asn1 import OID_CA_DH_3DES, OID_CA_ECDH_3DES
+from station.sim.emulator.keys import encode_dg14, load_dh_pkcs8
 from station.verify.chip import verify_chip
-from station.verify.dh import load_pkcs8
 from station.verify.verdict import Auth, Level
 from tests.verify.support import KINDS, ReadCard, qr_of, store_for
 
@@ -46,7 +46,7 @@ def test_verified_with_every_key_type(aa_kind, ca_kind, pkis, citizen, read_card
 def _ca_public(profile: CardProfile) -> object:
     der = profile.keys["ca"]
     try:
-        return load_pkcs8(der).public_key()
+        return load_dh_pkcs8(der).public_key()
     except ValueError:
         return serialization.load_der_private_key(der, None).public_key()  # type: ignore[union-attr]
 
@@ -55,7 +55,7 @@ def _resigned(chain: pki.TestPki, protocol: str):
     def hook(profile: CardProfile) -> CardProfile:
         files = dict(profile.files)
         public = _ca_public(profile)
-        files[DG_FIDS[14]] = pki.encode_dg14(public, ca_protocol=protocol, aa_hash="sha256")  # type: ignore[arg-type]
+        files[DG_FIDS[14]] = encode_dg14(public, ca_protocol=protocol, aa_hash="sha256")  # type: ignore[arg-type]
         groups = {n: files[fid] for n, fid in DG_FIDS.items() if fid in files}
         files[FID_SOD] = pki.build_sod(pki.dg_hashes_of(groups), chain)
         return replace(profile, files=files)
@@ -64,7 +64,7 @@ def _resigned(chain: pki.TestPki, protocol: str):
 
 
 @pytest.mark.parametrize(
-    ("ca_kind", "protocol"), [("p256", OID_CA_ECDH_3DES), ("dh1024", OID_CA_DH_3DES)]
+    ("ca_kind", "protocol"), [("p256", ID_CA_ECDH_3DES), ("dh1024", ID_CA_DH_3DES)]
 )
 def test_chip_authentication_3des(ca_kind, protocol, pkis, citizen, read_card) -> None:
     chain = pkis["rsa"]

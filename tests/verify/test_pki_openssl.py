@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from station.icao.tlv import parse_one
 from station.sim import pki
-from station.verify.asn1 import unwrap_tlv
 from tests.verify.support import KINDS
 
 OPENSSL = shutil.which("openssl")
@@ -23,7 +23,7 @@ def test_openssl_verifies_generated_sod(
 ) -> None:
     chain = pkis[kind]
     sod = pki.build_sod({1: bytes(32), 13: bytes(range(32))}, chain, "sha384")
-    (tmp_path / "sod.der").write_bytes(unwrap_tlv(sod, 0x77))
+    (tmp_path / "sod.der").write_bytes(parse_one(sod).value)
     (tmp_path / "csca.pem").write_bytes(chain.csca_cert.public_bytes(serialization.Encoding.PEM))
     args = [str(OPENSSL), "cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "sod.der"),
             "-CAfile", str(tmp_path / "csca.pem"), "-purpose", "any",

@@ -6,13 +6,14 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from station.verify import keys
-from station.verify.active import load_dg15
+from asn1crypto import keys as asn1_keys
+
+from station.icao import keys, lds
+from station.icao.chipauth import ephemeral_agreement
+from station.icao.result import ChipRead
 from station.verify.chip import data_groups, load_dump
-from station.verify.chipauth import ephemeral_agreement
 from station.verify.masterlist import parse_master_list
 from station.verify.passive import Passive, passive_authenticate
-from station.verify.securityinfo import ca_options
 from station.verify.sod import check_signature, parse_sod
 from station.verify.store import import_file, listing
 from station.verify.trust import TrustStore, parse_crl
@@ -45,7 +46,8 @@ def test_bsi_dg15_not_in_sod_is_never_covered(reference: Path) -> None:
     assert not result.covers(15)
     assert result.covers(1)
     assert result.status is not Passive.OK
-    assert isinstance(load_dg15(files["DG15"]), keys.rsa.RSAPublicKey)
+    read = ChipRead.from_files(files, access="offline", key_source="dump")
+    assert isinstance(read.aa_public_key, keys.rsa.RSAPublicKey)
 
 
 def test_etsi_set_all_listed_hashes_match(reference: Path) -> None:
@@ -76,10 +78,11 @@ def test_etsi_trusted_once_its_dsc_is_an_anchor(reference: Path) -> None:
 
 def test_reference_dg14_offers_ecdh_with_explicit_parameters(reference: Path) -> None:
     for name in ("bsi-tr03105-5", "etsi-tr103200"):
-        options = ca_options((reference / name / "EF_DG14.bin").read_bytes())
+        options = lds.parse_dg14((reference / name / "EF_DG14.bin").read_bytes()).ca_options()
         assert options and options[0].agreement == "ecdh"
-        assert options[0].public_key["algorithm"]["parameters"].name == "specified"
-        key = keys.load_spki(options[0].public_key.dump())
+        spki = asn1_keys.PublicKeyInfo.load(options[0].public_key)
+        assert spki["algorithm"]["parameters"].name == "specified"
+        key = keys.load_spki(options[0].public_key)
         # brainpoolP224r1, which `cryptography` lacks: handled in plain integers
         assert keys.key_description(key) == "EC brainpoolP224r1 (explicit)"
         public, shared = ephemeral_agreement(options[0])

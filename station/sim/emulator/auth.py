@@ -1,36 +1,39 @@
 """Card side of Active and Chip Authentication for the emulated CCCD chip.
 
 ``install(card)`` registers the handlers: INTERNAL AUTHENTICATE (88) signs the
-terminal's challenge with the chip's AA key (RSA: ISO/IEC 9796-2 scheme 1; EC: plain
-r||s ECDSA hashed as DG14's ActiveAuthenticationInfo says); MSE:Set KAT (22 41 A6),
+terminal's challenge with the chip's AA key (RSA: ISO/IEC 9796-2 scheme 1, ``sign_iso9796_2``;
+EC: plain r||s ECDSA hashed as DG14's ActiveAuthenticationInfo says); MSE:Set KAT (22 41 A6),
 MSE:Set AT for CA (22 41 A4 with an id-CA OID) and GENERAL AUTHENTICATE (86) agree on
 new session keys with the chip's static CA key and switch the session after answering.
 
 ``tamper(profile, ...)`` makes the failure cases: a flipped byte in a data group (the
-SOD no longer matches), an AA or CA private key that does not match DG15 / DG14.
+SOD does not match it), an AA or CA private key that does not match DG15 / DG14.
 The SOD-signer cases come from ``station.sim.pki.make_test_pki(expired=..., revoked=...)``
 or an untrusted chain; the QR-disagreement case from building the card for another citizen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from dataclasses import replace
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from station.icao import ec as icao_ec
+from station.icao import lds
 from station.icao.apdu import CommandAPDU, ResponseAPDU, status
+from station.icao.chipauth import new_session
+from station.icao.securityinfos import CA_PROTOCOLS, CaOption, SecurityInfos, oid_decode
 from station.icao.tlv import TlvError, parse_all, parse_one
-from station.sim import pki
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import DG_FIDS, CardProfile
-from station.verify import dh, keys
-from station.verify.active import sign_iso9796_2
-from station.verify.asn1 import CA_PROTOCOLS
-from station.verify.chipauth import new_session
-from station.verify.securityinfo import CaOption, aa_hash, ca_options
+from station.sim.emulator.keys import DhPrivateKey, load_dh_pkcs8, make_aa_key
+from station.verify.active import TRAILER_IDS
+from station.verify.signature import HASHES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ def _private_key(der: bytes | None) -> object | None:
     if der is None:
         return None
     try:
-        return dh.load_pkcs8(der)
+        return load_dh_pkcs8(der)
     except ValueError:
         return serialization.load_der_private_key(der, password=None)
 
@@ -69,21 +72,25 @@ def internal_authenticate(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU 
         hash_name = "sha1" if key.key_size <= 1024 else "sha256"
         return ResponseAPDU(sign_iso9796_2(key, cmd.data, hash_name), 0x9000)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        dg14 = _dg(card, 14)
-        hash_name = (aa_hash(dg14) if dg14 else None) or "sha256"
-        der = key.sign(cmd.data, ec.ECDSA(keys.HASHES[hash_name]()))
+        infos = _security_infos(card)
+        hash_name = (infos.aa_hash if infos else None) or "sha256"
+        der = key.sign(cmd.data, ec.ECDSA(HASHES[hash_name]()))
         r, s = decode_dss_signature(der)
         size = (key.curve.key_size + 7) // 8
         return ResponseAPDU(r.to_bytes(size, "big") + s.to_bytes(size, "big"), 0x9000)
     return status(0x6985)
 
 
-def _card_option(card: EmulatedCard, protocol: str | None) -> CaOption | None:
+def _security_infos(card: EmulatedCard) -> SecurityInfos | None:
     dg14 = _dg(card, 14)
-    if dg14 is None:
+    return lds.parse_dg14(dg14) if dg14 is not None else None
+
+
+def _card_option(card: EmulatedCard, protocol: str | None) -> CaOption | None:
+    infos = _security_infos(card)
+    if infos is None:
         return None
-    options = ca_options(dg14)
-    for option in options:
+    for option in infos.ca_options():
         if protocol is None or option.protocol == protocol:
             return option
     return None
@@ -92,8 +99,8 @@ def _card_option(card: EmulatedCard, protocol: str | None) -> CaOption | None:
 def _agree(card: EmulatedCard, option: CaOption, public: bytes) -> bytes | None:
     key = _private_key(card.profile.keys.get("ca"))
     try:
-        if isinstance(key, dh.DhPrivateKey) and option.agreement == "dh":
-            return key.exchange(int.from_bytes(public, "big"))
+        if isinstance(key, DhPrivateKey) and option.agreement == "dh":
+            return key.exchange(public)
         if isinstance(key, ec.EllipticCurvePrivateKey) and option.agreement == "ecdh":
             peer = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, public)
             return key.exchange(ec.ECDH(), peer)
@@ -119,7 +126,7 @@ def mse_chip_authentication(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPD
         card.state["ca_protocol"] = oid
         return status(0x9000)
     option = _card_option(card, None)
-    if option is None or option.cipher != "3des" or 0x91 not in objects:
+    if option is None or option.cipher != "3DES" or 0x91 not in objects:
         return status(0x6A80)
     return _finish(card, option, objects[0x91], b"")
 
@@ -150,11 +157,9 @@ def _finish(card: EmulatedCard, option: CaOption, public: bytes, answer: bytes) 
 
 
 def _decode_oid(value: bytes) -> str:
-    from asn1crypto import core
-
     try:
-        return str(core.ObjectIdentifier.load(bytes((0x06, len(value))) + value).dotted)
-    except (ValueError, TypeError):
+        return oid_decode(value)
+    except ValueError:
         return ""
 
 
@@ -182,10 +187,10 @@ def tamper(
 def _same_kind(der: bytes) -> bytes:
     """A fresh private key of the same type and size as ``der`` (PKCS#8)."""
     key = _private_key(der)
-    if isinstance(key, dh.DhPrivateKey):
-        return dh.generate(key.params).private_bytes()
+    if isinstance(key, DhPrivateKey):
+        return replace(key, x=icao_ec.random_private(key.group.q)).private_bytes()
     if isinstance(key, rsa.RSAPrivateKey):
-        fresh: object = pki.make_aa_key(f"rsa{key.key_size}")
+        fresh: object = make_aa_key(f"rsa{key.key_size}")
     elif isinstance(key, ec.EllipticCurvePrivateKey):
         fresh = ec.generate_private_key(key.curve)
     else:
@@ -196,3 +201,20 @@ def _same_kind(der: bytes) -> bytes:
         serialization.NoEncryption(),
     )
     return der_out
+
+
+def sign_iso9796_2(key: rsa.RSAPrivateKey, challenge: bytes, hash_name: str = "sha1") -> bytes:
+    """The chip's AA answer with an RSA key: ISO/IEC 9796-2 scheme 1, partial recovery."""
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    size = (n.bit_length() + 7) // 8
+    hlen = hashlib.new(hash_name).digest_size
+    trailer = b"\xbc" if hash_name == "sha1" else bytes((TRAILER_IDS[hash_name], 0xCC))
+    m1 = secrets.token_bytes(size - hlen - len(trailer) - 1)
+    block = b"\x6a" + m1 + hashlib.new(hash_name, m1 + challenge).digest() + trailer
+    m = int.from_bytes(block, "big")
+    # CRT: m^d mod n from the two half-size exponentiations
+    p, q = numbers.p, numbers.q
+    s_p, s_q = pow(m, numbers.dmp1, p), pow(m, numbers.dmq1, q)
+    h = numbers.iqmp * (s_p - s_q) % p
+    return (s_q + h * q).to_bytes(size, "big")

@@ -158,19 +158,20 @@ def build_profile(
 ) -> CardProfile:
     """The full CCCD file set for ``citizen`` with a signed SOD (see module doc)."""
     from station.sim import pki as pki_mod
+    from station.sim.emulator import keys as chip_keys
 
     seed = citizen.id_number
     image = face_jpeg2000(seed) if face == "jpeg2000" else face_jpeg(seed)
-    aa_key = pki_mod.make_aa_key(aa_kind)
-    ca_key = pki_mod.make_ca_key(ca_kind)
+    aa_key = chip_keys.make_aa_key(aa_kind)
+    ca_key = chip_keys.make_ca_key(ca_kind)
     groups = {
         1: dg1(citizen),
         2: dg2(image, face == "jpeg2000"),
         13: dg13(citizen, parents),
-        14: pki_mod.encode_dg14(
+        14: chip_keys.encode_dg14(
             ca_key.public_key(), aa_hash="sha256" if aa_kind != "rsa1024" else None
         ),
-        15: pki_mod.encode_dg15(aa_key.public_key()),
+        15: chip_keys.encode_dg15(aa_key.public_key()),
     }
     chain = pki if pki is not None else pki_mod.make_test_pki("p256")
     sod = pki_mod.build_sod(pki_mod.dg_hashes_of(groups), chain)  # type: ignore[arg-type]

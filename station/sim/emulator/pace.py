@@ -34,13 +34,6 @@ from typing import Any
 
 from station.icao import ec
 from station.icao.apdu import CommandAPDU, ResponseAPDU, status
-from station.icao.cardaccess import (
-    CardAccess,
-    CardAccessError,
-    PaceDomainParameterInfo,
-    PaceInfo,
-    oid_decode,
-)
 from station.icao.pace import (
     CAN_REFERENCE,
     MRZ_REFERENCE,
@@ -49,8 +42,14 @@ from station.icao.pace import (
     encrypt_nonce,
     group_of,
     password_key,
-    random_private,
     session_keys,
+)
+from station.icao.securityinfos import (
+    CardAccessError,
+    PaceDomainParameterInfo,
+    PaceInfo,
+    SecurityInfos,
+    oid_decode,
 )
 from station.icao.sm import SecureMessaging
 from station.icao.tlv import TlvError, parse_all, parse_one, tlv
@@ -87,7 +86,7 @@ def with_pace(
             dataclasses.replace(i, parameter_id=UNSUPPORTED_PARAMETER_ID) for i in offered
         )
     files = dict(profile.files)
-    files[FID_CARD_ACCESS] = CardAccess(offered, tuple(domains)).encode()
+    files[FID_CARD_ACCESS] = SecurityInfos((*offered, *domains)).encode()
     return dataclasses.replace(profile, files=files)
 
 
@@ -144,7 +143,7 @@ def mse_set_at(switches: PaceSwitches, card: EmulatedCard, cmd: CommandAPDU) -> 
         protocol = oid_decode(fields[0x80])
         reference = fields[0x83][0]
         parameter_id = fields[0x84][0] if 0x84 in fields else None
-        card_access = CardAccess.parse(card.profile.files[FID_CARD_ACCESS])
+        card_access = SecurityInfos.parse(card.profile.files[FID_CARD_ACCESS])
     except (TlvError, KeyError, IndexError, ValueError, CardAccessError):
         return status(0x6A80)
     matches = [
@@ -211,7 +210,7 @@ def _step_map(
 ) -> bytes:
     group = session["group"]
     group.check(peer)
-    private = random_private(group.order)
+    private = ec.random_private(group.order)
     session["group"] = group.mapped(session["nonce"], private, peer)
     return tlv(0x82, group.public_key(private))
 
@@ -220,7 +219,7 @@ def _step_agree(
     switches: PaceSwitches, card: EmulatedCard, session: dict[str, Any], peer: bytes
 ) -> bytes:
     group = session["group"]
-    private = random_private(group.order)
+    private = ec.random_private(group.order)
     own = group.public_key(private)
     if peer == own:
         raise ec.EcError("terminal echoed the chip's key")
