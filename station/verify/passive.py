@@ -77,7 +77,7 @@ def _names(cert: x509.Certificate) -> tuple[str, str]:
     try:
         loaded = cx509.load_der_x509_certificate(cert.dump())
         return loaded.subject.rfc4514_string(), loaded.issuer.rfc4514_string()
-    except ValueError:
+    except (ValueError, cx509.InvalidVersion):  # a version field cryptography refuses
         return str(cert.subject.human_friendly), str(cert.issuer.human_friendly)
 
 
