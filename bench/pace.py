@@ -4,7 +4,7 @@ CPU time of this thread (time.thread_time, so other load on the machine does not
 The terminal side runs against the in-process card emulator; the time the emulated card
 spends answering is measured inside the transport and subtracted, so "host ms" is the
 station's own work (key derivation, point arithmetic, MACs, APDU coding). Target: under 50 ms
-for PACE-ECDH-GM on brainpoolP256r1 (issue 8).
+for PACE-ECDH-GM on brainpoolP256r1.
 
     .venv/bin/python bench/pace.py [--rounds N]
 """
