@@ -83,9 +83,7 @@ def ephemeral_agreement(option: CaOption) -> tuple[bytes, bytes]:
         curve, point = by_name(chip.curve.name), (numbers.x, numbers.y)
     else:
         raise keys.KeyLoadError(f"CA key {keys.key_description(chip)} not usable for ECDH")
-    private = ec.random_private(curve.n)
-    public = ec.encode_point(curve, ec.multiply_generator(curve, private))
-    return public, ec.shared_x(curve, private, point)
+    return ec.ecdh_ephemeral(curve, point)
 
 
 # --- the APDU sender --------------------------------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "dh_decode",
     "dh_public_key",
     "dh_shared_secret",
+    "ecdh_ephemeral",
     "ecdsa_verify",
     "encode_point",
     "multiply",
@@ -207,6 +208,22 @@ def shared_x(curve: Curve, k: int, point: Point) -> bytes:
     private = _cec.derive_private_key(k, named)
     public = _cec.EllipticCurvePublicNumbers(point[0], point[1], named).public_key()
     return private.exchange(_cec.ECDH(), public)
+
+
+def ecdh_ephemeral(curve: Curve, peer: Point) -> tuple[bytes, bytes]:
+    """ECDH with a peer's static key: (a fresh key pair's public point 04||X||Y, the shared
+    x(k * peer)). One key generation and one exchange in OpenSSL when it knows the curve,
+    else the ladder."""
+    if not curve.contains(peer):
+        raise EcError(f"{curve.name}: point is not on the curve")
+    named = _named(curve)
+    if named is None:
+        k = random_private(curve.n)
+        return encode_point(curve, scalar_mult(curve, k, curve.generator)), shared_x(curve, k, peer)
+    private = _cec.generate_private_key(named)
+    public = _cec.EllipticCurvePublicNumbers(peer[0], peer[1], named).public_key()
+    mine = private.public_key().public_numbers()
+    return encode_point(curve, (mine.x, mine.y)), private.exchange(_cec.ECDH(), public)
 
 
 def multiply(curve: Curve, k: int, point: Point) -> Point:

@@ -115,3 +115,14 @@ def test_encoding_round_trip_and_rejections() -> None:
     too_big = b"\x04" + curve.p.to_bytes(32, "big") + data[33:]
     with pytest.raises(ec.EcError):
         ec.decode_point(curve, too_big)
+
+
+@pytest.mark.parametrize("pid", [13, 14])  # OpenSSL's brainpoolP256r1, the ladder's P320r1
+def test_ephemeral_ecdh_agrees_with_the_static_side(pid: int) -> None:
+    curve = _curve(pid)
+    d = ec.random_private(curve.n)
+    static = ec.multiply_generator(curve, d)
+    public, shared = ec.ecdh_ephemeral(curve, static)
+    assert shared == ec.shared_x(curve, d, ec.decode_point(curve, public))
+    with pytest.raises(ec.EcError):
+        ec.ecdh_ephemeral(curve, (static[0], static[1] ^ 1))
