@@ -1,10 +1,10 @@
 """What one chip read gave: the raw files, the parsed parts and the record's chip fields.
 
 ``ChipRead.from_files`` is the one way from raw files to a read, for the reader and for a
-saved dump alike: DG1, DG2 and DG13 are parsed there (``LdsError`` when malformed);
-DG14's SecurityInfos and DG15's key, which only verification uses, are parsed once on first
-use (``security_infos``, ``aa_public_key``) so that a malformed one fails Chip or Active
-Authentication, not the read.
+saved dump alike: DG1, DG2 and DG13 are parsed there (``LdsError`` when malformed).
+DG14's SecurityInfos and DG15's key, which only verification uses, are parsed on first use
+and kept (``security_infos``, ``aa_public_key``), so that a malformed one fails Chip or
+Active Authentication, not the read.
 """
 
 from __future__ import annotations
