@@ -17,7 +17,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from station.drivers.card import exchange
+from metered import MeteredCard, link_seconds
+
+from station.drivers.card_sim import EmulatorTransport
 from station.icao.access import AccessKeys, AccessOrder, open_chip
 from station.icao.channel import CardChannel
 from station.icao.files import ReadStrategy
@@ -26,44 +28,12 @@ from station.sim.citizens import generate_many
 from station.sim.emulator import EmulatedCard, Misbehaviour, build_profile
 from station.sim.emulator.files import FID_CARD_ACCESS, CardProfile
 
-TURNAROUND_S = 0.010
 RATES = (106_000, 424_000)
 SETS = {
     "DG1+DG13+SOD": ("DG1", "DG13", "EF.SOD"),
     "full": ("DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD"),
 }
 ROUNDS = 7
-
-
-class TimedTransport:
-    """In-process transport that measures the card's own CPU time."""
-
-    def __init__(self, card: EmulatedCard) -> None:
-        self.card = card
-        self.card_cpu = 0.0
-        self.name = "bench"
-
-    def _send(self, apdu: bytes) -> bytes:
-        start = time.thread_time()
-        try:
-            return self.card.process(apdu)
-        finally:
-            self.card_cpu += time.thread_time() - start
-
-    def transmit(self, apdu: bytes) -> bytes:
-        return exchange(self._send, apdu)
-
-    def wait_for_card(self, timeout: float) -> bool:
-        return True
-
-    def wait_for_removal(self, timeout: float) -> bool:
-        return False
-
-    def reset(self) -> None:
-        self.card.power_on()
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
@@ -73,7 +43,7 @@ class Run:
     host_cpu_s: float
 
     def link_s(self, rate: int) -> float:
-        return self.apdus * TURNAROUND_S + self.bytes_total * 9 / rate
+        return link_seconds(self.apdus, self.bytes_total, rate)
 
 
 def measure(
@@ -85,13 +55,14 @@ def measure(
     cpu: list[float] = []
     result = None
     for _ in range(ROUNDS):
-        transport = TimedTransport(EmulatedCard(profile, Misbehaviour(no_extended=not extended)))
+        card = MeteredCard(EmulatedCard(profile, Misbehaviour(no_extended=not extended)))
+        transport = EmulatorTransport(card)
         strategy = ReadStrategy.fixed_chunks() if fixed else ReadStrategy()
         if learned and not extended:
             strategy.max_le = 0xDF  # what the reader learned on an earlier card
         start = time.thread_time()
         result = ChipReader(transport, strategy=strategy, order="bac").read(keys, files=files)
-        cpu.append(time.thread_time() - start - transport.card_cpu)
+        cpu.append(time.thread_time() - start - card.cpu_s)
     assert result is not None
     return Run(result.apdus, result.bytes_in + result.bytes_out, statistics.median(cpu))
 
@@ -135,11 +106,11 @@ def handshake_cpu(profile: CardProfile, order: AccessOrder) -> tuple[float, str]
     keys = dataclasses.replace(keys, can=p.can)
     cpu, access = [], ""
     for _ in range(ROUNDS):
-        transport = TimedTransport(EmulatedCard(profile, handlers=card_pace.handlers()))
-        channel = CardChannel(transport)
+        card = MeteredCard(EmulatedCard(profile, handlers=card_pace.handlers()))
+        channel = CardChannel(EmulatorTransport(card))
         start = time.thread_time()
         opened = open_chip(channel, keys, order=order, card_access=p.files[FID_CARD_ACCESS])
-        cpu.append(time.thread_time() - start - transport.card_cpu)
+        cpu.append(time.thread_time() - start - card.cpu_s)
         access = opened.access
     return statistics.median(cpu), access
 

@@ -28,11 +28,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from metered import MeteredCard, link_seconds
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from station.display.outcome import outcome_from_verification, person_from_chip
 from station.display.render import render
-from station.drivers.card import exchange
+from station.drivers.card_sim import EmulatorTransport
 from station.drivers.display_sim import SimDisplay
 from station.flow import (
     ChipDone,
@@ -60,45 +62,10 @@ from station.verify.trust import TrustStore
 
 TODAY = date(2026, 1, 15)
 RATES = (106_000, 424_000)
-TURNAROUND_S = 0.010
 I2C_HZ = 400_000
 OLED_BYTES = 1024 + 9
 STAGES = ("decode", "flow", "keys", "chip read (host CPU)", "verify", "store", "draw")
 T = TypeVar("T")
-
-
-class CountingTransport:
-    """In-process reader slot that counts APDUs and bytes and the card's own CPU."""
-
-    def __init__(self, card: EmulatedCard) -> None:
-        self.card = card
-        self.name = "bench"
-        self.apdus = 0
-        self.bytes = 0
-        self.card_s = 0.0
-
-    def _send(self, apdu: bytes) -> bytes:
-        start = time.perf_counter()
-        response = self.card.process(apdu)
-        self.card_s += time.perf_counter() - start
-        self.apdus += 1
-        self.bytes += len(apdu) + len(response)
-        return response
-
-    def transmit(self, apdu: bytes) -> bytes:
-        return exchange(self._send, apdu)
-
-    def wait_for_card(self, timeout: float) -> bool:
-        return True
-
-    def wait_for_removal(self, timeout: float) -> bool:
-        return False
-
-    def reset(self) -> None:
-        self.card.power_on()
-
-    def close(self) -> None:
-        pass
 
 
 def timed(into: dict[str, float], stage: str, fn: Callable[[], T]) -> T:
@@ -111,12 +78,12 @@ def timed(into: dict[str, float], stage: str, fn: Callable[[], T]) -> T:
 
 def one_card(
     citizen: SyntheticCitizen, chain: pki.TestPki, trust: TrustStore, outbox: Outbox
-) -> tuple[dict[str, float], CountingTransport]:
+) -> tuple[dict[str, float], MeteredCard]:
     frame = card_frame(citizen, seed=7)
-    card = EmulatedCard(build_profile(citizen, pki=chain))
-    auth.install(card)
-    transport = CountingTransport(card)
-    reader = ChipReader(transport)
+    emulated = EmulatedCard(build_profile(citizen, pki=chain))
+    auth.install(emulated)
+    card = MeteredCard(emulated)
+    reader = ChipReader(EmulatorTransport(card))
     display = SimDisplay()
     t: dict[str, float] = {}
     (result,) = timed(t, "decode", lambda: QrReader(today=lambda: TODAY).process(frame, 0.0))
@@ -127,11 +94,11 @@ def one_card(
     start = next(e for e in fx if isinstance(e, StartChipRead))
     keys = timed(t, "keys", lambda: AccessKeys.from_qr(identity))
     read = timed(t, "chip read (host CPU)", lambda: reader.read(keys))
-    card_read_s = transport.card_s
+    card_read_s = card.wall_s
     done = ChipDone(0.0, start.job, read, person_from_chip(read, identity))
     state, fx = timed(t, "flow", lambda: step(state, done))
     v = timed(t, "verify", lambda: verify_chip(read, identity, trust))
-    t["verify"] -= transport.card_s - card_read_s  # AA/CA: the chip's own work
+    t["verify"] -= card.wall_s - card_read_s  # AA/CA: the chip's own work
     t["chip read (host CPU)"] -= card_read_s
     verified = Verified(0.0, start.job, outcome_from_verification(v), v)
     state, fx = timed(t, "flow", lambda: step(state, verified))
@@ -144,14 +111,14 @@ def one_card(
     state, fx = timed(t, "flow", lambda: step(state, StoreDone(0.0, store.job)))
     screen = next(e for e in fx if isinstance(e, ShowScreen)).screen
     timed(t, "draw", lambda: display.show(render(screen)))
-    return t, transport
+    return t, card
 
 
-def link_s(transport: CountingTransport, rate: int) -> float:
-    return transport.apdus * TURNAROUND_S + transport.bytes * 9 / rate
+def link_s(card: MeteredCard, rate: int) -> float:
+    return link_seconds(card.apdus, card.bytes, rate)
 
 
-def table(runs: list[tuple[dict[str, float], CountingTransport]]) -> None:
+def table(runs: list[tuple[dict[str, float], MeteredCard]]) -> None:
     med = {s: statistics.median(r[0][s] for r in runs) for s in STAGES}
     i2c = OLED_BYTES * 9 / I2C_HZ
     apdus = statistics.median(r[1].apdus for r in runs)

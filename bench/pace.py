@@ -17,6 +17,9 @@ import statistics
 import time
 from collections.abc import Callable
 
+from metered import MeteredCard
+
+from station.drivers.card_sim import EmulatorTransport
 from station.icao import bac, pace
 from station.icao.channel import CardChannel
 from station.icao.securityinfos import PaceInfo, SecurityInfos, pace_protocol
@@ -26,36 +29,20 @@ from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import build_profile
 
 
-class TimedCard:
-    """Transport into the emulator that keeps the card's own time apart."""
-
-    def __init__(self, card: EmulatedCard) -> None:
-        self.card = card
-        self.card_seconds = 0.0
-        self.apdus = 0
-
-    def transmit(self, apdu: bytes) -> bytes:
-        started = time.thread_time()
-        answer = self.card.process(apdu)
-        self.card_seconds += time.thread_time() - started
-        self.apdus += 1
-        return answer
-
-
 def measure(
     run: Callable[[CardChannel], object], card: Callable[[], EmulatedCard], rounds: int
 ) -> tuple[float, float, int]:
     """(median host ms, median card ms, APDUs per handshake)."""
     host, chip, apdus = [], [], 0
     for _ in range(rounds):
-        transport = TimedCard(card())
-        channel = CardChannel(transport)  # type: ignore[arg-type]
+        metered = MeteredCard(card())
+        channel = CardChannel(EmulatorTransport(metered))
         started = time.thread_time()
         run(channel)
         total = time.thread_time() - started
-        host.append((total - transport.card_seconds) * 1000)
-        chip.append(transport.card_seconds * 1000)
-        apdus = transport.apdus
+        host.append((total - metered.cpu_s) * 1000)
+        chip.append(metered.cpu_s * 1000)
+        apdus = metered.apdus
     return statistics.median(host), statistics.median(chip), apdus
 
 

@@ -4,7 +4,7 @@ For each PKI/key configuration, N synthetic cards are read through the in-proces
 emulator (BAC + secure messaging, full file set with a ~20 KB face), then verified with
 the card still present (Passive + Active + Chip Authentication + QR agreement). The
 read is reported two ways: host wall time on the emulator, and an estimated real-link
-time (bytes over 106 / 424 kbit/s + 10 ms turnaround per APDU, as in bench/chip.py)
+time (``bench/metered.py``: 9 bits per byte at 106 / 424 kbit/s + 10 ms per APDU)
 to which the verification's APDUs (INTERNAL AUTHENTICATE, MSE/GA, protected read) are
 charged the same way. Target: verification adds < 10 % to the read.
 
@@ -18,6 +18,8 @@ import random
 import statistics
 import time
 from datetime import date
+
+from metered import MeteredCard, link_seconds
 
 from station.drivers.card_sim import EmulatorTransport
 from station.icao.access import AccessKeys
@@ -39,24 +41,6 @@ CONFIGS = [
     ("brainpoolP256r1", "brainpoolP256r1", "brainpoolP256r1"),
     ("brainpoolP384r1", "brainpoolP384r1", "brainpoolP384r1"),
 ]
-TURNAROUND_S = 0.010
-
-
-def link_seconds(apdus: int, nbytes: int, kbit: int) -> float:
-    return apdus * TURNAROUND_S + nbytes * 8 / (kbit * 1000)
-
-
-class TimedTransport(EmulatorTransport):
-    """The emulator transport, timing the card's own work (not the host's)."""
-
-    card_s = 0.0
-
-    def transmit(self, apdu: bytes) -> bytes:
-        start = time.perf_counter()
-        try:
-            return super().transmit(apdu)
-        finally:
-            self.card_s += time.perf_counter() - start
 
 
 def one_card(
@@ -67,8 +51,8 @@ def one_card(
     assert qr is not None
     card = EmulatedCard(build_profile(citizen, pki=chain, pace=False, aa_kind=aa, ca_kind=ca))
     auth.install(card)
-    transport = TimedTransport(card)
-    reader = ChipReader(transport, order="bac")
+    metered = MeteredCard(card)
+    reader = ChipReader(EmulatorTransport(metered), order="bac")
     t0 = time.perf_counter()
     read = reader.read(AccessKeys.from_qr(qr))
     t1 = time.perf_counter()
@@ -76,10 +60,10 @@ def one_card(
     apdus0, bytes0 = channel.apdus, channel.bytes_in + channel.bytes_out
     passive_authenticate(data_groups(read.files), read.files["EF.SOD"], store, _now())
     t2 = time.perf_counter()
-    card_before = transport.card_s
+    card_before = metered.wall_s
     verdict = verify_chip(read, qr, store)
     t3 = time.perf_counter()
-    card_auth = transport.card_s - card_before
+    card_auth = metered.wall_s - card_before
     assert verdict.level.value == "verified", verdict.findings
     return {
         "read_s": t1 - t0,
@@ -115,11 +99,11 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         host = med["verify_s"]
         link = {
-            kbit: link_seconds(int(med["read_apdus"]), int(med["read_bytes"]), kbit)
+            kbit: link_seconds(med["read_apdus"], med["read_bytes"], kbit * 1000)
             for kbit in (106, 424)
         }
         auth_link = {
-            kbit: host + link_seconds(int(med["auth_apdus"]), int(med["auth_bytes"]), kbit)
+            kbit: host + link_seconds(med["auth_apdus"], med["auth_bytes"], kbit * 1000)
             for kbit in (106, 424)
         }
         print(

@@ -57,6 +57,18 @@ def test_the_contracts_hold() -> None:
             "station.drivers.card_pcsc", "import station.icao.apdu",
             "Drivers import only the ports", "station.drivers.card_pcsc -> station.icao.apdu",
         ),
+        (  # verification talking to the card itself (AA and CA run in icao)
+            "station.verify.chip", "import station.icao.apdu",
+            "Verification sends no APDU", "station.verify.chip -> station.icao.apdu",
+        ),
+        (
+            "station.verify.active", "from station.icao.sm import SecureMessaging",
+            "Verification sends no APDU", "station.verify.active -> station.icao.sm",
+        ),
+        (
+            "station.verify.passive", "import station.icao.channel",
+            "Verification sends no APDU", "station.verify.passive -> station.icao.channel",
+        ),
         (  # verification opening a device itself
             "station.verify.chip", "import station.drivers.card_pcsc",
             "The core never touches a driver", "station.verify.chip -> station.drivers",
