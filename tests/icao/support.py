@@ -27,8 +27,8 @@ TODAY = date(2026, 11, 26)
 
 
 def reference_dir() -> Path:
-    # CI has ../shared beside the checkout: <repo>/tests/icao/support.py -> parents[3]
-    return Path(__file__).resolve().parents[3] / "shared" / "reference-data"
+    # in the repository: <repo>/tests/icao/support.py -> <repo>/data/reference
+    return Path(__file__).resolve().parents[2] / "data" / "reference"
 
 
 def identity_of(citizen: SyntheticCitizen) -> QrIdentity:

@@ -152,5 +152,5 @@ def _deep(levels: int) -> bytes:
 
 
 def test_reference_folder_location() -> None:
-    assert REF.name == "reference-data" and REF.parent.name == "shared"
+    assert REF.name == "reference" and REF.parent.name == "data" and REF.is_dir()
     assert isinstance(REF, Path)

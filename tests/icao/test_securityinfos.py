@@ -163,7 +163,7 @@ def test_unknown_explicit_curve_is_checked() -> None:
     assert "subgroup" in str(bad_dh.unsupported_reason(dh_info))
 
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-data"
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 
 
 @pytest.mark.parametrize("data_set", ["bsi-tr03105-5", "etsi-tr103200"])

@@ -26,7 +26,7 @@ from station.sim.emulator.files import CardProfile, build_profile
 from station.verify.trust import TrustStore
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference-data"
+REFERENCE = REPO / "data" / "reference"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 KINDS = ("rsa", "rsa-pss", "p256", "brainpoolP256r1", "brainpoolP384r1")
 
