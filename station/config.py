@@ -1,14 +1,17 @@
 """Station configuration: one TOML file, defaults for everything, validated at load.
 
-Each ``[section]`` is a frozen dataclass below; each option's bounds live in its
-field metadata. Unknown sections/options and out-of-range values raise
-``ConfigError`` naming ``section.option`` (a typo must never be silently ignored).
+Each ``[section]`` is a frozen dataclass below; each option's bounds (or the pattern a
+string must match) live in its field metadata. Unknown sections/options and out-of-range
+values raise ``ConfigError`` naming ``section.option`` (a typo must never be silently
+ignored); every problem of a file is reported at once (``ConfigError.problems``). Choices
+are matched in any case (``log_level = "debug"``).
 Render the documented default file with ``station config --defaults``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import tomllib
 import typing
@@ -22,8 +25,25 @@ Hardware = Literal["sim", "pi"]
 Backend = Literal["auto", "sim", "pi"]
 
 
+# A station id is a single MQTT topic level and a ward database key: no / + # or spaces.
+STATION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+STATION_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# A topic prefix may have levels (a/b) but no wildcards, no empty level, no spaces.
+TOPIC_PREFIX_PATTERN = r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*"
+
+
 class ConfigError(ValueError):
-    """A config file that cannot be used; the message names section.option."""
+    """A config that cannot be used. ``problems`` lists every problem found, each naming
+    ``section.option``; the message is one problem per line."""
+
+    def __init__(self, problems: str | typing.Sequence[str]) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def valid_station_id(text: str) -> bool:
+    """Whether ``text`` can be a station id (topic level, ward key, certificate CN)."""
+    return re.fullmatch(STATION_ID_PATTERN, text) is not None
 
 
 def opt(
@@ -32,13 +52,18 @@ def opt(
     *,
     lo: float | None = None,
     hi: float | None = None,
+    pattern: str | None = None,
+    rule: str = "",
 ) -> Any:
-    """A config option with its documentation and optional numeric bounds."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+    """A config option with its documentation and optional numeric bounds, or the
+    ``pattern`` a string must match (``rule`` says it in words)."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "pattern": pattern, "rule": rule}
+    return field(default=default, metadata=meta)
 
 
 def _default_station_id() -> str:
-    return socket.gethostname().split(".")[0] or "station"
+    name = socket.gethostname().split(".")[0]
+    return name if valid_station_id(name) else "station"
 
 
 @dataclass(frozen=True)
@@ -47,7 +72,11 @@ class StationSection:
 
     id: str = field(
         default_factory=_default_station_id,
-        metadata={"doc": "station id used in records and MQTT topics (default: host name)"},
+        metadata={
+            "doc": "station id used in records and MQTT topics (default: host name)",
+            "pattern": STATION_ID_PATTERN,
+            "rule": STATION_ID_RULE,
+        },
     )
     hardware: Hardware = opt("sim", "'pi' for real devices, 'sim' for simulated ones")
     data_dir: str = opt("/var/lib/station", "where the outbox, keys and audit log live")
@@ -153,7 +182,12 @@ class MqttSection:
     key_file: str = opt("", "client private key (PEM)")
     username: str = opt("", "user name ('' = none)")
     password_file: str = opt("", "file holding the password")
-    topic_prefix: str = opt("cccd", "records go to <prefix>/<station id>/records")
+    topic_prefix: str = opt(
+        "cccd",
+        "records go to <prefix>/<station id>/records",
+        pattern=TOPIC_PREFIX_PATTERN,
+        rule="levels of letters, digits, '.', '_' or '-' separated by '/' (no + # or spaces)",
+    )
     keepalive_s: int = opt(60, "MQTT keepalive", lo=5, hi=3600)
     inflight: int = opt(400, "records sent but not yet acknowledged by the ward", lo=1, hi=5000)
     batch_records: int = opt(50, "most records in one MQTT message", lo=1, hi=500)
@@ -231,11 +265,10 @@ def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]
     origin = typing.get_origin(tp)
     if origin is Literal:
         choices = typing.get_args(tp)
-        if value not in choices:
-            raise ConfigError(
-                f"{where}: must be one of {', '.join(map(repr, choices))}, got {value!r}"
-            )
-        return value
+        folded = {c.casefold(): c for c in choices if isinstance(c, str)}
+        if isinstance(value, str) and value.casefold() in folded:
+            return folded[value.casefold()]
+        raise ConfigError(f"{where}: must be one of {', '.join(map(repr, choices))}, got {value!r}")
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: must be true or false, got {value!r}")
@@ -250,6 +283,9 @@ def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: must be a string, got {value!r}")
+        pattern = meta.get("pattern")
+        if pattern is not None and re.fullmatch(pattern, value) is None:
+            raise ConfigError(f"{where}: must be {meta.get('rule') or pattern}, got {value!r}")
         return value
     else:  # pragma: no cover - a programming error in this module
         raise TypeError(f"unsupported option type {tp!r} for {where}")
@@ -259,29 +295,38 @@ def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]
     return value
 
 
-def _build_section(name: str, cls: type[T], raw: Any) -> T:
+def _build_section(name: str, cls: type[T], raw: Any, problems: list[str]) -> T | None:
+    """The section, or None when it has problems (appended to ``problems``)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: must be a table ([{name}])")
+        problems.append(f"{name}: must be a table ([{name}])")
+        return None
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(f"{name}.{unknown[0]}: unknown option (typo?)")
-    values = {
-        key: _check_value(f"{name}.{key}", value, hints[key], fields[key].metadata)
-        for key, value in raw.items()
-    }
-    return cls(**values)
+    before = len(problems)
+    problems += [f"{name}.{key}: unknown option (typo?)" for key in raw if key not in fields]
+    values = {}
+    for key, value in raw.items():
+        if key in fields:
+            try:
+                values[key] = _check_value(f"{name}.{key}", value, hints[key], fields[key].metadata)
+            except ConfigError as exc:
+                problems += exc.problems
+    return cls(**values) if len(problems) == before else None
 
 
 def from_mapping(raw: typing.Mapping[str, Any]) -> Config:
-    """Validate a parsed TOML document into a Config."""
+    """Validate a parsed TOML document into a Config; ConfigError lists every problem."""
     sections = {f.name: f for f in dataclasses.fields(Config)}
-    unknown = sorted(set(raw) - set(sections))
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section (typo?)")
+    problems = [f"{name}: unknown section (typo?)" for name in raw if name not in sections]
     hints = typing.get_type_hints(Config)
-    built = {name: _build_section(name, hints[name], value) for name, value in raw.items()}
+    built = {}
+    for name, value in raw.items():
+        if name in sections:
+            section = _build_section(name, hints[name], value, problems)
+            if section is not None:
+                built[name] = section
+    if problems:
+        raise ConfigError(problems)
     return Config(**built)
 
 
@@ -290,15 +335,28 @@ def load(path: str | Path) -> Config:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigMissing(
+            f"no config file {p} (write one with: station config --defaults)"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise ConfigMissing(f"config file {p} is a folder, not a file") from exc
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+        raise ConfigMissing(f"cannot read config file {p}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {p} is not UTF-8 text") from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
-    return from_mapping(raw)
+    try:
+        return from_mapping(raw)
+    except ConfigError as exc:
+        raise ConfigError([f"{p}: {problem}" for problem in exc.problems]) from None
+
+
+class ConfigMissing(ConfigError):
+    """The config file does not exist or cannot be read at all."""
 
 
 def replace(cfg: Config, section: str, **changes: Any) -> Config:
@@ -346,8 +404,10 @@ __all__ = [
     "DEFAULT_PATH",
     "Config",
     "ConfigError",
+    "ConfigMissing",
     "from_mapping",
     "load",
     "render_defaults",
     "replace",
+    "valid_station_id",
 ]

@@ -27,6 +27,11 @@ def now_local() -> datetime:
     return datetime.now().astimezone()
 
 
+def iso_local(epoch: float) -> str:
+    """Epoch seconds as ISO 8601 with the local UTC offset: how every tool prints a time."""
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
 def qr_record(
     result: QrResult | None,
     *,

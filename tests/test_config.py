@@ -41,8 +41,10 @@ def test_errors_name_the_option(tmp_path: Path, text: str, message: str) -> None
 
 
 def test_missing_and_binary_files(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="cannot read config file"):
+    with pytest.raises(config.ConfigMissing, match="no config file .*nope.toml"):
         config.load(tmp_path / "nope.toml")
+    with pytest.raises(config.ConfigMissing, match="is a folder"):
+        config.load(tmp_path)
     garbage = tmp_path / "garbage.toml"
     garbage.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(config.ConfigError, match="not UTF-8"):
@@ -69,3 +71,54 @@ def test_cli_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad.write_text("[gpio]\nbuzzer_pin = 99\n", encoding="utf-8")
     assert main(["config", "--check", str(bad)]) == 1
     assert "gpio.buzzer_pin" in capsys.readouterr().err
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        "[station]\nid = ''\nhardwre = 'pi'\n[camera]\nwidth = 1\nfps = 'x'\n[kamera]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    problems = caught.value.problems
+    assert len(problems) == 5, problems
+    for where in ("station.id", "station.hardwre", "camera.width", "camera.fps", "kamera"):
+        assert any(f"{path}: {where}:" in p for p in problems), where
+    assert str(caught.value).count("\n") == 4
+
+
+@pytest.mark.parametrize("bad", ["", "a/b#", "a b", "+", "quầy-1", "-x", "x" * 65])
+def test_station_id_must_be_a_topic_level_and_ward_key(bad: str) -> None:
+    with pytest.raises(config.ConfigError, match="station.id: must be 1-64 letters"):
+        config.from_mapping({"station": {"id": bad}})
+
+
+@pytest.mark.parametrize("good", ["quay-1", "station_01", "w7.desk2", "A"])
+def test_station_ids_that_work(good: str) -> None:
+    assert config.from_mapping({"station": {"id": good}}).station.id == good
+
+
+@pytest.mark.parametrize("bad", ["", "a/+/b", "cccd/#", "a//b", "/cccd", "a b"])
+def test_topic_prefix_has_no_wildcards_or_empty_levels(bad: str) -> None:
+    with pytest.raises(config.ConfigError, match="mqtt.topic_prefix"):
+        config.from_mapping({"mqtt": {"topic_prefix": bad}})
+
+
+def test_choices_in_any_case() -> None:
+    cfg = config.from_mapping({"station": {"log_level": "debug", "hardware": "PI"}})
+    assert cfg.station.log_level == "DEBUG" and cfg.station.hardware == "pi"
+    with pytest.raises(config.ConfigError, match="station.log_level: must be one of"):
+        config.from_mapping({"station": {"log_level": "verbose"}})
+
+
+def test_cli_check_lists_every_problem_and_a_missing_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gpio]\nbuzzer_pin = 99\nled_red_pin = -1\n", encoding="utf-8")
+    assert main(["config", "--check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err and "gpio.buzzer_pin" in err and "gpio.led_red_pin" in err
+    assert main(["config", "--check", str(tmp_path / "nope.toml")]) == 2
+    assert "no config file" in capsys.readouterr().err

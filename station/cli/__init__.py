@@ -3,7 +3,9 @@
 Every module in this package that defines ``register(subparsers)`` contributes
 subcommands, and so does the ward server's ``station.ward.cli``; a handler is stored
 as ``func`` on its parser and returns the exit status (0 success, 1 failure, 2 usage
-error). Handlers import heavy libraries lazily so that ``station --help`` stays fast.
+error), or raises ``station.cli._common.CliError`` for an expected failure, which is
+printed as one line naming the thing and what to do. Handlers import heavy libraries
+lazily so that ``station --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -65,7 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_name(args: argparse.Namespace) -> str:
+    """``ward list``, ``trust import``, ...: the command as the user typed it."""
+    words = [args.command]
+    words += [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+    return " ".join(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from station.cli._common import CliError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -74,9 +85,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     handler = cast(Handler, args.func)
+    name = _command_name(args)
     try:
         return handler(args)
+    except CliError as exc:
+        print(f"station {name}: {exc}", file=sys.stderr)
+        return exc.status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log
+        logging.getLogger("station.cli").debug("command %s failed", name, exc_info=True)
+        print(
+            f"station {name}: unexpected error ({type(exc).__name__}: {exc}); this is a bug, "
+            "please report it with the output of --log-level DEBUG",
+            file=sys.stderr,
+        )
         return 1

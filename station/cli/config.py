@@ -16,20 +16,28 @@ def register(sub: Subparsers) -> None:
     group.add_argument(
         "--defaults", action="store_true", help="print every option with its default and meaning"
     )
-    group.add_argument("--check", metavar="FILE", help="validate FILE; exit 1 naming the problem")
+    group.add_argument(
+        "--check",
+        metavar="FILE",
+        help="validate FILE: exit 1 listing every problem (section.option), 2 when FILE "
+        "cannot be read",
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from station import config
+    from station.cli._common import USAGE, CliError
 
     if args.defaults:
         sys.stdout.write(config.render_defaults())
         return 0
     try:
         cfg = config.load(args.check)
+    except config.ConfigMissing as exc:
+        raise CliError(str(exc), USAGE) from None
     except config.ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 1
+        problems = "\n  ".join(exc.problems)
+        raise CliError(f"{len(exc.problems)} problem(s):\n  {problems}") from None
     print(f"{args.check}: OK (station {cfg.station.id}, hardware {cfg.station.hardware})")
     return 0

@@ -14,7 +14,8 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "doctor",
         help="check camera, reader, OLED, GPIO, config, trust anchors, broker, clock, disk",
-        description="Run every self-check; exit status 1 when any check FAILs.",
+        description="Run every self-check; exit status 1 when any check FAILs, 2 when the "
+        "config file is missing.",
     )
     p.add_argument(
         "--config", default=None, help="config file (default: /etc/station/station.toml)"
@@ -32,4 +33,6 @@ def _run(args: argparse.Namespace) -> int:
     results = doctor.run_checks(path)
     render = doctor.render_json if args.json else doctor.render_text
     sys.stdout.write(render(results))
+    if not path.is_file():
+        return 2  # like every command: a config that is not there is a usage error
     return 1 if doctor.failed(results) else 0

@@ -9,7 +9,6 @@ An existing key is never replaced.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,21 +17,28 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser("keygen", help="make or show the station's signing key pair")
-    p.add_argument("--config", default=None, help="config file (default: built-in defaults)")
-    p.add_argument("--data-dir", default=None, help="override station.data_dir")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="config file (default: /etc/station/station.toml if it exists, else built-in "
+        "defaults)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="where the key pair lives (station.data_dir)",
+    )
     p.set_defaults(func=_keygen)
 
 
 def _keygen(args: argparse.Namespace) -> int:
     from station import config
+    from station.cli._common import CliError, load_config
     from station.sync.errors import SyncError
     from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
 
-    try:
-        cfg = config.load(args.config) if args.config else config.Config()
-    except config.ConfigError as exc:
-        print(f"keygen: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.config)
     if args.data_dir:
         cfg = config.replace(cfg, "station", data_dir=args.data_dir)
     key_file, pub_file = key_paths(cfg)
@@ -40,8 +46,8 @@ def _keygen(args: argparse.Namespace) -> int:
     try:
         key = load_or_create_signing_key(key_file, pub_file)
     except (SyncError, OSError) as exc:
-        print(f"keygen: {exc}", file=sys.stderr)
-        return 1
+        where = "--data-dir" if args.data_dir else "station.data_dir"
+        raise CliError(f"{exc} (check {where}: a folder the station user may write)") from None
     print(f"{'existing' if existed else 'new'} key: {key_file}")
     print(f"station ward enroll {cfg.station.id} {public_key_text(key.public_key())}")
     return 0

@@ -35,7 +35,12 @@ def register(subparsers: Subparsers) -> None:
     status.set_defaults(func=_status)
     requeue = sub.add_parser("requeue", help="send refused records again (stop the station first)")
     _config_arg(requeue)
-    requeue.add_argument("--reason", default=None, help="only records refused for this reason")
+    requeue.add_argument(
+        "--reason",
+        default=None,
+        metavar="WORD",
+        help="only records refused for this reason (as `outbox status` lists them)",
+    )
     requeue.set_defaults(func=_requeue)
 
 
@@ -45,25 +50,18 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> Config | None:
-    from pathlib import Path
+def _load(args: argparse.Namespace) -> Config:
+    from station.cli._common import load_config
 
-    from station import config
-
-    try:
-        return config.load(Path(args.config) if args.config else config.DEFAULT_PATH)
-    except config.ConfigError as exc:
-        print(f"outbox: {exc}", file=sys.stderr)
-        return None
+    return load_config(args.config, required=True)
 
 
 def _status(args: argparse.Namespace) -> int:
+    from station.cli._common import CliError, duration
     from station.sync.errors import StoreError
     from station.sync.outbox import OutboxSummary, read_summary
 
     cfg = _load(args)
-    if cfg is None:
-        return 2
     store = cfg.store_path
     try:
         found = (
@@ -71,9 +69,13 @@ def _status(args: argparse.Namespace) -> int:
             if store.is_dir()
             else OutboxSummary()
         )
+    except PermissionError:
+        raise CliError(
+            f"cannot read {store}: permission denied (run as user station: "
+            "sudo -u station station outbox status)"
+        ) from None
     except (OSError, StoreError) as exc:
-        print(f"outbox: cannot read {store}: {exc} (run as user station)", file=sys.stderr)
-        return 1
+        raise CliError(f"cannot read the outbox {store}: {exc}") from None
     age = None if found.oldest_stored_at is None else time.time() - found.oldest_stored_at
     if args.json:
         body = {
@@ -86,7 +88,7 @@ def _status(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(body, indent=2) + "\n")
         return 0
-    oldest = "" if age is None else f" (oldest {age / 3600:.1f} h)"
+    oldest = "" if age is None else f" (oldest waiting {duration(age)})"
     print(f"station {cfg.station.id}: {found.pending} records waiting for the ward{oldest}")
     print(f"refused by the ward: {found.refused_total} (kept on this station, not sent)")
     for reason, count in sorted(found.refused.items()):
@@ -103,24 +105,21 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _requeue(args: argparse.Namespace) -> int:
+    from station.cli._common import CliError
     from station.sync.errors import StoreError, SyncError
     from station.sync.outbox import Outbox, clean_reason
 
     cfg = _load(args)
-    if cfg is None:
-        return 2
     reason = None if args.reason is None else clean_reason(args.reason)
     store = cfg.store_path
     if store.is_dir() and store.stat().st_uid != os.geteuid():
         # files rewritten by another user (root) would be unreadable for the station
-        print(f"outbox requeue: run as the owner of {store} (sudo -u station ...)", file=sys.stderr)
-        return 1
+        raise CliError(f"run as the owner of {store} (sudo -u station station outbox requeue)")
     try:
         with Outbox.from_config(cfg, exclusive=True) as outbox:
             moved = outbox.requeue(reason)
             left = outbox.refused_count()
     except (OSError, StoreError, SyncError) as exc:
-        print(f"outbox requeue: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"{exc} (stop the station first: sudo systemctl stop station)") from None
     print(f"{moved} records will be sent again on the next start; {left} still refused")
     return 0

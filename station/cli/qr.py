@@ -81,7 +81,7 @@ def _scan_file(path: str, decoder: QrDecoder) -> QrResult:
         with Image.open(path) as image:
             frame = np.asarray(image.convert("L"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
-        finding = Finding("image_unreadable", f"Không đọc được tệp ảnh ({type(exc).__name__}).")
+        finding = Finding("image_unreadable", f"{UNREADABLE_VI}{_why_unreadable(exc)}.")
         return QrResult(QrStatus.NO_QR, None, "", errors=(finding,))
     results = [parse_payload(p) for p in decoder.decode(frame)]
     if not results:
@@ -89,6 +89,63 @@ def _scan_file(path: str, decoder: QrDecoder) -> QrResult:
         return QrResult(QrStatus.NO_QR, None, "", errors=(finding,))
     rank = {QrStatus.OK: 0, QrStatus.INVALID: 1, QrStatus.UNRECOGNISED: 2}
     return min(results, key=lambda r: rank.get(r.status, 3))
+
+
+# English for the admin (the records keep the Vietnamese message and the stable code).
+ENGLISH = {
+    "unrecognised_payload": "not the QR code of a 2021 chip CCCD",
+    "damaged_text": "the QR data is damaged (unreadable characters); scan again",
+    "control_characters": "the QR data holds invalid control characters",
+    "old_id_format": "the old ID number is invalid (9 or 12 digits)",
+    "name_missing": "the full name is missing",
+    "name_unusual_characters": "unusual characters in the name: compare with the card",
+    "dob_format": "the date of birth is not ddMMyyyy (8 digits)",
+    "dob_impossible": "the date of birth does not exist",
+    "dob_future": "the date of birth is in the future",
+    "dob_before_1900": "date of birth before 1900: compare with the card",
+    "sex_invalid": "sex must be Nam or Nữ",
+    "issue_date_format": "the issue date is not ddMMyyyy (8 digits)",
+    "issue_date_impossible": "the issue date does not exist",
+    "issue_date_future": "the issue date is in the future",
+    "issue_before_birth": "issued before the date of birth",
+    "issue_under_14": "issued before the age of 14: compare with the card",
+    "issue_before_chip_cards": "issued before 2021 (before chip cards existed)",
+    "issue_after_2024_law": "issued from 2024-07-01: 2021 cards are no longer issued",
+    "card_expired": "the card has expired by law: the citizen must renew it",
+    "id_province_unknown": "the ID's province code is none of the 63 provinces",
+    "id_sex_mismatch": "the ID number does not match the sex on the card",
+    "id_birth_year_mismatch": "the ID number does not match the birth year on the card",
+    "parser_failure": "internal error while reading the QR code; scan again",
+    "no_qr_found": "no QR code found in the image",
+}
+UNREADABLE_VI = "Không đọc được tệp ảnh: "
+UNREADABLE_EN = "cannot read the image file: "
+# Why an image file could not be opened (Vietnamese -> English); no Python class names.
+UNREADABLE_WHY = {
+    "không có tệp này": "no such file",
+    "đây là thư mục, không phải tệp": "it is a folder, not a file",
+    "không có quyền đọc": "permission denied",
+    "không phải ảnh PNG hay JPEG": "not a PNG or JPEG image",
+}
+
+
+def _why_unreadable(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "không có tệp này"
+    if isinstance(exc, IsADirectoryError):
+        return "đây là thư mục, không phải tệp"
+    if isinstance(exc, PermissionError):
+        return "không có quyền đọc"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"lỗi đọc ({exc.strerror})"
+    return "không phải ảnh PNG hay JPEG"
+
+
+def _english(code: str, message: str) -> str | None:
+    if code == "image_unreadable" and message.startswith(UNREADABLE_VI):
+        why = message.removeprefix(UNREADABLE_VI).removesuffix(".")
+        return UNREADABLE_EN + UNREADABLE_WHY.get(why, why.replace("lỗi đọc", "read error"))
+    return ENGLISH.get(code)
 
 
 def _parse(args: argparse.Namespace) -> int:
@@ -130,5 +187,12 @@ def summary_lines(record: dict[str, Any]) -> Sequence[str]:
     if "qr_raw" in record:
         lines.append(f"  {'Nội dung QR / raw QR text':30} {record['qr_raw']!r}")
     for kind, label in (("errors", "Lỗi / error"), ("warnings", "Cảnh báo / warning")):
-        lines.extend(f"  {label}: {f['message']} [{f['code']}]" for f in record[kind])
+        lines.extend(f"  {label}: {_both(f)} [{f['code']}]" for f in record[kind])
     return lines
+
+
+def _both(found: dict[str, str]) -> str:
+    """A finding's Vietnamese message and its English, for the admin's terminal."""
+    message = found["message"]
+    english = _english(found["code"], message)
+    return f"{message} / {english}" if english else message

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,13 +77,13 @@ async def serve(cfg: Config) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from station import config
+    from station.cli._common import USAGE, CliError
     from station.runtime.logs import configure_logging
 
     try:
         cfg = config.load(args.config)
     except config.ConfigError as exc:
-        print(f"station: config error: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"config error: {exc}", USAGE) from None
     configure_logging(cfg.station.log_level)
     try:
         return asyncio.run(serve(cfg))

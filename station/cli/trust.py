@@ -19,63 +19,83 @@ if TYPE_CHECKING:
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trust-dir", default=None, help="trust store folder")
-    parser.add_argument("--config", default=None, help="config file (for trust.dir)")
+    parser.add_argument(
+        "--trust-dir", default=None, metavar="DIR", help="trust store folder (overrides --config)"
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="config file whose trust.dir is the store (default: /etc/station/station.toml "
+        "if it exists)",
+    )
 
 
 def resolve_trust_dir(args: argparse.Namespace) -> Path:
-    from station import config
+    """The store folder; CliError when the config cannot be used or the path is a file."""
+    from station.cli._common import USAGE, CliError, load_config
 
-    if args.trust_dir:
-        return Path(args.trust_dir)
-    if args.config:
-        return config.load(args.config).trust_dir
-    if config.DEFAULT_PATH.exists():
-        return config.load(config.DEFAULT_PATH).trust_dir
-    return config.Config().trust_dir
+    path = Path(args.trust_dir) if args.trust_dir else load_config(args.config).trust_dir
+    if path.exists() and not path.is_dir():
+        option = "--trust-dir" if args.trust_dir else "trust.dir"
+        raise CliError(f"{option} {path} is a file, not a trust store folder", USAGE)
+    return path
 
 
 def register(sub: Subparsers) -> None:
     trust = sub.add_parser("trust", help="manage trust anchors (CSCA certificates, master lists)")
     actions = trust.add_subparsers(dest="trust_command", required=True, metavar="ACTION")
     imp = actions.add_parser("import", help="install certificates, master lists or CRLs")
-    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="PEM/DER certificate, ICAO master list (.ml, .mls) or CRL",
+    )
     imp.add_argument(
         "--allow-unverified-list",
         action="store_true",
         help="install a master list even when its own signature does not verify",
     )
-    imp.add_argument("--json", action="store_true")
+    imp.add_argument("--json", action="store_true", help="one JSON report per file")
     add_store_options(imp)
     imp.set_defaults(func=_import)
     lst = actions.add_parser("list", help="show installed anchors and CRLs")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
     add_store_options(lst)
     lst.set_defaults(func=_list)
     rm = actions.add_parser("remove", help="remove an anchor or CRL by fingerprint (prefix)")
-    rm.add_argument("fingerprint")
+    rm.add_argument(
+        "fingerprint", metavar="FPR", help="SHA-256 fingerprint or its first 8+ hex digits"
+    )
     add_store_options(rm)
     rm.set_defaults(func=_remove)
 
 
 def _import(args: argparse.Namespace) -> int:
-    from station.config import ConfigError
+    from station.cli._common import CliError
     from station.verify.store import import_file
     from station.verify.trust import TrustStoreError
 
-    try:
-        directory = resolve_trust_dir(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    directory = resolve_trust_dir(args)
     status = 0
     for name in args.files:
         try:
             report = import_file(directory, name, allow_unverified_list=args.allow_unverified_list)
         except TrustStoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            text = str(exc)
+            where = "" if text.startswith((name, Path(name).name)) or f" {name}:" in text else name
+            print(
+                f"station trust import: {where + ': ' if where else ''}{text} (give a PEM/DER "
+                "certificate, an ICAO master list or a CRL)",
+                file=sys.stderr,
+            )
             status = 1
             continue
+        except OSError as exc:
+            raise CliError(
+                f"cannot write to the trust store {directory}: {exc.strerror} (on the station: "
+                "sudo -u station ... trust import --config /etc/station/station.toml)"
+            ) from None
         if args.json:
             print(json.dumps(report.to_json(), ensure_ascii=False))
         else:
@@ -104,15 +124,11 @@ def _print_report(report: object) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from station.config import ConfigError
     from station.verify.store import listing
     from station.verify.trust import TrustStore
 
-    try:
-        store = TrustStore.load(resolve_trust_dir(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    directory = resolve_trust_dir(args)
+    store = TrustStore.load(directory)
     rows = listing(store)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -121,21 +137,24 @@ def _list(args: argparse.Namespace) -> int:
             since, until = str(row["not_before"])[:10], str(row["not_after"] or "-")[:10]
             fp = str(row["sha256"])[:16]
             print(f"{fp}  {row['kind']!s:<11} {since} .. {until}  {row['subject']}")
-        print(f"{len(store.anchors)} certificate(s), {len(store.crls)} CRL(s)")
+        where = "" if directory.is_dir() else f" (no trust store at {directory} yet)"
+        print(f"{len(store.anchors)} certificate(s), {len(store.crls)} CRL(s){where}")
     for problem in store.problems:
         print(f"unusable file: {problem}", file=sys.stderr)
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from station.config import ConfigError
+    from station.cli._common import CliError
     from station.verify.store import remove
     from station.verify.trust import TrustStoreError
 
+    directory = resolve_trust_dir(args)
     try:
-        removed = remove(resolve_trust_dir(args), args.fingerprint)
-    except (ConfigError, TrustStoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        removed = remove(directory, args.fingerprint)
+    except TrustStoreError as exc:
+        raise CliError(f"{exc} (`station trust list` shows the fingerprints)") from None
+    except OSError as exc:
+        raise CliError(f"cannot change the trust store {directory}: {exc.strerror}") from None
     print(f"removed {removed}")
     return 0

@@ -265,7 +265,11 @@ _PROBE_FIXES = {
     "untrusted": "mqtt.ca_file must be the ward broker's CA; check the clock (certificate dates)",
     "tls": "the broker may require a client certificate: set mqtt.cert_file/key_file",
     "unreachable": "check the network, mqtt.host/port, the firewall, and that the broker runs",
-    "no-answer": "check mqtt.port is the broker's MQTT port",
+    "no-answer": "check mqtt.port is the broker's MQTT port (8883 with TLS, 1883 without)",
+    "not-tls": "set mqtt.port to the broker's TLS port (8883); mqtt.tls = false only on a "
+    "trusted test network",
+    "not-mqtt": "mqtt.port must be the broker's MQTT port: another service (a web server?) "
+    "answers there, or it is a TLS port and mqtt.tls is false",
     "refused": "check the credentials (mqtt.username/password_file or the client "
     "certificate) and the broker's ACL for this station",
 }

@@ -82,18 +82,42 @@ class LinkSettings:
         return cls(host=parts.hostname, port=port, client_id=client_id, tls=tls, **kw)
 
     def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context; SyncError names the file that cannot be used and why."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        files = [("CA certificate", self.ca_file), ("client certificate", self.cert_file)]
+        files.append(("client key", self.key_file))
+        for what, name in files:
+            if name and not Path(name).is_file():
+                why = "is a folder" if Path(name).is_dir() else "no such file"
+                raise SyncError(f"TLS: {what} {name}: {why}")
+        if self.key_file and not self.cert_file:
+            raise SyncError(f"TLS: client key {self.key_file} given without its certificate")
         try:
             if self.ca_file:
                 ctx.load_verify_locations(self.ca_file)  # pinned: only this CA
             else:
                 ctx.load_default_certs()
+        except (OSError, ssl.SSLError) as exc:
+            raise SyncError(f"TLS: CA certificate {self.ca_file}: {_tls_why(exc)}") from exc
+        try:
             if self.cert_file:
                 ctx.load_cert_chain(self.cert_file, self.key_file or None)
         except (OSError, ssl.SSLError) as exc:
-            raise SyncError(f"TLS setup failed (ca/cert/key files): {exc}") from exc
+            pair = f"{self.cert_file}" + (f" with key {self.key_file}" if self.key_file else "")
+            raise SyncError(
+                f"TLS: client certificate {pair}: {_tls_why(exc)} (PEM files; the key must "
+                "belong to the certificate)"
+            ) from exc
         return ctx
+
+
+def _tls_why(exc: BaseException) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied (the service user must be able to read it)"
+    if isinstance(exc, ssl.SSLError):
+        return f"not usable ({exc.reason or exc})"
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 class Backoff:
@@ -232,7 +256,7 @@ class Link:
                 s.host, s.port, keepalive=s.keepalive_s, clean_start=False, properties=self._props
             )
         except (OSError, ssl.SSLError) as exc:
-            log.warning("cannot connect to %s:%d: %s", s.host, s.port, exc)
+            log.warning("cannot connect to %s:%d: %s", s.host, s.port, connect_error(exc, s.tls))
             self._schedule_retry()
             return
         sock = self._client.socket()
@@ -267,7 +291,38 @@ class Link:
 __all__ = ["Backoff", "Link", "LinkSettings"]
 
 
-ProbeKind = Literal["untrusted", "tls", "unreachable", "no-answer", "refused"]
+ProbeKind = Literal[
+    "untrusted", "tls", "not-tls", "unreachable", "no-answer", "not-mqtt", "refused"
+]
+
+
+def _plain_answer_to_tls(exc: BaseException) -> bool:
+    """The server closed or answered in clear text during the TLS handshake."""
+    if isinstance(exc, ConnectionResetError | ssl.SSLEOFError | BrokenPipeError):
+        return True
+    reason = getattr(exc, "reason", "") or ""
+    return reason in ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING", "HTTP_REQUEST")
+
+
+def _short(exc: BaseException) -> str:
+    return str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc).lower()
+
+
+def connect_error(exc: BaseException, tls: bool) -> str:
+    """Why a connect failed, in words an admin can act on (no Python class names)."""
+    if tls and _plain_answer_to_tls(exc):
+        return (
+            f"the server did not speak TLS ({_short(exc)}): "
+            "this port is not a TLS listener (mqtts:// and mqtt.tls = true need the "
+            "broker's TLS port, 8883)"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"server certificate not trusted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, OSError):
+        return f"cannot reach the broker ({exc.strerror or exc})"
+    return str(exc)
 
 
 @dataclass(frozen=True)
@@ -298,26 +353,43 @@ def probe(
     if settings.username:
         client.username_pw_set(settings.username, settings.password or None)
 
-    def on_answer(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        answer.append(rc)
+    def on_connack(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        answer.append(("connack", rc))
         done.set()
 
-    client.on_connect, client.on_disconnect = on_answer, on_answer
+    def on_closed(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        answer.append(("closed", rc))
+        done.set()
+
+    client.on_connect, client.on_disconnect = on_connack, on_closed
     try:
         client.connect(settings.host, settings.port, keepalive=30, clean_start=True)
-    except ssl.SSLCertVerificationError as exc:
-        return ProbeProblem("untrusted", f"server certificate not trusted ({exc.verify_message})")
-    except ssl.SSLError as exc:
-        return ProbeProblem("tls", f"TLS handshake failed ({exc.reason})")
-    except OSError as exc:
-        return ProbeProblem("unreachable", f"cannot reach the broker ({exc.strerror or exc})")
+    except (OSError, ssl.SSLError) as exc:
+        return ProbeProblem(
+            _connect_kind(exc, ctx is not None), connect_error(exc, ctx is not None)
+        )
     client.loop_start()
     try:
         if not done.wait(timeout) or not answer:
-            return ProbeProblem("no-answer", "no answer to CONNECT")
-        if answer[0].is_failure:
-            return ProbeProblem("refused", f"broker refused the connection: {answer[0]}")
+            return ProbeProblem("no-answer", f"no answer to MQTT CONNECT within {timeout:g} s")
+        what, rc = answer[0]
+        if what == "closed":
+            return ProbeProblem(
+                "not-mqtt", f"the server closed the connection without an MQTT answer ({rc})"
+            )
+        if rc.is_failure:
+            return ProbeProblem("refused", f"broker refused the connection: {rc}")
         client.disconnect()
     finally:
         client.loop_stop()
     return None
+
+
+def _connect_kind(exc: BaseException, tls: bool) -> ProbeKind:
+    if tls and _plain_answer_to_tls(exc):
+        return "not-tls"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "untrusted"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    return "unreachable"
