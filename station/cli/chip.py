@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,7 @@ def _read_chip(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save(out: Path, files: dict[str, bytes]) -> None:
+def _save(out: Path, files: Mapping[str, bytes]) -> None:
     from station.cli._common import CliError
 
     try:
