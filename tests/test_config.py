@@ -41,7 +41,7 @@ def test_errors_name_the_option(tmp_path: Path, text: str, message: str) -> None
 
 
 def test_missing_and_binary_files(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigMissing, match="no config file .*nope.toml"):
+    with pytest.raises(config.ConfigMissing, match=r"no config file .*nope\.toml"):
         config.load(tmp_path / "nope.toml")
     with pytest.raises(config.ConfigMissing, match="is a folder"):
         config.load(tmp_path)
@@ -90,7 +90,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["", "a/b#", "a b", "+", "quầy-1", "-x", "x" * 65])
 def test_station_id_must_be_a_topic_level_and_ward_key(bad: str) -> None:
-    with pytest.raises(config.ConfigError, match="station.id: must be 1-64 letters"):
+    with pytest.raises(config.ConfigError, match=r"station\.id: must be 1-64 letters"):
         config.from_mapping({"station": {"id": bad}})
 
 
@@ -101,14 +101,14 @@ def test_station_ids_that_work(good: str) -> None:
 
 @pytest.mark.parametrize("bad", ["", "a/+/b", "cccd/#", "a//b", "/cccd", "a b"])
 def test_topic_prefix_has_no_wildcards_or_empty_levels(bad: str) -> None:
-    with pytest.raises(config.ConfigError, match="mqtt.topic_prefix"):
+    with pytest.raises(config.ConfigError, match=r"mqtt\.topic_prefix"):
         config.from_mapping({"mqtt": {"topic_prefix": bad}})
 
 
 def test_choices_in_any_case() -> None:
     cfg = config.from_mapping({"station": {"log_level": "debug", "hardware": "PI"}})
     assert cfg.station.log_level == "DEBUG" and cfg.station.hardware == "pi"
-    with pytest.raises(config.ConfigError, match="station.log_level: must be one of"):
+    with pytest.raises(config.ConfigError, match=r"station\.log_level: must be one of"):
         config.from_mapping({"station": {"log_level": "verbose"}})
 
 
