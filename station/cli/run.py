@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from station.cli import Subparsers
     from station.config import Config
+    from station.sync.outbox import Outbox
+    from station.sync.publisher import Publisher, SyncState
+
+    PublisherFactory = Callable[[Callable[[SyncState], None]], Publisher]
 
 log = logging.getLogger("station.run")
 
@@ -24,6 +28,16 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(func=_run)
 
 
+def publisher_factory(cfg: Config, outbox: Outbox) -> PublisherFactory | None:
+    """How the station makes its publisher; None when ``mqtt.enabled`` is false."""
+    from station.sync.publisher import Publisher
+
+    def make(on_state: Callable[[SyncState], None]) -> Publisher:
+        return Publisher.from_config(cfg, outbox, on_state=on_state)
+
+    return make if cfg.mqtt.enabled else None
+
+
 async def serve(cfg: Config) -> int:
     """Build every part from ``cfg`` and run until SIGTERM/SIGINT."""
     from station.audit import AuditLog
@@ -32,7 +46,6 @@ async def serve(cfg: Config) -> int:
     from station.runtime.service import ServiceNotifier, install_stop_handlers, start_watchdog
     from station.runtime.wiring import open_devices
     from station.sync.outbox import Outbox
-    from station.sync.publisher import Publisher, SyncState
 
     notifier = ServiceNotifier.from_env()
     loop = asyncio.get_running_loop()
@@ -50,12 +63,9 @@ async def serve(cfg: Config) -> int:
         notifier.close()
         return 1
 
-    def publisher_factory(on_state: Callable[[SyncState], None]) -> Publisher:
-        return Publisher.from_config(cfg, outbox, on_state=on_state)
-
     services = Services(
         outbox=outbox,
-        publisher_factory=publisher_factory if cfg.mqtt.enabled else None,
+        publisher_factory=publisher_factory(cfg, outbox),
         audit=audit,
         clock_state=CachedClockState(),
         notifier=notifier,

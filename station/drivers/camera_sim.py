@@ -75,19 +75,26 @@ class SimCamera:
 
 
 class ReplayCamera:
-    """Replays image files (PNG/JPEG) as grayscale frames, in order, looping."""
+    """Replays image files (PNG/JPEG) as grayscale frames, in order, looping, paced at
+    ``fps`` like a real sensor (a replay must not keep a core busy decoding)."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[Path], fps: float = 10.0) -> None:
         if not paths:
             raise CameraError("no images to replay")
         self._paths = list(paths)
         self._frames: list[Frame] = []
         self._index = 0
+        self._period = 1.0 / fps
+        self._stop = threading.Event()
 
     @classmethod
-    def from_dir(cls, folder: Path) -> ReplayCamera:
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-        return cls(paths)
+    def from_dir(cls, folder: Path, fps: float = 10.0) -> ReplayCamera:
+        try:
+            names = sorted(folder.iterdir())
+        except OSError as exc:
+            raise CameraError(f"camera.sim_images {folder}: {exc.strerror}") from exc
+        paths = [p for p in names if p.suffix.lower() in {".png", ".jpg", ".jpeg"}]
+        return cls(paths, fps)
 
     def start(self) -> None:
         from PIL import Image
@@ -100,13 +107,17 @@ class ReplayCamera:
             except OSError as exc:
                 raise CameraError(f"cannot read frame {path.name}: {exc}") from exc
         self._frames = frames
+        self._stop.clear()
 
     def capture_gray(self) -> Frame:
         if not self._frames:
             raise CameraError("camera not started")
+        if self._stop.wait(self._period):
+            raise CameraError("camera closed")
         frame = self._frames[self._index % len(self._frames)]
         self._index += 1
         return frame
 
     def close(self) -> None:
         self._frames = []
+        self._stop.set()

@@ -31,8 +31,9 @@ class QrReader:
         *,
         today: Callable[[], date] = date.today,
     ) -> None:
-        self.decoder = decoder or QrDecoder()
-        self.tracker = tracker or QrTracker()
+        # `is None`, not `or`: an empty tracker is falsy (it has __len__)
+        self.decoder = decoder if decoder is not None else QrDecoder()
+        self.tracker = tracker if tracker is not None else QrTracker()
         self._today = today
         self.visible = False
         self.unreadable = False  # a QR code in the last frame could not be decoded

@@ -62,7 +62,7 @@ def make_camera(cfg: Config) -> tuple[Camera, Scene | None]:
 
         return PiCamera(c.width, c.height, c.fps), None
     if c.sim_images:
-        return ReplayCamera.from_dir(Path(c.sim_images)), None
+        return ReplayCamera.from_dir(Path(c.sim_images), fps=c.fps), None
     scene = Scene(c.width, c.height)
     return SimCamera(scene, fps=c.fps), scene
 
