@@ -113,22 +113,61 @@ def with_chip(
     return out
 
 
+# Why a record holds no verified chip data although the QR was read: the warning code (a
+# stable English identifier) and the Vietnamese message. With one of these the record gets
+# ``verification.level`` ``qr-only``, so the ward can tell "chip failed" from "no chip".
+CHIP_NOT_VERIFIED = {
+    "chip_refused_keys": "Chip từ chối mọi khóa mở từ mã QR; chỉ lưu dữ liệu mã QR.",
+    "card_removed": "Thẻ bị lấy ra khi đang đọc chip; chỉ lưu dữ liệu mã QR.",
+    "chip_unparseable": "Một tệp dữ liệu trong chip bị hỏng; chỉ lưu dữ liệu mã QR.",
+    "chip_read_error": "Đọc chip bị lỗi; chỉ lưu dữ liệu mã QR.",
+    "reader_error": "Đầu đọc chip lỗi hoặc bị rút; chỉ lưu dữ liệu mã QR.",
+    "chip_timeout": "Đọc chip quá lâu; chỉ lưu dữ liệu mã QR.",
+    "verification_error": "Không kiểm tra được chip; dữ liệu chip chưa được xác thực.",
+    "no_chip": "Không thấy chip trên đầu đọc; chỉ lưu dữ liệu mã QR.",
+    "reader_disabled": "Trạm chỉ đọc mã QR (tắt đọc chip).",
+}
+
+
+def qr_only_verification() -> dict[str, Any]:
+    """The ``verification`` object of a read whose chip was not verified (same keys as
+    ``station.verify.verdict.Verification.to_json``); the reason is a warning."""
+    return {
+        "level": "qr-only",
+        "passive": "not-checked",
+        "active": "not-checked",
+        "chip_auth": "not-checked",
+        "qr_chip_match": None,
+        "mismatches": [],
+        "signer": None,
+    }
+
+
 def build_record(
     qr: QrResult | None,
     *,
     station_id: str,
     chip: ChipPart | None = None,
     verification: VerificationPart | None = None,
+    chip_failure: str | None = None,
     store_sensitive: bool = False,
     store_face: bool = False,
     clock_synced: bool | None = None,
 ) -> dict[str, Any]:
-    """The whole record of one read: the QR part, the chip part, the verdict."""
+    """The whole record of one read: the QR part, the chip part, the verdict.
+
+    ``chip_failure`` (a ``CHIP_NOT_VERIFIED`` code) says why there is no verdict: the
+    record then gets level ``qr-only`` and that code as a warning.
+    """
     record = qr_record(qr, station_id=station_id, clock_synced=clock_synced)
     if chip is not None:
         record = with_chip(record, chip, store_sensitive=store_sensitive, store_face=store_face)
     if verification is not None:
         record["verification"] = verification.to_json()
+    elif chip_failure is not None:
+        record["verification"] = qr_only_verification()
+        message = CHIP_NOT_VERIFIED[chip_failure]
+        record["warnings"] = [*record["warnings"], {"code": chip_failure, "message": message}]
     return record
 
 

@@ -6,9 +6,12 @@ the app executes the returned effects, in order, then feeds results back as even
 Phases: IDLE -> READING (QR seen; chip read with progress) -> VERIFYING -> STORING
 -> RESULT -> IDLE (after ``ui.result_timeout_s``, or at once when another card comes).
 QR-only (reader disabled, unplugged, no chip answering, chip error, read timeout)
-goes READING/IDLE -> STORING -> RESULT with an "attention" verdict. Card lifted
-mid-read: CARD_AWAY ("keep it still"); the read restarts when the chip is back
-within ``card_away_s``, else ERROR(card-lost). ERROR shows one ``ErrorKind`` screen
+goes READING/IDLE -> STORING -> RESULT with an "attention" verdict; the record says why
+(``StoreRecord.chip_failure``, a ``station.record.CHIP_NOT_VERIFIED`` code: level
+``qr-only`` with that warning). Card lifted mid-read: CARD_AWAY ("keep it still"); the
+read restarts when the chip is back within ``card_away_s``, else the QR part is stored
+(``card_removed``) and ERROR(card-lost) shown; a chip refusing every key is stored
+(``chip_refused_keys``) before ERROR(chip-locked). ERROR shows one ``ErrorKind`` screen
 then returns to IDLE; STOPPED is final. A record is stored before the officer is
 told it was read (the verdict sound/screen follows ``StoreDone``). A different
 card's QR during VERIFYING/STORING is queued: its read starts 2 s after the verdict.
@@ -22,8 +25,8 @@ Events the app sends (``station.flow.*``; all have ``now``):
   ChipDone(job, chip, person, face)  the chip is read; the chip worker verifies it next,
                             in the same job, while the card is still in the field:
   Verified(job, outcome, verification)  follows ChipDone with the same job
-  ChipFailed(job, failure)  ``ChipFailure``: removed / no-chip / access-denied / error /
-                            reader-gone
+  ChipFailed(job, failure, reason)  ``ChipFailure``: removed / no-chip / access-denied /
+                            error (``reason`` chip_unparseable or '') / reader-gone
   StoreDone(job) / StoreFailed(job, full)  the StoreRecord's outcome
   Button(kind)              ``station.ports.ButtonKind``
   TimerFired(name)          when a ``StartTimer`` comes due (stale ones are ignored)
@@ -31,7 +34,7 @@ Events the app sends (``station.flow.*``; all have ``now``):
   StoreState(full), Stop()
 Effects the app executes (frozen dataclasses in ``station.flow.events``):
   ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr) (read, then
-  verify), CancelChipRead(job), StoreRecord(job, qr, chip, verification),
+  verify), CancelChipRead(job), StoreRecord(job, qr, chip, verification, chip_failure),
   StartTimer(name, at) (one timer per name; a newer one replaces it).
 ``screen_for(state)`` gives the current state's screen.
 ``job`` numbers each started operation; results with an older ``job`` are dropped.

@@ -90,9 +90,13 @@ class ChipDone:
 
 @dataclass(frozen=True)
 class ChipFailed:
+    """``reason``: for ``ERROR``, the record's warning code when it is not the generic
+    ``chip_read_error`` (``chip_unparseable``: a data group could not be parsed)."""
+
     now: float
     job: int
     failure: ChipFailure
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,10 +206,14 @@ class CancelChipRead:
 
 @dataclass(frozen=True)
 class StoreRecord:
+    """``chip_failure``: why the chip was not verified (``station.record.CHIP_NOT_VERIFIED``
+    code), None when it was or when no chip read was due (the QR was not a CCCD's)."""
+
     job: int
     qr: QrResult
     chip: ChipRead | None
     verification: Verification | None
+    chip_failure: str | None = None
 
 
 @dataclass(frozen=True)

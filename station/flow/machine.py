@@ -115,7 +115,7 @@ def _store(state: State, now: float) -> Result:
     state = replace(state, phase=Phase.STORING, job=job)
     read = state.read
     assert read is not None
-    fx: Effect = StoreRecord(job, read.qr, read.chip, read.verification)
+    fx: Effect = StoreRecord(job, read.qr, read.chip, read.verification, read.chip_failure)
     return _enter(state, "store", now + state.settings.store_s, fx)
 
 
@@ -128,10 +128,28 @@ def _read_chip(state: State, now: float, *extra: Effect) -> Result:
     return _enter(state, "read", now + state.settings.read_s, *fx)
 
 
-def _qr_only(state: State, why: str, now: float) -> Result:
+# The screen's reason (display.outcome.QR_ONLY_REASONS) -> the record's warning code.
+WHY_CODE = {
+    "disabled": "reader_disabled",
+    "no-chip": "no_chip",
+    "chip-error": "chip_read_error",
+    "reader-gone": "reader_error",
+    "timeout": "chip_timeout",
+    "verify-error": "verification_error",
+}
+
+
+def _qr_only(state: State, why: str, now: float, code: str = "") -> Result:
     assert state.read is not None
-    state = replace(state, read=replace(state.read, outcome=qr_only_outcome(why)))
-    return _store(state, now)
+    read = replace(state.read, outcome=qr_only_outcome(why), chip_failure=code or WHY_CODE[why])
+    return _store(replace(state, read=read), now)
+
+
+def _failed_read(state: State, error: ErrorKind, code: str, now: float) -> Result:
+    """Store the QR part with why the chip gave nothing, then show ``error``."""
+    assert state.read is not None
+    read = replace(state.read, error=error, chip_failure=code, chip=None)
+    return _store(replace(state, read=read), now)
 
 
 def _start(state: State, qr: QrResult, now: float) -> Result:
@@ -260,21 +278,22 @@ def _on_chip_failed(state: State, ev: ChipFailed) -> Result:
     if failure is ChipFailure.REMOVED:
         return _card_away(state, ev.now, cancel=False)
     if failure is ChipFailure.ACCESS_DENIED:
-        return _store(replace(state, read=replace(state.read, error=ErrorKind.CHIP_LOCKED)), ev.now)
+        return _failed_read(state, ErrorKind.CHIP_LOCKED, "chip_refused_keys", ev.now)
     if failure is ChipFailure.ERROR and state.read.attempts < 1:
         state = replace(state, read=replace(state.read, attempts=state.read.attempts + 1))
         return _read_chip(state, ev.now)
     if failure is ChipFailure.READER_GONE:
         state = replace(state, health=replace(state.health, reader=False))
     why = {ChipFailure.NO_CHIP: "no-chip", ChipFailure.READER_GONE: "reader-gone"}
-    return _qr_only(state, why.get(failure, "chip-error"), ev.now)
+    return _qr_only(state, why.get(failure, "chip-error"), ev.now, ev.reason)
 
 
 def _on_verified(state: State, ev: Verified) -> Result:
     if state.phase is not Phase.VERIFYING or ev.job != state.job or state.read is None:
         return state, []
+    failure = None if ev.outcome is not None else WHY_CODE["verify-error"]
     outcome = ev.outcome or qr_only_outcome("verify-error")
-    read = replace(state.read, outcome=outcome, verification=ev.verification)
+    read = replace(state.read, outcome=outcome, verification=ev.verification, chip_failure=failure)
     return _store(replace(state, read=read), ev.now)
 
 
@@ -318,8 +337,8 @@ def _on_timer(state: State, ev: TimerFired) -> Result:
         return _on_verified(state, Verified(now, state.job, None))
     if name == "store" and phase is Phase.STORING:
         return _error(replace(state, job=state.job + 1), ErrorKind.STORE_FAILED, now)
-    if name == "away" and phase is Phase.CARD_AWAY:
-        return _error(state, ErrorKind.CARD_LOST, now)
+    if name == "away" and phase is Phase.CARD_AWAY:  # not put back: keep the QR part
+        return _failed_read(state, ErrorKind.CARD_LOST, "card_removed", now)
     if name == "error" and state.error is ErrorKind.NO_QR_CHIP and state.chip_present:
         return _timer(state, "error", now + state.settings.error_s)  # until it is turned over
     if name in ("result", "error") and phase in (Phase.RESULT, Phase.ERROR):

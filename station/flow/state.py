@@ -64,6 +64,7 @@ class Read:
     outcome: Outcome | None = None
     verification: Verification | None = None
     error: ErrorKind | None = None  # shown instead of a result, after storing
+    chip_failure: str | None = None  # why the chip was not verified (record warning code)
     fraction: float = 0.0
     bytes_read: int = 0  # over the whole read
     file: str = ""  # the file being read, when progress is reported per file

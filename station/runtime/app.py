@@ -222,6 +222,7 @@ class Station:
             station_id=self.cfg.station.id,
             chip=effect.chip,
             verification=effect.verification,
+            chip_failure=effect.chip_failure,
             store_sensitive=privacy.store_sensitive,
             store_face=privacy.store_face,
             clock_synced=synced,

@@ -227,13 +227,14 @@ class ChipWorker:
         from station.display.face import face_thumbnail
         from station.display.outcome import person_from_chip
         from station.icao.access import AccessKeys
-        from station.icao.errors import AccessError, ChipError
+        from station.icao.errors import AccessError, ChipError, LdsError
         from station.icao.reader import ChipReader
         from station.ports import CardRemovedError, TransportError
 
         assert self._transport is not None
         identity = job.qr.identity
         failure: flow.ChipFailure | None = None
+        reason = ""
         try:
             if identity is None:
                 raise AccessError("deriving the key", "the QR code holds no identity")
@@ -275,7 +276,8 @@ class ChipWorker:
         except (ChipError, ValueError) as exc:
             log.warning("chip read %d failed: %s", job.job, exc)
             failure = flow.ChipFailure.ERROR
-        self._post(flow.ChipFailed(self._clock(), job.job, failure))
+            reason = "chip_unparseable" if isinstance(exc, LdsError) else ""
+        self._post(flow.ChipFailed(self._clock(), job.job, failure, reason))
 
     def _progress(self, job: int) -> Callable[[ReadProgress], None]:
         def report(p: ReadProgress) -> None:

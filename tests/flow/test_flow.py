@@ -373,6 +373,10 @@ def test_card_removed_reported_by_the_read_itself() -> None:
     assert not any(isinstance(e, CancelChipRead) for e in fx)
     assert st.state.phase is Phase.CARD_AWAY
     st.advance(st.settings.card_away_s + 0.1)
+    store = st.last(StoreRecord)  # not put back: the QR part is kept, with why
+    assert isinstance(store, StoreRecord) and store.chip is None
+    assert store.chip_failure == "card_removed"
+    st.send(StoreDone(st.now, store.job))
     assert st.screen == ErrorScreen(ErrorKind.CARD_LOST)
     assert st.state.read is None
 
@@ -507,3 +511,50 @@ def test_progress_bytes_add_up_per_file_or_cumulative(
     for file, fraction, count in reports:
         st.send(ChipProgress(st.now, job, fraction, count, file))
     assert st.screen == ReadingScreen(1.0, 600 + 18000 + 900)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "code"),
+    [
+        (ChipFailure.NO_CHIP, "", "no_chip"),
+        (ChipFailure.READER_GONE, "", "reader_error"),
+        (ChipFailure.ACCESS_DENIED, "", "chip_refused_keys"),
+        (ChipFailure.ERROR, "chip_unparseable", "chip_unparseable"),
+        (ChipFailure.ERROR, "", "chip_read_error"),
+    ],
+)
+def test_a_qr_only_record_after_a_failed_chip_says_why(
+    failure: ChipFailure, reason: str, code: str
+) -> None:
+    st = Station()
+    st.send(QrSeen(st.now, A))
+    st.send(ChipFailed(st.now, st.job_of(StartChipRead), failure, reason))
+    if failure is ChipFailure.ERROR:  # retried once
+        st.send(ChipFailed(st.now, st.job_of(StartChipRead), failure, reason))
+    store = st.last(StoreRecord)
+    assert isinstance(store, StoreRecord) and store.chip is None and store.verification is None
+    assert store.chip_failure == code
+
+
+def test_timeouts_and_a_disabled_reader_say_why_too() -> None:
+    st = Station()
+    st.send(QrSeen(st.now, A))
+    st.advance(st.settings.read_s + 0.1)
+    store = st.last(StoreRecord)
+    assert isinstance(store, StoreRecord) and store.chip_failure == "chip_timeout"
+    st = Station()
+    st.send(QrSeen(st.now, A))
+    job = st.job_of(StartChipRead)
+    st.send(ChipDone(st.now, job, chip=CHIP))
+    st.advance(st.settings.verify_s + 0.1)  # the verifier never answered
+    store = st.last(StoreRecord)
+    assert isinstance(store, StoreRecord) and store.chip is CHIP
+    assert store.chip_failure == "verification_error"
+    st = Station(Settings(chip=False))
+    st.send(QrSeen(st.now, A))
+    store = st.last(StoreRecord)
+    assert isinstance(store, StoreRecord) and store.chip_failure == "reader_disabled"
+    st = Station()
+    st.happy(A)
+    store = st.last(StoreRecord)
+    assert isinstance(store, StoreRecord) and store.chip_failure is None

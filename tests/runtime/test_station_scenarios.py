@@ -222,3 +222,37 @@ def test_records_refused_by_the_ward_reach_the_idle_panel(
     wait_for(lambda: station.panel_shows(refused))
     station.counter.place(factory.make("good"))
     wait_for(lambda: len(station.records) == 2)
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "code", "shown"),
+    [
+        (Misbehaviour(wrong_key=True), "chip_refused_keys", ErrorScreen(ErrorKind.CHIP_LOCKED)),
+        (None, "no_chip", None),
+    ],
+)
+def test_qr_only_record_says_why_the_chip_gave_nothing(
+    station: Running,
+    factory: CardFactory,
+    misbehaviour: Misbehaviour | None,
+    code: str,
+    shown: Any,
+) -> None:
+    """The ward can tell "chip failed" from "no chip": level qr-only and the reason."""
+    card = factory.make("good")
+    chip = None
+    if misbehaviour is not None:  # refuses the BAC keys and the CAN the QR gives
+        chip = full_chip(card.citizen, factory.pki, misbehaviour, can="000000")
+    station.counter.place(type(card)(card.kind, card.citizen, card.frame, chip))
+    wait_for(lambda: station.records, timeout=15)
+    (record,) = station.records
+    assert record["source"] == "qr" and record["status"] == "ok"
+    assert record["verification"]["level"] == "qr-only"
+    assert record["verification"]["passive"] == "not-checked"
+    assert [w["code"] for w in record["warnings"]][-1] == code
+    if shown is not None:
+        wait_for(lambda: station.screen == shown)
+    else:
+        wait_for(lambda: result(station) is not None)
+        screen = result(station)
+        assert screen is not None and screen.verdict is Verdict.ATTENTION
