@@ -81,6 +81,7 @@ def _idle(model: IdleScreen) -> Layout:
     else:
         body = "Mặt có mã QR lên trên, đặt thẻ dưới camera."
     link = {
+        SyncLink.CONNECTING: "Đang kết nối",
         SyncLink.ONLINE: "Có mạng",
         SyncLink.OFFLINE: "Mất mạng",
         SyncLink.DISABLED: "Tắt đồng bộ",

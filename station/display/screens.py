@@ -26,6 +26,7 @@ VERDICT_WORDS = {
 
 
 class SyncLink(StrEnum):
+    CONNECTING = "connecting"  # until the first connection attempt has an answer
     ONLINE = "online"
     OFFLINE = "offline"
     DISABLED = "disabled"
@@ -122,7 +123,7 @@ def mask_id(id_number: str, keep_head: int = 4, keep_tail: int = 2) -> str:
 class IdleScreen:
     """Waiting for a card: how to place it, and the officer's sync/queue line."""
 
-    sync: SyncLink = SyncLink.ONLINE
+    sync: SyncLink = SyncLink.CONNECTING
     pending: int = 0
     chip: bool = True  # the reader is enabled: tell the citizen to place it over the reader
     refused: int = 0  # records the ward refused: the footer asks for the admin instead

@@ -47,7 +47,7 @@ class Health:
     clock: bool = True
     store_full: bool = False
     stopped: bool = False
-    sync: SyncLink = SyncLink.ONLINE
+    sync: SyncLink = SyncLink.CONNECTING
     pending: int = 0
     refused: int = 0
 

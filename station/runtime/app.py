@@ -87,6 +87,8 @@ class Station:
     def _on_sync(self, state: SyncState) -> None:
         now = self.clock()
         link = SyncLink.ONLINE if state.connected else SyncLink.OFFLINE
+        if state.connecting:
+            link = SyncLink.CONNECTING
         self.post(flow.SyncState(now, link, state.pending, state.refused))
         self.post(flow.StoreState(now, self.services.outbox.is_full(state.pending)))
 
@@ -108,7 +110,7 @@ class Station:
     def _post_health(self) -> None:
         now = self.clock()
         pending = self.services.outbox.pending_count()
-        link = SyncLink.OFFLINE if self._publisher is not None else SyncLink.DISABLED
+        link = SyncLink.CONNECTING if self._publisher is not None else SyncLink.DISABLED
         self.post(flow.SyncState(now, link, pending, self.services.outbox.refused_count()))
         self.post(flow.StoreState(now, self.services.outbox.is_full(pending)))
         if self.services.clock_state is not None:

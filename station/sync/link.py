@@ -166,6 +166,7 @@ class Link:
         self._next_attempt = 0.0
         self._connecting = False
         self.connected = False
+        self.answered = False  # a connection attempt has had its answer (accepted or not)
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -191,6 +192,7 @@ class Link:
     # -- paho callbacks (run inside step(), in the owner's thread) ------------------
     def _handle_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         self._connecting = False
+        self.answered = True
         if rc.is_failure:
             log.warning("broker %s:%d refused connection: %s", *self._where(), rc)
             self._schedule_retry()
@@ -204,6 +206,7 @@ class Link:
         was = self.connected
         self.connected = False
         self._connecting = False
+        self.answered = True
         if was and rc.is_failure:
             log.warning("disconnected from %s:%d: %s", *self._where(), rc)
         self._schedule_retry()
@@ -215,6 +218,7 @@ class Link:
         return self.settings.host, self.settings.port
 
     def _schedule_retry(self) -> None:
+        self.answered = True  # refused, unreachable or silent: no longer "connecting"
         self._next_attempt = time.monotonic() + self._backoff.next_delay()
 
     # -- owner API -----------------------------------------------------------------------

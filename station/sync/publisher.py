@@ -49,6 +49,7 @@ class SyncState:
     last_sync_at: float | None  # epoch seconds of the last ward ack, None = never
     oldest_pending_age_s: float | None = None
     refused: int = 0  # records the ward refused, kept until `station outbox requeue`
+    connecting: bool = False  # not connected, and the first attempt has had no answer yet
 
 
 def topics(prefix: str, station_id: str) -> dict[str, str]:
@@ -237,11 +238,12 @@ class Publisher:
             last_sync_at=self._last_sync,
             oldest_pending_age_s=self.outbox.oldest_pending_age(),
             refused=self.outbox.refused_count(),
+            connecting=not self._link.connected and not self._link.answered,
         )
         old = self._state
         changed = old is None or (
-            (state.connected, state.pending, state.last_sync_at, state.refused)
-            != (old.connected, old.pending, old.last_sync_at, old.refused)
+            (state.connected, state.connecting, state.pending, state.last_sync_at, state.refused)
+            != (old.connected, old.connecting, old.pending, old.last_sync_at, old.refused)
         )
         self._state = state
         if changed and self._on_state is not None:
