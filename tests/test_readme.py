@@ -58,3 +58,47 @@ def test_screens_shown_exist() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "./setup.sh test" in ci
+
+
+# What each screen the README shows must say, so its caption stays true of its PNG.
+CAPTIONS = {
+    "idle": ("Mời đặt thẻ", "Có mạng", "chờ gửi 0"),
+    "idle-connecting": ("Mời đặt thẻ", "Đang kết nối"),
+    "idle-offline": ("Mất mạng", "chờ gửi 1234"),
+    "idle-refused": ("Bị từ chối 12", "báo IT"),
+    "qr-seen": ("Đã đọc mã QR", "đang mở"),
+    "reading": ("Đang đọc chip", "KB"),
+    "verifying": ("Đang kiểm tra",),
+    "result-verified-p1": ("Hợp lệ", "Thẻ thật"),
+    "result-attention-p1": ("Cần xem lại", "chứng"),
+    "result-failed-p1": ("Không hợp lệ", "QR không khớp"),
+    "result-verified-p2": ("Sinh ", "Số ", "******"),
+    "result-verified-p3": ("Nơi thường trú",),
+    "result-verified-p4": ("Quê quán",),
+    "result-verified-p5": ("Kiểm tra", "✓ Chữ ký số", "✓ Chip thật", "✓ QR khớp chip"),
+    "result-failed-p3": ("Kiểm tra", "✗ QR khớp chip"),
+    "error-card-moved": ("Thẻ bị dịch ra",),
+    "error-qr-unreadable": ("Không đọc được QR",),
+    "error-no-qr-chip": ("Không thấy mã QR", "Lật thẻ"),
+    "error-qr-other": ("Mã QR lạ",),
+    "error-chip-locked": ("Chip từ chối mở",),
+    "error-chip-not-genuine": ("Chip không thật",),
+    "error-chip-mismatch": ("QR không khớp chip",),
+    "error-reader-unplugged": ("Mất đầu đọc chip",),
+    "error-camera-failed": ("Camera không chạy",),
+    "error-store-full": ("Bộ nhớ đầy",),
+    "error-clock-not-set": ("Đồng hồ chưa đúng",),
+    "error-station-stopped": ("Trạm đã dừng",),
+}
+
+
+def test_screen_captions_match_what_the_png_shows() -> None:
+    from tests.display.catalogue import layouts, screens
+
+    shown = layouts(screens())
+    names = re.findall(r"\]\(docs/screens/([^)]+)\.png\)", README)
+    assert set(names) == set(CAPTIONS), "add the new README screen to CAPTIONS"
+    for name in names:
+        text = " ".join(op.text for op in shown[name].ops if hasattr(op, "text"))
+        for words in CAPTIONS[name]:
+            assert words in text, f"{name}.png does not show {words!r}: {text!r}"

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from station.display.fonts import Font, font
 from station.display.screens import Face
-from station.display.text import fit, width, wrap
+from station.display.text import fit, width, words, wrap
 
 W, H = 128, 64
 MARGIN = 2
@@ -103,7 +103,8 @@ def draw(layout: Layout) -> Image.Image:
     pen = ImageDraw.Draw(image)
     for op in layout.ops:
         if isinstance(op, TextOp):
-            pen.text((op.x, op.y), op.text, font=op.font, fill=op.fill, anchor="la")
+            for dx, word in words(op.font, op.text):  # widened word spacing
+                pen.text((op.x + dx, op.y), word, font=op.font, fill=op.fill, anchor="la")
         elif isinstance(op, BoxOp):
             pen.rectangle(op.box, fill=op.fill, outline=op.outline)
         elif isinstance(op, LineOp):
@@ -120,7 +121,12 @@ def draw(layout: Layout) -> Image.Image:
 def text_box(op: TextOp) -> tuple[int, int, int, int]:
     """The ink box of a text operation (exclusive right/bottom), as Pillow draws it."""
     probe = ImageDraw.Draw(Image.new("1", (1, 1)))
-    left, top, right, bottom = probe.textbbox((op.x, op.y), op.text, font=op.font, anchor="la")
+    boxes = [
+        probe.textbbox((op.x + dx, op.y), word, font=op.font, anchor="la")
+        for dx, word in words(op.font, op.text)
+    ] or [probe.textbbox((op.x, op.y), op.text, font=op.font, anchor="la")]
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
     return int(left), int(top), int(right), int(bottom)
 
 

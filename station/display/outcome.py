@@ -45,16 +45,32 @@ def person_from_chip(read: ChipRead, qr: QrIdentity | None) -> Person | None:
     return Person(name, dob, sex, id_number, residence, citizen.get("place_of_origin"))
 
 
+# What the officer reads, by the verdict's reason code: plain words, no protocol names
+# (PA, AA, CA, CSCA stay in the record and the admin tools).
+OFFICER_REASONS = {
+    "verified": "Thẻ thật, dữ liệu khớp",
+    "hash-mismatch": "Dữ liệu chip bị sửa",
+    "bad-signature": "Chữ ký trên chip sai",
+    "signer-revoked": "Chữ ký của thẻ đã bị thu hồi",
+    "active-failed": "Chip giả hoặc bị sao chép",
+    "chip-auth-failed": "Chip giả hoặc bị sao chép",
+    "qr-chip-mismatch": "QR không khớp chip",
+    "untrusted-signer": "Chưa cài chứng thư gốc của Bộ Công an",
+    "signer-expired": "Chữ ký của thẻ đã hết hạn",
+    "no-chip-proof": "Chưa xác minh được chip thật",
+    "check-skipped": "Chưa kiểm tra đủ",
+    "no-qr-compare": "Chưa so với mã QR",
+    "qr-only": "Chỉ đọc được mã QR",
+}
 _PASSIVE_DETAIL = {
     "ok": "",
     "hash-mismatch": "dữ liệu bị sửa",
     "bad-signature": "chữ ký sai",
-    "untrusted-signer": "chưa có chứng thư gốc",
-    "signer-expired": "chứng thư hết hạn",
-    "signer-revoked": "chứng thư bị thu hồi",
+    "untrusted-signer": "chưa cài chứng thư gốc của Bộ Công an",
+    "signer-expired": "chữ ký đã hết hạn",
+    "signer-revoked": "chữ ký bị thu hồi",
     "not-checked": "chưa kiểm tra",
 }
-_AUTH_DETAIL = {"ok": "", "failed": "sai", "not-supported": "không hỗ trợ", "not-checked": ""}
 _ADVICE = {
     "qr-chip-mismatch": ErrorKind.CHIP_MISMATCH,
     "hash-mismatch": ErrorKind.CHIP_NOT_GENUINE,
@@ -65,9 +81,15 @@ _ADVICE = {
 }
 
 
-def _auth_check(label: str, value: str) -> Check:
-    ok = {"ok": True, "failed": False}.get(value)
-    return Check(label, ok, _AUTH_DETAIL.get(value, value))
+def _genuine_check(active: str, chip_auth: str) -> Check:
+    """One line for both proofs that the chip is not a copy (Active / Chip Authentication)."""
+    if "failed" in (active, chip_auth):
+        return Check("Chip thật", False, "chip giả hoặc bị sao chép")
+    if "ok" in (active, chip_auth):
+        return Check("Chip thật", True)
+    if "not-supported" in (active, chip_auth):
+        return Check("Chip thật", None, "không kiểm tra được")
+    return Check("Chip thật", None, "chưa kiểm tra")
 
 
 def outcome_from_verification(v: Verification) -> Outcome:
@@ -80,16 +102,28 @@ def outcome_from_verification(v: Verification) -> Outcome:
     }.get(v.level, Verdict.ATTENTION)
     passive = v.passive.value
     checks = [
-        Check("Chữ ký chip", True if passive == "ok" else (None if passive in (
+        Check("Chữ ký số", True if passive == "ok" else (None if passive in (
             "not-checked", "untrusted-signer", "signer-expired") else False),
             _PASSIVE_DETAIL.get(passive, passive)),
-        _auth_check("Chip thật (AA)", v.active.value),
-        _auth_check("Chip thật (CA)", v.chip_auth.value),
+        _genuine_check(v.active.value, v.chip_auth.value),
     ]  # fmt: skip
     if v.qr_chip_match is not None:
-        detail = ", ".join(v.mismatches) if v.mismatches else ""
-        checks.append(Check("QR khớp chip", v.qr_chip_match, detail))
-    return Outcome(verdict, v.reason_vi, tuple(checks), _ADVICE.get(v.reason_code))
+        detail = ", ".join(FIELD_NAMES.get(m, m) for m in v.mismatches) + " khác"
+        checks.append(Check("QR khớp chip", v.qr_chip_match, "" if v.qr_chip_match else detail))
+    reason = OFFICER_REASONS.get(v.reason_code, v.reason_vi)
+    return Outcome(verdict, reason, tuple(checks), _ADVICE.get(v.reason_code))
+
+
+# The record's field names as the officer reads them (QR/chip mismatches).
+FIELD_NAMES = {
+    "id_number": "số định danh",
+    "full_name": "họ tên",
+    "date_of_birth": "ngày sinh",
+    "sex": "giới tính",
+    "old_id_number": "số CMND cũ",
+    "issue_date": "ngày cấp",
+    "place_of_residence": "nơi thường trú",
+}
 
 
 QR_ONLY_REASONS = {
@@ -109,6 +143,8 @@ def qr_only_outcome(why: str) -> Outcome:
 
 
 __all__ = [
+    "FIELD_NAMES",
+    "OFFICER_REASONS",
     "QR_ONLY_REASONS",
     "outcome_from_verification",
     "person_from_chip",

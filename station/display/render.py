@@ -1,9 +1,10 @@
 """Pure drawing: ``render(screen_model) -> PIL.Image`` (mode "1", 128x64).
 
 ``layout(model)`` gives the positioned operations (tests measure them), ``render``
-paints them. Result screens are split into pages (verdict, identity, residence and
-origin, verification detail, face when given); text that does not fit a page goes
-on to the next one, and every page shows "k/n".
+paints them. Result screens are split into pages (verdict, what to do when a check
+failed, identity, residence and origin, verification detail, face when given; for a
+failed card the verification detail, "why not", comes before the identity); text that
+does not fit a page goes on to the next one, and every page shows "k/n".
 """
 
 from __future__ import annotations
@@ -87,9 +88,8 @@ def _idle(model: IdleScreen) -> Layout:
         SyncLink.DISABLED: "Tắt đồng bộ",
     }[model.sync]
     count = str(model.pending) if model.pending <= 99999 else "99999+"
-    footer = f"{link} · chờ gửi {count}"
-    if width(font(FOOTER_SIZE), footer) > W - 2 * MARGIN:
-        footer = f"{link} · chờ {count}"
+    fits = [f"{link} · chờ gửi {count}", f"{link} · chờ {count}", f"{link} · {count}"]
+    footer = next((t for t in fits if width(font(FOOTER_SIZE), t) <= W - 2 * MARGIN), fits[-1])
     if model.refused > 0:  # the ward will never take these: the admin must act
         refused = str(model.refused) if model.refused <= 99999 else "99999+"
         footer = f"Bị từ chối {refused} · báo IT"
@@ -173,7 +173,8 @@ def _detail_blocks(model: ResultScreen) -> list[list[Block]]:
             mark = "–" if check.ok is None else ("✓" if check.ok else "✗")
             detail = f": {check.detail}" if check.detail else ""
             checks.append(Block(f"{mark} {check.label}{detail}", 9))
-        sections.append(checks)
+        # a failed card: why not comes right after what to do, before whose card it is
+        sections.insert(0 if model.verdict is Verdict.FAILED else len(sections), checks)
     return sections
 
 

@@ -73,7 +73,7 @@ MESSAGES: dict[ErrorKind, Message] = {
         "Không thấy mã QR", "Lật thẻ: mặt có mã QR hướng lên trên (thẻ mẫu 2024: mặt sau)."
     ),
     ErrorKind.QR_OTHER: Message(
-        "QR không phải CCCD", "Mã lạ hoặc thẻ mẫu 2024: chưa đọc được. Kiểm tra thẻ bằng mắt."
+        "Mã QR lạ", "Không phải QR của CCCD (thẻ mẫu 2024?). Kiểm tra thẻ bằng mắt."
     ),
     ErrorKind.QR_INVALID: Message(
         "Mã QR sai dữ liệu", "Thông tin trong QR không hợp lệ. Kiểm tra thẻ bằng mắt."
@@ -91,7 +91,7 @@ MESSAGES: dict[ErrorKind, Message] = {
         "Đọc chip bị lỗi", "Nhấc thẻ ra rồi đặt lại, giữ yên cho đến khi có tiếng bíp."
     ),
     ErrorKind.READER_UNPLUGGED: Message(
-        "Mất đầu đọc chip", "Cắm lại dây đầu đọc NFC. Trong lúc đó chỉ đọc được mã QR."
+        "Mất đầu đọc chip", "Cắm lại dây đầu đọc chip. Trong lúc đó chỉ đọc được mã QR."
     ),
     ErrorKind.CAMERA_FAILED: Message(
         "Camera không chạy", "Kiểm tra dây camera. Nếu vẫn lỗi, tắt và bật lại máy."

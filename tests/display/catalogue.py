@@ -8,6 +8,7 @@ from PIL import Image, ImageDraw
 
 from station.display.face import face_thumbnail
 from station.display.layout import Layout
+from station.display.outcome import outcome_from_verification
 from station.display.render import layout, result_pages
 from station.display.screens import (
     Check,
@@ -24,6 +25,8 @@ from station.display.screens import (
     VerifyingScreen,
 )
 from station.sim.citizens import generate_many
+from station.verify.passive import Passive
+from station.verify.verdict import Auth, Verification
 
 # Worst cases: long multi-part names, addresses with every kind of stacked mark.
 LONG_NAME = "Tôn Nữ Hoàng Thị Phương Quỳnh Diệu Ngọc Ánh"
@@ -35,16 +38,16 @@ LONG_ADDRESS = (
 LONG_ORIGIN = "Xã Ỷ La Ẩm Hạ, Huyện Đông Anh Ngọc Hồi, Tỉnh Thừa Thiên Huế"
 UNBROKEN = "Đườnggggggggggggggggggggggggggggggggggggggggggggggg"
 
-CHECKS = (
-    Check("Chữ ký chip (PA)", True),
-    Check("Chip thật (AA/CA)", True, "RSA"),
-    Check("QR khớp chip", True),
+# The result screens are what the station shows for these verdicts (station.display.outcome).
+VERIFIED = outcome_from_verification(Verification(Passive.OK, Auth.OK, Auth.OK, True))
+ATTENTION = outcome_from_verification(
+    Verification(Passive.UNTRUSTED_SIGNER, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED, True)
 )
-ATTENTION_CHECKS = (
-    Check("Chữ ký chip (PA)", True, "chưa có CSCA tin cậy"),
-    Check("Chip thật (AA/CA)", None, "chip không hỗ trợ"),
-    Check("QR khớp chip", True),
+FAILED = outcome_from_verification(
+    Verification(Passive.OK, Auth.OK, Auth.OK, False, mismatches=("date_of_birth",))
 )
+CHECKS = VERIFIED.checks
+ATTENTION_CHECKS = ATTENTION.checks
 
 
 def synthetic_face() -> bytes:
@@ -80,6 +83,7 @@ def screens() -> dict[str, Screen]:
     face = face_thumbnail(synthetic_face())
     out: dict[str, Screen] = {
         "idle": IdleScreen(SyncLink.ONLINE, 0),
+        "idle-connecting": IdleScreen(SyncLink.CONNECTING, 0),
         "idle-offline": IdleScreen(SyncLink.OFFLINE, 1234),
         "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False),
         "idle-refused": IdleScreen(SyncLink.ONLINE, 2, refused=12),
@@ -91,21 +95,17 @@ def screens() -> dict[str, Screen]:
     }
     for kind in ErrorKind:
         out[f"error-{kind.value}"] = ErrorScreen(kind)
-    out["result-verified"] = ResultScreen(
-        Verdict.VERIFIED, "Chip thật, dữ liệu khớp mã QR", person, CHECKS, face
-    )
-    out["result-attention"] = ResultScreen(
-        Verdict.ATTENTION, "Chữ ký đúng, chưa có CSCA tin cậy", person, ATTENTION_CHECKS
-    )
-    out["result-failed"] = ResultScreen(
-        Verdict.FAILED,
-        "QR và chip không khớp",
-        person,
-        (Check("QR khớp chip", False, "ngày sinh khác"),),
-        advice=ErrorKind.CHIP_MISMATCH,
-    )
+    for name, outcome, shown_face in (
+        ("verified", VERIFIED, face),
+        ("attention", ATTENTION, None),
+        ("failed", FAILED, None),
+    ):
+        out[f"result-{name}"] = ResultScreen(
+            outcome.verdict, outcome.reason, person, outcome.checks, shown_face,
+            advice=outcome.advice,
+        )  # fmt: skip
     out["result-revealed"] = ResultScreen(
-        Verdict.VERIFIED, "Chip thật", person, CHECKS, page=1, reveal_id=True
+        VERIFIED.verdict, VERIFIED.reason, person, CHECKS, page=1, reveal_id=True
     )
     return out
 

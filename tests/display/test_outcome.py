@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from station.display.outcome import (
+    OFFICER_REASONS,
     QR_ONLY_REASONS,
     outcome_from_verification,
     person_from_qr,
@@ -21,7 +22,9 @@ from station.verify.verdict import REASONS, Auth, Verification
 PERSON = Person("Lê Văn An", date(1990, 1, 2), "Nam", "001090012345")
 
 
-@pytest.mark.parametrize("reason", sorted({*REASONS.values(), *QR_ONLY_REASONS.values()}))
+@pytest.mark.parametrize(
+    "reason", sorted({*REASONS.values(), *OFFICER_REASONS.values(), *QR_ONLY_REASONS.values()})
+)
 @pytest.mark.parametrize("verdict", list(Verdict))
 def test_every_reason_fits_the_verdict_page(reason: str, verdict: Verdict) -> None:
     page = result_pages(ResultScreen(verdict, reason, PERSON))[0]
@@ -32,15 +35,16 @@ def test_verified() -> None:
     v = Verification(Passive.OK, Auth.OK, Auth.NOT_SUPPORTED, True)
     out = outcome_from_verification(v)
     assert out.verdict is Verdict.VERIFIED and out.advice is None
-    assert out.reason == v.reason_vi
-    assert [c.ok for c in out.checks] == [True, True, None, True]
+    assert out.reason == OFFICER_REASONS["verified"]
+    assert [c.ok for c in out.checks] == [True, True, True]  # AA or CA proves the chip
 
 
 def test_mismatch_is_failed_with_advice() -> None:
     v = Verification(Passive.OK, Auth.OK, Auth.NOT_SUPPORTED, False, mismatches=("date_of_birth",))
     out = outcome_from_verification(v)
     assert out.verdict is Verdict.FAILED and out.advice is ErrorKind.CHIP_MISMATCH
-    assert out.checks[-1].ok is False and "date_of_birth" in out.checks[-1].detail
+    assert out.checks[-1].ok is False and out.checks[-1].detail == "ngày sinh khác"
+    assert out.reason == "QR không khớp chip"
 
 
 def test_clone_is_failed_not_genuine() -> None:
@@ -53,6 +57,24 @@ def test_untrusted_signer_needs_attention() -> None:
     v = Verification(Passive.UNTRUSTED_SIGNER, Auth.OK, Auth.NOT_SUPPORTED, True)
     out = outcome_from_verification(v)
     assert out.verdict is Verdict.ATTENTION and out.checks[0].ok is None
+    assert out.reason == "Chưa cài chứng thư gốc của Bộ Công an"
+
+
+JARGON = ("PA", "AA", "CA", "CSCA", "SOD", "DG", "RSA", "ECDSA", "BAC", "PACE")
+
+
+@pytest.mark.parametrize("passive", list(Passive))
+@pytest.mark.parametrize("auth", list(Auth))
+@pytest.mark.parametrize("match", [True, False, None])
+def test_the_officer_reads_no_protocol_names(passive: Passive, auth: Auth, match: bool) -> None:
+    """Technical names stay in the record and the admin tools."""
+    mismatches = ("full_name", "sex") if match is False else ()
+    out = outcome_from_verification(Verification(passive, auth, auth, match, mismatches))
+    texts = [out.reason] + [f"{c.label} {c.detail}" for c in out.checks]
+    for text in texts:
+        words = set(text.replace("(", " ").replace(")", " ").replace(",", " ").split())
+        assert not words & set(JARGON), text
+        assert "_" not in text, text  # no record field names
 
 
 def test_qr_only_and_person_from_qr() -> None:
