@@ -117,6 +117,7 @@ ENGLISH = {
     "id_birth_year_mismatch": "the ID number does not match the birth year on the card",
     "parser_failure": "internal error while reading the QR code; scan again",
     "no_qr_found": "no QR code found in the image",
+    "qr_unreadable": "a QR code is in view but cannot be decoded (blurred, dirty or covered)",
 }
 UNREADABLE_VI = "Không đọc được tệp ảnh: "
 UNREADABLE_EN = "cannot read the image file: "

@@ -52,6 +52,7 @@ from station.flow.screens import (
 from station.flow.state import Read, Settings, State
 from station.ports import ButtonKind, Leds, Pattern
 from station.qr.models import QrResult, QrStatus
+from station.qr.payload import finding
 
 Result = tuple[State, list[Effect]]
 QUEUED_RESULT_S = 2.0  # how long a result stays when the next card is already waiting
@@ -219,9 +220,17 @@ def _on_qr_visible(state: State, ev: QrVisible) -> Result:
     return (state if state.card_here else replace(state, held=None)), []
 
 
+UNREADABLE_QR = QrResult(QrStatus.NO_QR, None, "", errors=(finding("qr_unreadable"),))
+
+
 def _on_unreadable(state: State, ev: QrUnreadable) -> Result:
+    """A QR in view that does not decode: a record says so (no personal data), then the
+    officer is told to straighten the card or clean the lens."""
     if state.phase is Phase.IDLE and state.held is None and not refuses_reads(state):
-        return _error(state, ErrorKind.QR_UNREADABLE, ev.now)
+        read = Read(
+            fingerprint(b"unreadable QR"), UNREADABLE_QR, None, error=ErrorKind.QR_UNREADABLE
+        )
+        return _store(replace(state, read=read, error=None, page=0), ev.now)
     return state, []
 
 
@@ -344,6 +353,8 @@ def _on_timer(state: State, ev: TimerFired) -> Result:
     if name in ("result", "error") and phase in (Phase.RESULT, Phase.ERROR):
         return _to_idle(state, now)
     if name == "no-qr" and phase is Phase.IDLE and state.chip_present and state.held is None:
+        if not state.health.camera:  # the camera is down: "turn it over" would be wrong
+            return state, []
         return _error(state, ErrorKind.NO_QR_CHIP, now)
     return state, []
 

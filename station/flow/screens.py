@@ -85,6 +85,8 @@ def screen_for(state: State) -> Screen:
         return ErrorScreen(ErrorKind.CARD_MOVED)
     if phase is Phase.VERIFYING or (phase is Phase.STORING and read.chip is not None):
         return VerifyingScreen()
+    if phase is Phase.STORING and read.error is not None:
+        return ErrorScreen(read.error)  # what went wrong is known; sound and LEDs follow
     if phase is Phase.STORING:
         return QrSeenScreen(chip=False)
     outcome = read.outcome

@@ -72,6 +72,7 @@ MESSAGES: dict[str, str] = {
     "id_sex_mismatch": "Số định danh không khớp với giới tính trên thẻ.",
     "id_birth_year_mismatch": "Số định danh không khớp với năm sinh trên thẻ.",
     "parser_failure": "Lỗi nội bộ khi đọc mã QR. Hãy quét lại.",
+    "qr_unreadable": "Thấy mã QR nhưng không đọc được (mờ, bẩn hoặc bị che).",
 }
 
 

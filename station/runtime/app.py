@@ -49,6 +49,7 @@ class Services:
     clock_state: CachedClockState | None = None
     on_record: RecordHook | None = None  # called after a record is on disk (demo, tests)
     notifier: ServiceNotifier | None = None
+    health_s: float = 30.0  # how often the clock and the store's room are checked again
 
 
 class Station:
@@ -90,7 +91,7 @@ class Station:
         if state.connecting:
             link = SyncLink.CONNECTING
         self.post(flow.SyncState(now, link, state.pending, state.refused))
-        self.post(flow.StoreState(now, self.services.outbox.is_full(state.pending)))
+        self.post(flow.StoreState(now, self.services.outbox.is_full_now()))
 
     # -- lifecycle ----------------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -112,9 +113,27 @@ class Station:
         pending = self.services.outbox.pending_count()
         link = SyncLink.CONNECTING if self._publisher is not None else SyncLink.DISABLED
         self.post(flow.SyncState(now, link, pending, self.services.outbox.refused_count()))
-        self.post(flow.StoreState(now, self.services.outbox.is_full(pending)))
+        self._post_store_and_clock()
+
+    def _post_store_and_clock(self) -> None:
+        now = self.clock()
+        self.post(flow.StoreState(now, self.services.outbox.is_full_now()))
         if self.services.clock_state is not None:
             self.post(flow.ClockState(now, self.services.clock_state.get().clock_set))
+
+    async def _recheck_health(self, stop: asyncio.Event) -> None:
+        """Clock and store again every ``health_s``: a clock set later, or room made in the
+        store, lifts the refusal of reads without a restart."""
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), self.services.health_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.to_thread(self._post_store_and_clock)
+            except Exception:  # a failing probe must not stop the counter
+                log.exception("health check failed")
 
     async def _stop_workers(self) -> None:
         self.devices.button.set_handler(None)
@@ -138,6 +157,7 @@ class Station:
         if notifier is not None:
             notifier.ready(f"idle, {self.services.outbox.pending_count()} records pending")
         stop_wait = asyncio.ensure_future(stop.wait())
+        health = asyncio.ensure_future(self._recheck_health(stop))
         try:
             while not stop.is_set():
                 get = asyncio.ensure_future(self._events.get())
@@ -148,6 +168,7 @@ class Station:
                 self._handle(get.result())
         finally:
             stop_wait.cancel()
+            health.cancel()
             if notifier is not None:
                 notifier.stopping("stopping: finishing the current write")
             # Let a record being written complete before anything shuts down.

@@ -8,6 +8,7 @@ imports and runs off the Pi on simulated parts with the same code path.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +75,8 @@ def make_display(cfg: Config, echo: Callable[[str], None] | None = None) -> Disp
         return LumaDisplay(cfg.display)
     section = cfg.display
     terminal = (echo or _terminal_echo) if section.terminal else None
-    return SimDisplay(png_dir=section.png_dir or None, echo=terminal)
+    columns = shutil.get_terminal_size().columns  # half-blocks need 128, Braille 64
+    return SimDisplay(png_dir=section.png_dir or None, echo=terminal, columns=columns)
 
 
 def make_gpio(cfg: Config) -> tuple[Indicators, Button]:
@@ -103,7 +105,7 @@ def make_reader(cfg: Config) -> tuple[ReaderOpener | None, EmulatorTransport | N
     field = EmulatorTransport(None)
 
     def open_sim() -> CardTransport:
-        return field
+        return field.reopen()  # raises TransportError while the simulated reader is unplugged
 
     return open_sim, field
 

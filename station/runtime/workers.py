@@ -102,6 +102,7 @@ class CameraWorker:
                 self._post(flow.QrSeen(now, result))
             unreadable = unreadable + 1 if self._qr.unreadable else 0
             if unreadable == self.UNREADABLE_FRAMES:  # once per damaged presentation
+                log.warning("a QR code is in view but cannot be decoded (%d frames)", unreadable)
                 self._post(flow.QrUnreadable(now))
 
 

@@ -271,6 +271,7 @@ class Broker:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C in the demo's terminal is ours to handle
             )
         ports = [p for p in (self.plain_port, self.tls_port, self.password_port) if p]
         deadline = time.monotonic() + timeout

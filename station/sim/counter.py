@@ -27,25 +27,31 @@ from station.sim.pki import TestPki, make_test_pki
 
 CardKind = Literal[
     "good",  # a genuine 2021 card: QR readable, chip opens with the QR-derived key
-    "smudged-qr",  # the printed QR cannot be decoded
+    "smudged-qr",  # the printed QR is seen but cannot be decoded
     "foreign-qr",  # a QR code of another kind (a URL) on the card
-    "card2024",  # 2024 card shown with its front up (QR on the back): chip only
-    "qr-only",  # QR readable, no chip answers (chip broken or reader disabled)
-    "cloned",  # QR fine, chip signed by an untrusted signer
-    "mismatch",  # the chip belongs to another citizen than the printed QR
+    "card2024",  # the back of a 2024 card: its QR has an undocumented format
+    "card2024-front",  # a 2024 card with its front up: a chip, but no QR in view
+    "qr-only",  # QR readable, no chip answers (chip broken)
+    "untrusted",  # genuine-looking, signed by a signer no installed anchor vouches for
+    "cloned",  # the signed data copied onto another chip: Active/Chip Authentication fail
+    "mismatch",  # the printed QR was altered (another name): it disagrees with the chip
+    "locked",  # the chip refuses every key derived from the QR (CAN and BAC)
+    "moved",  # lifted mid-read, then put back: the read resumes
     "other-can",  # genuine, but the chip's CAN is not the last 6 ID digits: PACE fails, BAC opens
 ]
 DEMO_MIX: tuple[CardKind, ...] = (
     "good",
-    "good",
     "smudged-qr",
-    "good",
-    "foreign-qr",
-    "good",
-    "cloned",
-    "good",
     "mismatch",
+    "untrusted",
+    "cloned",
+    "locked",
+    "foreign-qr",
+    "card2024-front",
     "card2024",
+    "qr-only",
+    "moved",
+    "other-can",
 )
 
 
@@ -57,6 +63,7 @@ class SimCard:
     citizen: SyntheticCitizen
     frame: Frame
     chip: EmulatedCard | None = field(repr=False)
+    put_back: EmulatedCard | None = field(default=None, repr=False)  # "moved": the chip again
 
 
 def full_chip(
@@ -65,15 +72,19 @@ def full_chip(
     misbehaviour: Misbehaviour = NORMAL,
     *,
     can: str | None = None,
+    cloned: bool = False,
 ) -> EmulatedCard:
     """An emulated CCCD chip with everything a real one answers: BAC, PACE, Active and
     Chip Authentication, over the citizen's signed file set. ``can``: the chip's CAN when it
-    is not the citizen's usual one (the last 6 digits of the ID)."""
+    is not the citizen's usual one (the last 6 digits of the ID). ``cloned``: the signed
+    files on a chip whose private keys are not the ones DG14/DG15 name."""
     from station.sim.emulator import auth, pace
 
     profile = build_profile(citizen, pki=pki)
     if can is not None:
         profile = dataclasses.replace(profile, can=can)
+    if cloned:
+        profile = auth.tamper(profile, wrong_aa_key=True, wrong_ca_key=True)
     card = EmulatedCard(profile, misbehaviour)
     pace.install(card)
     auth.install(card)
@@ -113,42 +124,52 @@ class CardFactory:
         self.pki: TestPki = make_test_pki("p256", name="Demo")
         self._rogue: TestPki | None = None
 
-    def _chip(
-        self, citizen: SyntheticCitizen, pki: TestPki, can: str | None = None
-    ) -> EmulatedCard:
-        return full_chip(citizen, pki, can=can)
+    def _other_can(self, citizen: SyntheticCitizen) -> str:
+        can = citizen.can
+        while can == citizen.can:
+            can = f"{self.rng.randrange(10**6):06d}"
+        return can
 
-    def make(self, kind: CardKind) -> SimCard:
-        citizen = generate(self.rng)
-        frame_seed = self.rng.randrange(1 << 30)
+    def _frame(self, printed: SyntheticCitizen, kind: CardKind) -> Frame:
         damage: frames.Damage | None = {
             "smudged-qr": "smudged",
             "foreign-qr": "url",
             "card2024": "card2024",
+            "card2024-front": "no-qr",
         }.get(kind)  # type: ignore[assignment]
-        frame = frames.card_frame(
-            citizen,
+        return frames.card_frame(
+            printed,
             self.size,
             module_px=self.rng.choice((4, 5)),
             angle=self.rng.uniform(-8, 8),
             noise=self.rng.uniform(0, 4),
             damage=damage,
-            seed=frame_seed,
+            seed=self.rng.randrange(1 << 30),
         )
-        chip: EmulatedCard | None
+
+    def _chip(self, kind: CardKind, citizen: SyntheticCitizen) -> EmulatedCard | None:
         if kind == "qr-only":
-            chip = None
-        elif kind == "cloned":
+            return None
+        if kind == "untrusted":
             if self._rogue is None:
                 self._rogue = make_test_pki("p256", name="Rogue")
-            chip = self._chip(citizen, self._rogue)
-        elif kind == "mismatch":
-            chip = self._chip(generate(self.rng), self.pki)
-        elif kind == "other-can":
-            can = citizen.can
-            while can == citizen.can:
-                can = f"{self.rng.randrange(10**6):06d}"
-            chip = self._chip(citizen, self.pki, can)
-        else:
-            chip = self._chip(citizen, self.pki)
-        return SimCard(kind, citizen, frame, chip)
+            return full_chip(citizen, self._rogue)
+        if kind == "cloned":
+            return full_chip(citizen, self.pki, cloned=True)
+        if kind == "locked":
+            wrong = Misbehaviour(wrong_key=True)
+            return full_chip(citizen, self.pki, wrong, can=self._other_can(citizen))
+        if kind == "moved":
+            return full_chip(citizen, self.pki, Misbehaviour(lost_after_bytes=3000))
+        if kind == "other-can":
+            return full_chip(citizen, self.pki, can=self._other_can(citizen))
+        return full_chip(citizen, self.pki)
+
+    def make(self, kind: CardKind) -> SimCard:
+        citizen = generate(self.rng)
+        printed = citizen
+        if kind == "mismatch":  # same ID and birth date (the chip opens), another name
+            printed = dataclasses.replace(citizen, full_name=generate(self.rng).full_name)
+        chip = self._chip(kind, citizen)
+        put_back = full_chip(citizen, self.pki) if kind == "moved" else None
+        return SimCard(kind, printed, self._frame(printed, kind), chip, put_back)

@@ -5,7 +5,12 @@ reader with BAC/PACE and secure messaging, verification, flow, screens, durable 
 MQTT publisher); only the devices are simulated (``station.sim``): a camera scene showing
 synthetic cards, an emulated chip in the reader's field, an in-memory OLED drawn in the
 terminal and saved as PNGs. A real mosquitto is started on loopback (TLS, client
-certificates) with a ward receiver that stores records and acknowledges them.
+certificates) with a ward receiver that stores records and acknowledges them. The tour
+(``station.sim.tour``) shows every card kind and device fault the README lists; the
+summary counts each kind. Ctrl-C stops it and prints the summary too.
+
+The parts are started by small functions (``start_ward``, ``start_station``) so that more
+services can be started beside them.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from station import config as config_mod
-from station import flow
 from station.runtime.app import Services, Station
 from station.runtime.wiring import open_devices
-from station.sim.counter import DEMO_MIX, CardFactory, CardKind, SimCard, SimCounter
+from station.sim.counter import DEMO_MIX, CardFactory, SimCounter
+from station.sim.tour import FAULTS, DemoClock, Seen, Step, TourDriver, record_line
 
 if TYPE_CHECKING:
     from station.sim.broker import Broker
+    from station.sync.outbox import Outbox
+    from station.ward.receiver import WardReceiver
 
 log = logging.getLogger(__name__)
 
 STATION_ID = "demo-01"
-SETTLE_S = 12.0  # longest a card may take to reach its result screen
+# Every card kind, then every fault of the station's own parts.
+DEMO_TOUR: tuple[Step, ...] = (*DEMO_MIX, *FAULTS)
 
 
 @dataclass
@@ -43,6 +51,8 @@ class DemoReport:
     cards: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     delivered: set[str] = field(default_factory=set)
+    steps: list[Seen] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def demo_config(out: Path, *, terminal: bool) -> config_mod.Config:
@@ -63,57 +73,69 @@ def _install_trust(cfg: config_mod.Config, factory: CardFactory, tmp: Path) -> N
     import_file(cfg.trust_dir, csca)
 
 
-def _summary_line(record: dict[str, Any]) -> str:
-    verification = record.get("verification") or {}
-    level = verification.get("level", "-")
-    return (
-        f"record {record['record_id']}  status={record['status']:<12} "
-        f"source={record['source']:<8} verification={level}"
+def _fresh_out_dir(out_dir: Path) -> None:
+    shutil.rmtree(out_dir / "station", ignore_errors=True)
+    shutil.rmtree(out_dir / "screens", ignore_errors=True)
+    (out_dir / "ward.sqlite").unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def start_ward(broker: Broker, cfg: config_mod.Config, ward_db: Path) -> WardReceiver:
+    """The ward receiver on the demo's broker, with the station's key enrolled."""
+    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+    from station.ward.db import WardDB
+    from station.ward.receiver import WardReceiver
+
+    key = load_or_create_signing_key(*key_paths(cfg))
+    db = WardDB(ward_db)
+    db.enroll(STATION_ID, public_key_text(key.public_key()))
+    db.close()
+    ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), ward_db)
+    ward.start()
+    ward.ready.wait(10)
+    return ward
+
+
+def start_station(
+    cfg: config_mod.Config, clock: DemoClock, *, terminal: bool, out: Callable[[str], None]
+) -> tuple[Station, Outbox, SimCounter]:
+    """The real station on simulated devices (not yet running: ``station.run(stop)``)."""
+    from station.audit import AuditLog
+    from station.runtime.clock import CachedClockState
+    from station.sync.outbox import Outbox
+    from station.sync.publisher import Publisher
+
+    audit = AuditLog(cfg.data_dir / "audit.log")
+    outbox = Outbox.from_config(cfg, audit=audit)
+    devices = open_devices(cfg, echo=out if terminal else None)
+    assert devices.scene is not None
+    services = Services(
+        outbox=outbox,
+        publisher_factory=lambda on_state: Publisher.from_config(cfg, outbox, on_state=on_state),
+        audit=audit,
+        clock_state=CachedClockState(max_age_s=0.2, probe=clock.probe),
+        health_s=0.5,  # the tour breaks and repairs parts every few seconds
     )
-
-
-class DemoDriver:
-    """Places each card, waits for the station to finish with it, takes it away."""
-
-    def __init__(self, station: Station, counter: SimCounter, out: Callable[[str], None]) -> None:
-        self.station = station
-        self.counter = counter
-        self.out = out
-        self.stored = asyncio.Event()
-
-    def on_record(self, record: dict[str, Any]) -> None:
-        self.out("  -> " + _summary_line(record))
-        self.out(f"     stored durably in {self.station.cfg.store_path}")
-        self.stored.set()
-
-    async def _phase_settles(self, timeout: float) -> None:
-        """Until the card reached a result or error screen (or nothing will happen)."""
-        deadline = time.monotonic() + timeout
-        seen_busy = False
-        while time.monotonic() < deadline:
-            state = self.station.state
-            phase = state.phase if state is not None else flow.Phase.IDLE
-            if phase in (flow.Phase.RESULT, flow.Phase.ERROR):
-                await asyncio.sleep(1.0)  # let the officer read it
-                return
-            seen_busy = seen_busy or phase is not flow.Phase.IDLE
-            await asyncio.sleep(0.05)
-        if not seen_busy:
-            self.out("  (the station saw no QR code it could read on this card)")
-
-    async def present(self, index: int, card: SimCard) -> None:
-        self.out(f"card {index}: {card.kind} card placed on the station")
-        self.stored.clear()
-        self.counter.place(card)
-        await self._phase_settles(SETTLE_S)
-        self.counter.remove()
-        await asyncio.sleep(0.6)
+    return Station(cfg, devices, services), outbox, SimCounter(devices.scene, devices.field)
 
 
 async def _wait_delivered(outbox: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and outbox.pending_count() > 0:
         await asyncio.sleep(0.1)
+
+
+async def _tour(
+    driver: TourDriver, factory: CardFactory, steps: int | None, mix: Sequence[Step],
+    report: DemoReport,
+) -> None:  # fmt: skip
+    index = 0
+    while steps is None or index < steps:
+        seen = Seen(mix[index % len(mix)])
+        index += 1
+        report.steps.append(seen)  # before it ends: a Ctrl-C summary shows it too
+        report.cards = index
+        await driver.step(index, seen, factory)
 
 
 async def run_demo(
@@ -123,25 +145,22 @@ async def run_demo(
     out_dir: Path,
     terminal: bool,
     out: Callable[[str], None],
-    mix: Sequence[CardKind] = DEMO_MIX,
+    mix: Sequence[Step] = DEMO_TOUR,
     on_broker: Callable[[Broker], None] | None = None,
+    report: DemoReport | None = None,
 ) -> DemoReport:
-    """Present ``cards`` cards (None: forever) of the kinds in ``mix``, in turn."""
-    from station.audit import AuditLog
-    from station.runtime.clock import CachedClockState
-    from station.sim.broker import Broker
-    from station.sync.outbox import Outbox
-    from station.sync.publisher import Publisher
-    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-    from station.ward.db import WardDB
-    from station.ward.receiver import WardReceiver
+    """Present ``cards`` steps (None: until cancelled) of the tour ``mix``, in turn.
 
-    shutil.rmtree(out_dir / "station", ignore_errors=True)
-    shutil.rmtree(out_dir / "screens", ignore_errors=True)
-    (out_dir / "ward.sqlite").unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = DemoReport(screens_dir=out_dir / "screens", ward_db=out_dir / "ward.sqlite")
+    ``report`` is filled as the tour goes, so a caller interrupted (Ctrl-C) still has it.
+    """
+    from station.runtime.clock import clock_state
+    from station.sim.broker import Broker
+    from station.ward.db import WardDB
+
+    _fresh_out_dir(out_dir)
+    report = report or DemoReport(screens_dir=out_dir / "screens", ward_db=out_dir / "ward.sqlite")
     factory = CardFactory(seed)
+    clock = DemoClock(clock_state())
     with tempfile.TemporaryDirectory(prefix="station-demo-") as tmp_name:
         tmp = Path(tmp_name)
         with Broker(tmp / "broker", clients=(STATION_ID, "ward")) as broker:
@@ -150,70 +169,62 @@ async def run_demo(
             if on_broker is not None:
                 on_broker(broker)
             _install_trust(cfg, factory, tmp)
-            key = load_or_create_signing_key(*key_paths(cfg))
-            db = WardDB(report.ward_db)
-            db.enroll(STATION_ID, public_key_text(key.public_key()))
-            db.close()
-            ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), report.ward_db)
-            ward.start()
-            ward.ready.wait(10)
-            audit = AuditLog(cfg.data_dir / "audit.log")
-            outbox = Outbox.from_config(cfg, audit=audit)
-            devices = open_devices(cfg, echo=(lambda text: out(text)) if terminal else None)
-            assert devices.scene is not None
-            counter = SimCounter(devices.scene, devices.field)
-            services = Services(
-                outbox=outbox,
-                publisher_factory=lambda on_state: Publisher.from_config(
-                    cfg, outbox, on_state=on_state
-                ),
-                audit=audit,
-                clock_state=CachedClockState(),
-            )
-            station = Station(cfg, devices, services)
-            driver = DemoDriver(station, counter, out)
+            ward = start_ward(broker, cfg, report.ward_db)
+            station, outbox, counter = start_station(cfg, clock, terminal=terminal, out=out)
+            driver = TourDriver(station, counter, clock, out)
 
             def on_record(record: dict[str, Any]) -> None:
                 report.records.append(record)
                 driver.on_record(record)
 
-            services.on_record = on_record
+            station.services.on_record = on_record
             stop = asyncio.Event()
             runner = asyncio.ensure_future(station.run(stop))
             try:
                 await asyncio.sleep(0.5)
-                index = 0
-                while cards is None or index < cards:
-                    kind = mix[index % len(mix)]
-                    index += 1
-                    await driver.present(index, factory.make(kind))
-                    report.cards = index
+                await _tour(driver, factory, cards, mix, report)
                 out("waiting for the ward server to acknowledge every record ...")
                 await _wait_delivered(outbox, 30.0)
             finally:
                 stop.set()
                 await runner
-                devices.close()
+                station.devices.close()
                 outbox.close()
                 ward.stop()
-            db = WardDB(report.ward_db)
-            report.delivered = set(db.record_ids())
-            db.close()
+                db = WardDB(report.ward_db)
+                report.delivered = set(db.record_ids())
+                db.close()
     return report
+
+
+def summary(report: DemoReport) -> list[str]:
+    """Each kind presented, how often, what the station showed and recorded."""
+    lines = [
+        f"{report.cards} steps of the tour{' (stopped by Ctrl-C)' if report.interrupted else ''}:"
+    ]
+    kinds: dict[str, list[Seen]] = {}
+    for seen in report.steps:
+        kinds.setdefault(seen.step, []).append(seen)
+    for kind, seens in kinds.items():
+        last = seens[-1]
+        shown = " -> ".join(last.shown) or "(nothing: no QR code in view)"
+        records = "; ".join(record_line(r) for r in last.records) or "no record"
+        lines.append(f"  {kind:17} {len(seens):3}x  {shown}  [{records}]")
+    delivered = sum(1 for r in report.records if r["record_id"] in report.delivered)
+    waiting = len(report.records) - delivered
+    lines.append(
+        f"{len(report.records)} records stored, {delivered} delivered to the ward "
+        f"(acknowledged), {waiting} still waiting in the outbox"
+    )
+    return lines
 
 
 def print_report(report: DemoReport, out: Callable[[str], None]) -> None:
     out("")
-    out(f"{report.cards} cards presented, {len(report.records)} records stored")
-    for record in report.records:
-        where = (
-            "delivered to the ward (acknowledged)"
-            if record["record_id"] in report.delivered
-            else "still pending in the outbox"
-        )
-        out(f"  {_summary_line(record)}  {where}")
+    for line in summary(report):
+        out(line)
     out(f"OLED screens as PNG: {report.screens_dir}")
-    out(f"ward database: {report.ward_db}")
+    out(f"ward database: {report.ward_db} (station ward list --db {report.ward_db})")
 
 
 def main(cards: int | None, *, seed: int, out_dir: Path, terminal: bool) -> int:
@@ -221,11 +232,14 @@ def main(cards: int | None, *, seed: int, out_dir: Path, terminal: bool) -> int:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
+    report = DemoReport(screens_dir=out_dir / "screens", ward_db=out_dir / "ward.sqlite")
     try:
-        report = asyncio.run(
-            run_demo(cards, seed=seed, out_dir=out_dir, terminal=terminal, out=out)
+        asyncio.run(
+            run_demo(cards, seed=seed, out_dir=out_dir, terminal=terminal, out=out, report=report)
         )
     except KeyboardInterrupt:
+        report.interrupted = True
+        print_report(report, out)
         return 130
     print_report(report, out)
     missing = [r for r in report.records if r["record_id"] not in report.delivered]

@@ -10,7 +10,8 @@ out of the frame; the QR itself is always inside it. Everything is deterministic
 ``damage`` makes the frames the station must cope with:
 
 - ``"covered"``: a thumb over half the QR and a finder pattern (does not decode);
-- ``"smudged"``: the QR smeared and washed out (does not decode);
+- ``"smudged"``: the QR's data smeared and washed out, its finder patterns intact (a QR
+  is seen but does not decode);
 - ``"url"``: a QR of another kind (a web address) -> unrecognised payload;
 - ``"card2024"``: the back of a 2024 card, QR with an undocumented payload -> unrecognised;
 - ``"no-qr"``: a card front without any QR code (as on 2024 cards) -> nothing decodes.
@@ -263,13 +264,13 @@ def _damage_card(card: _Card, damage: Damage | None, module_px: int) -> Image.Im
     if damage == "covered":  # a thumb from the lower left: half the QR and a finder pattern
         thumb = Image.new("L", image.size, 150)
         return Image.composite(thumb, image, _qr_region_mask(card, (-0.35, 0.25, 0.6, 1.45)))
-    if damage == "smudged":
+    if damage == "smudged":  # a greasy thumb across the data: the finder patterns survive
         left, top, right, bottom = card.qr_box
+        side = right - left
         smeared = image.filter(ImageFilter.BoxBlur(module_px * 3)).point(lambda v: 150 + v // 3)
         mask = Image.new("L", image.size, 0)
-        ImageDraw.Draw(mask).rectangle(
-            (left - module_px, top - module_px, right + module_px, bottom + module_px), fill=255
-        )
+        band = (left + side * 0.28, top + side * 0.28, right - side * 0.08, bottom - side * 0.08)
+        ImageDraw.Draw(mask).ellipse(band, fill=255)
         return Image.composite(smeared, image, mask)
     return image
 

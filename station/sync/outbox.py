@@ -332,6 +332,15 @@ class Outbox:
         """Whether ``pending`` waiting records leave no room for a new read."""
         return is_full(pending, self.max_records)
 
+    def is_full_now(self) -> bool:
+        """Whether a new read would be refused now: too many waiting, or too little disk."""
+        if self.is_full(self.pending_count()):
+            return True
+        try:
+            return shutil.disk_usage(self.path).free < self.min_free_bytes
+        except OSError:
+            return False  # the append itself reports a store that cannot be used
+
     def _check_room(self) -> None:
         if self.is_full(len(self._index)):
             raise StoreFull(f"outbox full: {len(self._index)} records wait (store.max_records)")

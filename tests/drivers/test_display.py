@@ -100,3 +100,18 @@ def test_luma_adapter_reports_missing_spi() -> None:
         assert "sh1106 OLED on spi0.1" in str(exc)
     else:  # pragma: no cover - a Pi with the panel on SPI
         pytest.skip("an SPI OLED is attached")
+
+
+def test_terminal_view_fits_the_terminal() -> None:
+    from station.drivers.display_sim import terminal_text, to_braille
+
+    image = render(IdleScreen())
+    narrow = terminal_text(image, 80)
+    lines = narrow.split("\n")
+    assert narrow == to_braille(image)
+    assert len(lines) == 16 and all(len(line) == 64 for line in lines)  # 2:1 like the panel
+    assert all(0x2800 <= ord(ch) <= 0x28FF for ch in narrow.replace("\n", ""))
+    assert terminal_text(image, 128) == to_halfblocks(image)
+    # every lit pixel is a dot: the same count of dots as pixels
+    dots = sum(bin(ord(ch) - 0x2800).count("1") for ch in narrow.replace("\n", ""))
+    assert dots == sum(1 for p in image.convert("1").getdata() if p)

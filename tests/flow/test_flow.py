@@ -193,7 +193,14 @@ def test_other_or_broken_qr_is_stored_then_explained(status: QrStatus, kind: Err
 def test_unreadable_qr_and_no_qr_with_chip() -> None:
     st = Station()
     st.send(QrUnreadable(st.now))
+    store = st.last(StoreRecord)  # a record says a QR was seen and could not be read
+    assert isinstance(store, StoreRecord) and store.qr.status is QrStatus.NO_QR
+    assert [e.code for e in store.qr.errors] == ["qr_unreadable"] and store.chip is None
     assert st.screen == ErrorScreen(ErrorKind.QR_UNREADABLE)
+    assert not plays(st.effects)  # the sound follows the stored record
+    st.send(StoreDone(st.now, store.job))
+    assert st.screen == ErrorScreen(ErrorKind.QR_UNREADABLE)
+    assert plays(st.effects) == [Pattern.ERROR]
     st.advance(st.settings.error_s + 0.1)
     st.send(CardPresent(st.now))  # a chip, but no QR (2024 card face down)
     st.advance(st.settings.no_qr_s + 0.1)

@@ -142,7 +142,7 @@ def test_same_card_left_on_the_counter_is_one_record(
 
 
 def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory) -> None:
-    station.counter.place(factory.make("cloned"))
+    station.counter.place(factory.make("untrusted"))
     wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.ATTENTION
