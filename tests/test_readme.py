@@ -102,3 +102,14 @@ def test_screen_captions_match_what_the_png_shows() -> None:
         text = " ".join(op.text for op in shown[name].ops if hasattr(op, "text"))
         for words in CAPTIONS[name]:
             assert words in text, f"{name}.png does not show {words!r}: {text!r}"
+
+
+def test_the_first_parse_qr_example_is_a_card_valid_today() -> None:
+    import shlex
+
+    from station.qr.payload import parse_payload
+
+    lines = [ln for ln in "\n".join(_blocks("sh")).splitlines() if "bin/station parse-qr '" in ln]
+    first = shlex.split(lines[0].split("#")[0])[-1]
+    result = parse_payload(first)
+    assert result.status == "ok" and result.warnings == (), result.warnings
