@@ -207,6 +207,18 @@ enable_unit() {
   fi
 }
 
+# The line to run on the ward server, as `station keygen` prints it (the key exists by now).
+enrol_line() {
+  local station line
+  station="$(st_prefix)/.venv/bin/station"
+  line="$(as_root "$station" keygen --config "$(st_etc)/station.toml" --data-dir "$(st_data)" \
+    2>/dev/null | grep '^station ward enroll ' || true)"
+  if [ -z "$line" ]; then  # an old build without keygen: the host name is the default id
+    line="station ward enroll $(hostname -s) $(as_root cat "$(st_data)/station_ed25519.pub")"
+  fi
+  printf '%s' "$line"
+}
+
 pi_install() {
   if is_pi; then log "installing on: $(pi_model)"; else
     log "not a Raspberry Pi ($(pi_model || true)): Pi-only steps are skipped"; fi
@@ -220,7 +232,14 @@ pi_install() {
   generate_keys
   install_unit
   enable_unit
-  log "installed. Check the box with: sudo -u $STATION_USER $(st_prefix | sed "s#^$(st_root)##")/.venv/bin/station doctor"
+  local bin
+  bin="$(st_prefix | sed "s#^$(st_root)##")/.venv/bin/station"
+  log "installed. What is left (docs/admin.md has the whole path, step by step):"
+  log "  - set [station] id and [mqtt] in /etc/station/station.toml (sudo nano ...), then"
+  log "    print the enrol line again: sudo -u $STATION_USER $bin keygen --config /etc/station/station.toml"
+  log "  - check the box: sudo -u $STATION_USER $bin doctor"
+  log "  - on the ward server, enrol this station's signing key (with the id set above):"
+  log "    $(enrol_line)"
 }
 
 pi_uninstall() {

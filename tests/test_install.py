@@ -114,7 +114,10 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
     assert "not a Raspberry Pi: skipping python3-picamera2 i2c-tools" in first.stderr
     assert "not a Raspberry Pi: skipping I2C/SPI enable" in first.stderr
     assert "group spi does not exist here" in first.stderr
-    assert "station ward enroll " in first.stderr  # what the admin runs on the ward server
+    # what the admin runs on the ward server: printed again as the very last line
+    last = first.stderr.strip().splitlines()[-1].strip().removeprefix("[setup]").strip()
+    pub_text = (root / "var/lib/station/station_ed25519.pub").read_text().strip()
+    assert last.startswith("station ward enroll ") and last.endswith(" " + pub_text), last
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert not any("picamera2" in c for c in calls)
     assert calls[-1] == "venv []"

@@ -113,3 +113,46 @@ def test_the_first_parse_qr_example_is_a_card_valid_today() -> None:
     first = shlex.split(lines[0].split("#")[0])[-1]
     result = parse_payload(first)
     assert result.status == "ok" and result.warnings == (), result.warnings
+
+
+ADMIN = (ROOT / "docs" / "admin.md").read_text(encoding="utf-8")
+PLACEHOLDERS = {"<KEY>": "GVvxqjmDYIeUYaVqzPo2nKsmSnD0SK8n8Xt4jdaAv2I=", "<RECORD_ID>": "some-id"}
+
+
+def _station_commands(text: str) -> list[list[str]]:
+    import shlex
+
+    out = []
+    for line in text.splitlines():
+        line = line.strip().strip("`")
+        if "bin/station " not in line or line.startswith("|"):
+            continue
+        command = line[line.index("bin/station ") + len("bin/station ") :].split("  #")[0]
+        for name, value in PLACEHOLDERS.items():
+            command = command.replace(name, value)
+        out.append(shlex.split(command.split(" | ")[0].split(" && ")[0]))
+    return out
+
+
+def test_every_command_of_the_admin_walkthrough_parses() -> None:
+    commands = _station_commands(ADMIN)
+    assert len(commands) >= 12
+    parser = build_parser()
+    for argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            if exc.code == 0:  # --version, --help
+                continue
+            raise AssertionError(f"docs/admin.md: `station {' '.join(argv)}` does not parse") from exc
+
+
+def test_admin_walkthrough_runs_as_the_station_user_and_in_order() -> None:
+    for line in ADMIN.splitlines():
+        if "/opt/station/.venv/bin/station " in line and any(
+            verb in line for verb in ("doctor", "trust ", "keygen", "outbox", "readers")
+        ):
+            assert "sudo -u station " in line, line  # the data folder is 0700, user station
+    steps = [int(n) for n in re.findall(r"^## (\d+)\.", ADMIN, flags=re.M)]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 10
+    assert "](docs/admin.md)" in README
