@@ -144,7 +144,8 @@ def test_every_command_of_the_admin_walkthrough_parses() -> None:
         except SystemExit as exc:
             if exc.code == 0:  # --version, --help
                 continue
-            raise AssertionError(f"docs/admin.md: `station {' '.join(argv)}` does not parse") from exc
+            shown = " ".join(argv)
+            raise AssertionError(f"docs/admin.md: `station {shown}` does not parse") from exc
 
 
 def test_admin_walkthrough_runs_as_the_station_user_and_in_order() -> None:
