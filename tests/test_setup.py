@@ -79,6 +79,6 @@ def test_demo_again_runs_the_station(tmp_path: Path) -> None:
     done = setup_sh("demo", "--cards", "2", "--seed", "11", "--out", str(out), "--no-terminal")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "installing" not in done.stderr
-    assert "2 cards presented, 2 records stored" in done.stdout
-    assert done.stdout.count("delivered to the ward (acknowledged)") == 2
+    assert "2 steps of the tour:" in done.stdout
+    assert "2 records stored, 2 delivered to the ward (acknowledged), 0 still" in done.stdout
     assert (out / "ward.sqlite").exists() and any((out / "screens").glob("*.png"))

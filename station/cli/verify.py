@@ -51,13 +51,14 @@ def _verify(args: argparse.Namespace) -> int:
     from station.verify.trust import TrustStore
 
     at = None if args.at is None else datetime.combine(args.at, time(0), tzinfo=UTC)
+    qr = _qr(args.qr)  # a usage error before any file is read
     store = TrustStore.load(resolve_trust_dir(args))
     files = _dump(args.dir)
     try:  # no card: Active and Chip Authentication cannot run (no session)
         read = ChipRead.from_files(files, access="offline", key_source="dump")
     except ValueError as exc:  # LdsError: a malformed DG1, DG2 or DG13
         raise CliError(f"{args.dir}: {exc}") from None
-    result = verify_chip(read, _qr(args.qr), store, at=at)
+    result = verify_chip(read, qr, store, at=at)
     if args.json:
         out = {"verification": result.to_json(), "reason": result.reason_vi,
                "findings": list(result.findings)}  # fmt: skip

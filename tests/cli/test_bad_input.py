@@ -149,7 +149,7 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         (["verify", str(f.missing), "--trust-dir", str(f.root / "t")], 2, str(f.missing)),
         (["verify", str(f.garbage), "--trust-dir", str(f.root / "t")], 2, str(f.garbage)),
         (["verify", str(f.data), "--trust-dir", str(f.root / "t")], 2, "no card files"),
-        (["verify", str(f.folder), "--trust-dir", str(f.root / "t")], 1, "FAILED"),
+        (["verify", str(f.folder), "--trust-dir", str(f.root / "t")], 1, "parsing DG1"),
         (["verify", str(f.folder), "--at", "2012-13-45"], 2, "--at"),
         (["verify", str(f.folder), "--qr", "garbage"], 2, "--qr"),
         (["verify", str(f.folder), "--trust-dir", str(f.garbage)], 2, "--trust-dir"),

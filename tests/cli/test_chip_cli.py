@@ -39,6 +39,8 @@ def test_read_chip_errors_are_one_line(
     key = f"{p.document_number},{p.date_of_birth},{p.date_of_expiry}"
     assert main(["read-chip", "--reader", "Virtual PCD 00 00", "--mrz-key", key]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("read-chip: BAC failed in EXTERNAL AUTHENTICATE") and "6300" in err
+    assert (
+        err.startswith("station read-chip: BAC failed in EXTERNAL AUTHENTICATE") and "6300" in err
+    )
     assert "\n" not in err
     assert main(["read-chip", "--id", "123", "--dob", "2000-01-01"]) == 2

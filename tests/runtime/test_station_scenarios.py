@@ -154,7 +154,7 @@ def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory
     [
         ("foreign-qr", ErrorKind.QR_OTHER),
         ("card2024", ErrorKind.QR_OTHER),  # its QR payload is not documented
-        ("mismatch", ErrorKind.CHIP_LOCKED),  # another citizen's chip: the QR key fails
+        ("locked", ErrorKind.CHIP_LOCKED),  # no key the QR gives opens the chip
     ],
 )
 def test_wrong_side_or_other_qr(
