@@ -359,6 +359,27 @@ class ConfigMissing(ConfigError):
     """The config file does not exist or cannot be read at all."""
 
 
+def bounded_number(
+    kind: type[int] | type[float], lo: float, hi: float | None = None
+) -> typing.Callable[[str], Any]:
+    """A command-line ``type`` (argparse): a number of ``kind`` in [lo, hi], refused with the
+    same words as a config option out of bounds (argparse names the option)."""
+    import argparse
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            limits = f"at least {lo:g}" if hi is None else f"between {lo:g} and {hi:g}"
+            raise argparse.ArgumentTypeError(f"must be {limits}, got {text!r}")
+        return value
+
+    return parse
+
+
 def replace(cfg: Config, section: str, **changes: Any) -> Config:
     """A copy of ``cfg`` with options of one section changed (for tests and the demo)."""
     return dataclasses.replace(
@@ -405,6 +426,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigMissing",
+    "bounded_number",
     "from_mapping",
     "load",
     "render_defaults",

@@ -13,10 +13,14 @@ import argparse
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from station.config import bounded_number as bounded  # command-line numbers, config's rule
 
 if TYPE_CHECKING:
     from station.config import Config
+
+__all__ = ["FAILED", "USAGE", "CliError", "bounded", "duration", "iso_date", "load_config"]
 
 FAILED = 1
 USAGE = 2
@@ -60,25 +64,6 @@ def iso_date(option: str) -> Callable[[str], date]:
     return parse
 
 
-def bounded(
-    kind: type[int] | type[float], lo: float, hi: float | None = None
-) -> Callable[[str], Any]:
-    """An argparse ``type``: a number of ``kind`` in [lo, hi], with a message saying so."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if value < lo or (hi is not None and value > hi):
-            limits = f"at least {lo:g}" if hi is None else f"between {lo:g} and {hi:g}"
-            raise argparse.ArgumentTypeError(f"must be {limits}, got {text!r}")
-        return value
-
-    return parse
-
-
 def duration(seconds: float) -> str:
     """A duration in the unit that fits: ``45 s``, ``12 min``, ``3.5 h``, ``4.2 days``."""
     if seconds < 90:
@@ -88,8 +73,3 @@ def duration(seconds: float) -> str:
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
-
-
-def bilingual(vi: str, en: str) -> str:
-    """An admin's line in both languages: Vietnamese first, as the officers read it."""
-    return f"{vi} / {en}"

@@ -20,6 +20,7 @@ import sqlite3
 import sys
 from typing import TYPE_CHECKING, Any
 
+from station.config import bounded_number
 from station.record import iso_local
 
 if TYPE_CHECKING:
@@ -60,14 +61,14 @@ def register(subparsers: Subparsers) -> None:
     )
     serve.add_argument(
         "--retention-days",
-        type=_number(float, 0.01),
+        type=bounded_number(float, 0.01),
         default=None,
         metavar="DAYS",
         help="delete records older than this (default: keep every record)",
     )
     serve.add_argument(
         "--reconnect-max",
-        type=_number(float, 0.2, 3600),
+        type=bounded_number(float, 0.2, 3600),
         default=5.0,
         metavar="SECONDS",
         help="longest wait between reconnects to the broker (default 5)",
@@ -88,7 +89,7 @@ def register(subparsers: Subparsers) -> None:
     lst.add_argument("--station", default=None, metavar="ID", help="only this station's records")
     lst.add_argument(
         "--limit",
-        type=_number(int, 1),
+        type=bounded_number(int, 1),
         default=None,
         metavar="N",
         help="only the N most recent records (default: all)",
@@ -117,22 +118,6 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db", default="ward.sqlite", metavar="FILE", help="ward database (default ward.sqlite)"
     )
-
-
-def _number(kind: type[int] | type[float], lo: float, hi: float | None = None) -> Any:
-    """An argparse type: a number of ``kind`` in [lo, hi], refused with a clear message."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if value < lo or (hi is not None and value > hi):
-            limit = f"at least {lo:g}" if hi is None else f"between {lo:g} and {hi:g}"
-            raise argparse.ArgumentTypeError(f"must be {limit}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _fail(command: str, message: str, status: int = 1) -> int:

@@ -80,6 +80,12 @@ def check(argv: list[str], status: int, names: str, capsys: pytest.CaptureFixtur
 def cases(f: Files) -> list[tuple[list[str], int, str]]:
     """(argv, exit status, what the message must name)."""
     db = str(f.garbage)
+    chip = ["read-chip", "--id", "001099012345", "--dob", "1999-03-15"]
+    trust = ["--trust-dir", str(f.root / "t")]
+    imp = ["trust", "import", *trust]
+    tls = ["ward", "serve", "--broker", "mqtts://127.0.0.1:1", "--db", db]
+    plain = ["ward", "serve", "--broker", "mqtt://127.0.0.1:1"]
+    enroll = ["ward", "enroll", "--db", str(f.root / "w.sqlite")]
     return [
         # config files
         (["run", "--config", str(f.missing)], 2, str(f.missing)),
@@ -95,19 +101,7 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         (["doctor", "--config", str(f.missing)], 2, str(f.missing)),
         (["doctor", "--config", str(f.invalid)], 1, "camera.width"),
         (["trust", "list", "--config", str(f.missing)], 2, str(f.missing)),
-        (
-            [
-                "read-chip",
-                "--id",
-                "001099012345",
-                "--dob",
-                "1999-03-15",
-                "--config",
-                str(f.missing),
-            ],
-            2,
-            str(f.missing),
-        ),
+        ([*chip, "--config", str(f.missing)], 2, str(f.missing)),
         # QR
         (["scan-qr", str(f.missing)], 1, "no such file"),
         (["scan-qr", str(f.folder)], 1, "folder"),
@@ -120,46 +114,24 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         (["read-chip", "--mrz-key", "abc"], 2, "--mrz-key"),
         (["read-chip", "--qr", "garbage"], 2, "--qr"),
         (["read-chip", "--qr", "x", "--id", "1"], 2, "not allowed with"),
-        (
-            ["read-chip", "--id", "001099012345", "--dob", "1999-03-15", "--files", "DG99"],
-            2,
-            "DG99",
-        ),
-        (
-            ["read-chip", "--id", "001099012345", "--dob", "1999-03-15", "--timeout", "-1"],
-            2,
-            "--timeout",
-        ),
-        (
-            [
-                "read-chip",
-                "--id",
-                "001099012345",
-                "--dob",
-                "1999-03-15",
-                "--reader",
-                "no-such-reader",
-                "--timeout",
-                "1",
-            ],
-            1,
-            "reader",
-        ),
+        ([*chip, "--files", "DG99"], 2, "DG99"),
+        ([*chip, "--timeout", "-1"], 2, "--timeout"),
+        ([*chip, "--reader", "no-such-reader", "--timeout", "1"], 1, "reader"),
         # verify and trust
-        (["verify", str(f.missing), "--trust-dir", str(f.root / "t")], 2, str(f.missing)),
-        (["verify", str(f.garbage), "--trust-dir", str(f.root / "t")], 2, str(f.garbage)),
-        (["verify", str(f.data), "--trust-dir", str(f.root / "t")], 2, "no card files"),
-        (["verify", str(f.folder), "--trust-dir", str(f.root / "t")], 1, "parsing DG1"),
+        (["verify", str(f.missing), *trust], 2, str(f.missing)),
+        (["verify", str(f.garbage), *trust], 2, str(f.garbage)),
+        (["verify", str(f.data), *trust], 2, "no card files"),
+        (["verify", str(f.folder), *trust], 1, "parsing DG1"),
         (["verify", str(f.folder), "--at", "2012-13-45"], 2, "--at"),
         (["verify", str(f.folder), "--qr", "garbage"], 2, "--qr"),
         (["verify", str(f.folder), "--trust-dir", str(f.garbage)], 2, "--trust-dir"),
-        (["trust", "import", "--trust-dir", str(f.root / "t"), str(f.garbage)], 1, str(f.garbage)),
-        (["trust", "import", "--trust-dir", str(f.root / "t"), str(f.missing)], 1, str(f.missing)),
-        (["trust", "import", "--trust-dir", str(f.root / "t"), str(f.folder)], 1, str(f.folder)),
+        ([*imp, str(f.garbage)], 1, str(f.garbage)),
+        ([*imp, str(f.missing)], 1, str(f.missing)),
+        ([*imp, str(f.folder)], 1, str(f.folder)),
         (["trust", "import", "--trust-dir", str(f.text), str(f.garbage)], 2, "--trust-dir"),
         (["trust", "list", "--trust-dir", str(f.garbage)], 2, str(f.garbage)),
-        (["trust", "remove", "--trust-dir", str(f.root / "t"), "abc"], 1, "8 hex digits"),
-        (["trust", "remove", "--trust-dir", str(f.root / "t"), "abcdef0123"], 1, "abcdef0123"),
+        (["trust", "remove", *trust, "abc"], 1, "8 hex digits"),
+        (["trust", "remove", *trust, "abcdef0123"], 1, "abcdef0123"),
         # keys, outbox, demo
         (["keygen", "--data-dir", str(f.garbage)], 1, "--data-dir"),
         (["keygen", "--data-dir", "/proc/no-such-folder"], 1, "/proc/no-such-folder"),
@@ -179,83 +151,17 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         (["ward", "export", "--csv", "--db", db], 1, db),
         (["ward", "export", "--json", "--db", db], 1, db),
         (["ward", "stations", "--db", db], 1, db),
-        (["ward", "enroll", "a/b#", KEY, "--db", str(f.root / "w.sqlite")], 2, "a/b#"),
-        (
-            ["ward", "enroll", "st-1", "not-a-key", "--db", str(f.root / "w.sqlite")],
-            2,
-            "station keygen",
-        ),
+        ([*enroll, "a/b#", KEY], 2, "a/b#"),
+        ([*enroll, "st-1", "not-a-key"], 2, "station keygen"),
         (["ward", "enroll", "st-1", KEY, "--db", db], 1, db),
         (["ward", "serve", "--broker", "http://x", "--db", db], 2, "http://x"),
-        (
-            [
-                "ward",
-                "serve",
-                "--broker",
-                "mqtts://127.0.0.1:1",
-                "--ca",
-                str(f.missing),
-                "--db",
-                db,
-            ],
-            2,
-            str(f.missing),
-        ),
-        (
-            [
-                "ward",
-                "serve",
-                "--broker",
-                "mqtts://127.0.0.1:1",
-                "--ca",
-                str(f.garbage),
-                "--db",
-                db,
-            ],
-            2,
-            str(f.garbage),
-        ),
-        (
-            [
-                "ward",
-                "serve",
-                "--broker",
-                "mqtts://127.0.0.1:1",
-                "--cert",
-                str(f.text),
-                "--key",
-                str(f.missing),
-                "--db",
-                db,
-            ],
-            2,
-            str(f.missing),
-        ),
-        (
-            [
-                "ward",
-                "serve",
-                "--broker",
-                "mqtt://127.0.0.1:1",
-                "--password-file",
-                str(f.missing),
-                "--db",
-                db,
-            ],
-            2,
-            str(f.missing),
-        ),
-        (["ward", "serve", "--broker", "mqtt://127.0.0.1:1", "--db", db], 1, db),
-        (
-            ["ward", "serve", "--broker", "mqtt://127.0.0.1:1", "--reconnect-max", "0"],
-            2,
-            "--reconnect-max",
-        ),
-        (
-            ["ward", "serve", "--broker", "mqtt://127.0.0.1:1", "--retention-days", "-3"],
-            2,
-            "--retention-days",
-        ),
+        ([*tls, "--ca", str(f.missing)], 2, str(f.missing)),
+        ([*tls, "--ca", str(f.garbage)], 2, str(f.garbage)),
+        ([*tls, "--cert", str(f.text), "--key", str(f.missing)], 2, str(f.missing)),
+        ([*plain, "--password-file", str(f.missing), "--db", db], 2, str(f.missing)),
+        ([*plain, "--db", db], 1, db),
+        ([*plain, "--reconnect-max", "0"], 2, "--reconnect-max"),
+        ([*plain, "--retention-days", "-3"], 2, "--retention-days"),
     ]
 
 
