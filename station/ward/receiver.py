@@ -3,12 +3,14 @@
 Subscribes to ``$share/<group>/<prefix>/+/records`` (MQTT 5 shared subscription:
 several receivers split the load) and to every station's status and heartbeat.
 Messages collected during one network-loop step are handled as a batch: each is
-checked (:func:`station.sync.signing.open_envelope`), the good ones go into SQLite
-in one durable transaction (``INSERT OR IGNORE`` by record_id: a replay changes
-nothing), and only after the commit one ack per station is published (replays are
-acked again so a station that missed the first ack can delete its copy). Rejected
-messages are logged with the reason and a payload fingerprint and never stop the
-receiver. Retention deletes old records and writes an audit line for each.
+checked (:func:`station.sync.signing.open_envelope`), the good ones go into the ward
+database (SQLite or PostgreSQL, :mod:`station.ward.db`) in one durable transaction,
+exactly once by (station_id, record_id): a replay changes nothing. Only after the
+commit one ack per station is published (replays are acked again so a station that
+missed the first ack can delete its copy), and ``on_stored`` is told the newest
+``seq`` (the console's live view). Rejected messages are logged with the reason and a
+payload fingerprint and never stop the receiver. Retention deletes old records and
+writes an audit line for each (``--retention-days``, else the console's setting).
 
 Negative acknowledgements. The ack message to ``<prefix>/<station>/ack`` is
 ``{"ack": [ids], "refused": [{"record_id": id, "reason": word}]}`` ("ack" is
@@ -18,9 +20,12 @@ ties to the sender's certificate, never to the station a record claims to be
 from. What is refused, and what is not:
 
 - Permanent, answered: a refusal of one item (:data:`PERMANENT`: "station
-  mismatch", "forged", "unsigned"). The outcome depends only on the item's own
-  bytes and the key enrolled for the sending station, so sending the same bytes
-  again can never succeed; the station sets the record aside until its admin
+  mismatch", "forged", "unsigned", "conflict"). A conflict is a record whose
+  (station_id, record_id) the ward already holds with other content: it is never
+  acknowledged (the station keeps it aside) and raised as an alert at the ward.
+  The outcome depends only on the item's own bytes, the key enrolled for the
+  sending station and what the ward holds, so sending the same bytes again can
+  never succeed; the station sets the record aside until its admin
   fixes the cause (station id, enrolment) and requeues it. Exception: the ward
   already stored a byte-identical record under that id (its ack was lost, then
   the station was renamed or re-keyed): that is acked, not refused, so the
@@ -33,18 +38,20 @@ from. What is refused, and what is not:
   With no enrolled key (or an envelope that contradicts its own topic) nothing in
   the message can be verified, so its record ids are claims the ward should not
   act on. The ward logs them and writes a "rejected" audit line.
-- The ward's own failures (SQLite errors: disk full, locked, I/O) are NOT
-  refusals: the batch is neither acked nor refused, the error is logged, the
-  receiver keeps running and the stations resend.
+- The ward's own failures (database errors: disk full, locked, I/O, connection
+  lost) are NOT refusals: the batch is neither acked nor refused, the error is
+  logged, the receiver reopens the database and keeps running, the stations resend.
+- Enrolment and revocation take effect at the next message: the station's key is
+  looked up in the database for every batch (a revoked station has none).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +69,14 @@ from station.sync.signing import (
     open_envelope,
     parse_public_key,
 )
-from station.ward.db import WardDB
+from station.ward.db import DatabaseError, StoreResult, WardDB, describe
 
 log = logging.getLogger(__name__)
 
 RETENTION_CHECK_S = 3600.0
 # Item-level refusals that resending cannot change (see the module docstring).
-PERMANENT = frozenset({"station mismatch", "forged", "unsigned"})
+PERMANENT = frozenset({"station mismatch", "forged", "unsigned", "conflict"})
+DB_RETRY_S = 1.0  # wait this long before reopening a database that failed
 
 
 @dataclass
@@ -77,6 +85,7 @@ class WardStats:
 
     stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0  # records refused: their (station_id, record_id) holds other content
     rejected: int = 0
     refused_sent: int = 0  # negative acks sent (records the stations will set aside)
     db_errors: int = 0  # batches left unacknowledged because the database failed
@@ -96,8 +105,10 @@ class WardReceiver:
         audit: AuditLog | None = None,
         retention_days: float | None = None,
         verify_threads: int = 2,
+        on_stored: Callable[[int], None] | None = None,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = db_path  # an SQLite file or a postgresql:// URL
+        self.on_stored = on_stored
         self.prefix = prefix
         self.group = group
         self.audit = audit
@@ -106,7 +117,9 @@ class WardReceiver:
         self.stats = WardStats()
         self._settings = settings
         self._batch: list[tuple[str, bytes]] = []
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._keys: dict[str, tuple[str, Ed25519PublicKey]] = {}  # station -> (text, key)
+        self._db: WardDB | None = None
+        self._db_retry_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_purge = 0.0
@@ -123,6 +136,11 @@ class WardReceiver:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        """The receiver's thread (``start``) is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def __enter__(self) -> WardReceiver:
         return self.start()
 
@@ -131,7 +149,7 @@ class WardReceiver:
 
     def run(self) -> None:
         """Serve until :meth:`stop` (or the stop event) is set."""
-        db = WardDB(self.db_path)
+        self._db = WardDB(self.db_path)  # fails at start, with a clear message, if it cannot
         self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="ward-verify")
         link = Link(
             self._settings,
@@ -144,16 +162,39 @@ class WardReceiver:
             while not self._stop.is_set():
                 link.step(0.05)
                 batch, self._batch = self._batch, []
+                db = self._open_db()
+                if db is None:
+                    if batch:
+                        self._db_failed(None, len(batch), "messages")
+                    continue
                 try:
                     if batch:
                         self._handle(db, link, batch)
                     self._maybe_purge(db)
-                except sqlite3.Error as exc:  # e.g. a key lookup: retried like any DB failure
+                except DatabaseError as exc:  # e.g. a key lookup: retried like any DB failure
                     self._db_failed(exc, len(batch), "messages")
         finally:
             link.close()
-            db.close()
+            if self._db is not None:
+                self._db.close()
             self._pool.shutdown()
+
+    def _open_db(self) -> WardDB | None:
+        """The database, reopened (at most every DB_RETRY_S) after its connection broke."""
+        if self._db is not None and not self._db.broken:
+            return self._db
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if time.monotonic() < self._db_retry_at:
+            return None
+        try:
+            self._db = WardDB(self.db_path)
+            log.info("ward database %s reopened", describe(self.db_path))
+        except DatabaseError as exc:
+            self._db_retry_at = time.monotonic() + DB_RETRY_S
+            log.error("ward database %s unavailable: %s", describe(self.db_path), exc)
+        return self._db
 
     # -- link callbacks ----------------------------------------------------------------
     def _subscribe_on(self, session_present: bool) -> None:
@@ -205,39 +246,64 @@ class WardReceiver:
             refused.setdefault(station, []).extend(
                 r for r in bad if r.record_id and r.reason in PERMANENT
             )
-        acked = self._store(db, [i for items in good.values() for i in items])
+        result = self._store(db, [i for items in good.values() for i in items])
+        conflicts = {id(i) for i in result.conflicts} if result is not None else set()
         for station in good:
-            ids = [i.record_id for i in good[station]] if acked else []
+            ids = [i.record_id for i in good[station] if id(i) not in conflicts]
             have, refuse = self._already_stored(db, refused[station])
+            refuse += [
+                {"record_id": i.record_id, "reason": "conflict"}
+                for i in good[station]
+                if id(i) in conflicts
+            ]
+            if result is None:
+                ids = []
             if ids or have or refuse:
                 self._answer(link, station, ids + have, refuse)
 
-    def _store(self, db: WardDB, good: list[Opened]) -> bool:
-        """Store ``good`` durably; False (nothing may be acked) when the database failed."""
+    def _store(self, db: WardDB, good: list[Opened]) -> StoreResult | None:
+        """Store ``good`` durably; None (nothing may be acked) when the database failed."""
         if not good:
-            return True
+            return StoreResult()
         try:
-            new = db.store_many(good)
-        except sqlite3.Error as exc:
+            result = db.store_many(good)
+        except DatabaseError as exc:
             self._db_failed(exc, len(good), "records")
-            return False
+            return None
+        new = [item for _, item in result.new]
         self.stats.stored += len(new)
-        self.stats.duplicates += len(good) - len(new)
-        if self.audit is not None and new:
+        self.stats.duplicates += len(result.duplicates)
+        self.stats.conflicts += len(result.conflicts)
+        if self.audit is not None and (new or result.conflicts):
             self.audit.write_many(
-                ("stored", i.record_id, fingerprint(i.canonical), "signature ok") for i in new
+                [("stored", i.record_id, fingerprint(i.canonical), "signature ok") for i in new]
+                + [
+                    ("rejected", i.record_id, fingerprint(i.canonical), "conflict")
+                    for i in result.conflicts
+                ]
             )
-        if len(new) < len(good):
-            log.info("ignored %d replayed records (acked again)", len(good) - len(new))
-        return True
+        if result.duplicates:
+            log.info("ignored %d replayed records (acked again)", len(result.duplicates))
+        for item in result.conflicts:
+            log.warning(
+                "record %s from station %r conflicts with the stored one (content %s): "
+                "refused, alert raised",
+                item.record_id,
+                str(item.record.get("station_id")),
+                fingerprint(item.canonical),
+            )
+        if result.new and self.on_stored is not None:
+            self.on_stored(max(seq for seq, _ in result.new))
+        return result
 
     def _already_stored(
         self, db: WardDB, refused: list[Rejected]
     ) -> tuple[list[str], list[dict[str, str]]]:
         """Split refusals into ids the ward already holds byte-identical, and the rest."""
-        stored = db.canonical_of(r.record_id for r in refused) if refused else {}
         have = [
-            r.record_id for r in refused if r.canonical and stored.get(r.record_id) == r.canonical
+            r.record_id
+            for r in refused
+            if r.canonical and db.holds_identical(r.record_id, r.canonical)
         ]
         rest = [
             {"record_id": r.record_id, "reason": r.reason}
@@ -248,13 +314,13 @@ class WardReceiver:
             log.info("%d refused records are already stored unchanged: acked again", len(have))
         return have, rest
 
-    def _db_failed(self, exc: sqlite3.Error, count: int, what: str) -> None:
+    def _db_failed(self, exc: DatabaseError | None, count: int, what: str) -> None:
         """A ward-side failure: no ack and no refusal, so the stations resend later."""
         self.stats.db_errors += 1
         log.error(
             "ward database %s failed (%s): %d %s not acknowledged, the stations will resend",
-            self.db_path,
-            exc,
+            describe(self.db_path),
+            exc or "unavailable",
             count,
             what,
         )
@@ -286,17 +352,20 @@ class WardReceiver:
             )
 
     def _key(self, db: WardDB, station: str) -> Ed25519PublicKey | None:
-        key = self._keys.get(station)
-        if key is None:
-            text = db.public_key(station)  # enrolled since we started?
-            if text is None:
-                return None
-            try:
-                key = parse_public_key(text)
-            except SyncError:
-                log.error("enrolled key of station %r is unusable", station)
-                return None
-            self._keys[station] = key
+        """The key enrolled now (enrolled, re-keyed or revoked since the last batch?)."""
+        text = db.public_key(station)
+        if text is None:
+            self._keys.pop(station, None)
+            return None
+        cached = self._keys.get(station)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        try:
+            key = parse_public_key(text)
+        except SyncError:
+            log.error("enrolled key of station %r is unusable", station)
+            return None
+        self._keys[station] = (text, key)
         return key
 
     def _status(self, db: WardDB, station: str, kind: str, payload: bytes) -> None:
@@ -313,16 +382,26 @@ class WardReceiver:
             db.update_status(station, doc)
 
     def _maybe_purge(self, db: WardDB) -> None:
-        if self.retention_days is None or time.monotonic() < self._next_purge:
+        if time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + RETENTION_CHECK_S
-        gone = db.purge_older_than(time.time() - self.retention_days * 86400)
+        days = self.retention_days if self.retention_days is not None else retention_setting(db)
+        if days is None:
+            return
+        gone = db.purge_older_than(time.time() - days * 86400)
         if gone:
-            log.info(
-                "retention: deleted %d records older than %g days", len(gone), self.retention_days
-            )
+            log.info("retention: deleted %d records older than %g days", len(gone), days)
             if self.audit is not None:
                 self.audit.write_many(("deleted", rid, fp, "retention") for rid, fp in gone)
+
+
+def retention_setting(db: WardDB) -> float | None:
+    """Days to keep records as set on the console's retention page (None: keep all)."""
+    try:
+        days = float(db.setting("retention_days", ""))
+    except ValueError:
+        return None
+    return days if days > 0 else None
 
 
 def _open(

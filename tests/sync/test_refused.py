@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -230,21 +231,23 @@ def test_ward_database_failure_is_not_a_refusal(
     records = make_records(5)
     receiver = ward.receiver
     assert receiver is not None
-    blocker = ward.db()
-    blocker._db.execute("BEGIN IMMEDIATE")  # another writer holds the ward DB: "locked"
+    blocker = sqlite3.connect(ward.db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the ward DB: "locked"
     with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
         try:
             for r in records:
                 outbox.append(r)
             wait_for(lambda: receiver.stats.db_errors >= 1, 20, "ward DB failure")
         finally:
-            blocker._db.execute("ROLLBACK")
+            blocker.execute("ROLLBACK")
+            blocker.close()
         wait_for(lambda: outbox.pending_count() == 0, 20, "delivered after the DB recovered")
         assert outbox.refused_count() == 0
     assert receiver.stats.refused_sent == 0
     assert not [a for a in AuditLog(cfg.audit_path).read() if a["event"] == "refused"]
-    assert sorted(blocker.record_ids()) == sorted(r["record_id"] for r in records)
-    blocker.close()
+    db = ward.db()
+    assert sorted(db.record_ids()) == sorted(r["record_id"] for r in records)
+    db.close()
 
 
 @pytest.mark.mqtt
