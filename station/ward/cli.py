@@ -1,24 +1,28 @@
-"""`station ward ...`: the ward server's receiver and its database tools.
+"""`station ward ...`: the ward server's receiver, console and database tools.
 
     station ward serve --broker mqtts://broker:8883 --db ward.sqlite \\
-        --ca ca.crt --cert ward.crt --key ward.key [--retention-days 365]
+        --ca ca.crt --cert ward.crt --key ward.key [--retention-days 365] \\
+        [--console 0.0.0.0:8443 --tls-cert console.crt --tls-key console.key]
+    station ward console --db ward.sqlite --listen 0.0.0.0:8443 --tls-cert ... --tls-key ...
+    station ward user add NAME --role officer|admin --db ward.sqlite
     station ward enroll STATION_ID PUBKEY --db ward.sqlite
+    station ward revoke STATION_ID --db ward.sqlite
     station ward list|show RECORD_ID|export --csv|--json|stations --db ward.sqlite
 
-``stations`` shows each station's queue and how many of its records it holds
-aside because this ward refused them (from its heartbeat).
+``--db`` is an SQLite file or a ``postgresql://user@host/db`` URL. ``list`` and
+``export`` show each record's verification level; ``stations`` shows each station's
+queue and how many of its records it holds aside because this ward refused them.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import json
-import signal
-import sqlite3
 import sys
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING
+
+from station.ward.cli_db import open_db
 
 from station.config import bounded_number
 from station.record import iso_local
@@ -26,142 +30,101 @@ from station.record import iso_local
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-CSV_FIELDS = (
-    "record_id", "station_id", "read_at", "received_at", "status", "source",
-    "id_number", "full_name", "date_of_birth", "sex", "place_of_residence", "issue_date",
-)  # fmt: skip
-
 
 def register(subparsers: Subparsers) -> None:
-    ward = subparsers.add_parser("ward", help="ward server: receive, store and list records")
-    sub = ward.add_subparsers(dest="ward_command", required=True, metavar="ACTION")
+    from station.ward import cli_users
+    from station.ward.cli_db import db_arg
 
-    serve = sub.add_parser("serve", help="receive records from the broker into SQLite")
-    serve.add_argument(
-        "--broker", required=True, metavar="URL", help="mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)"
-    )
-    _db_arg(serve)
-    serve.add_argument("--ca", default="", metavar="FILE", help="CA certificate to pin (PEM)")
-    serve.add_argument("--cert", default="", metavar="FILE", help="client certificate (PEM)")
-    serve.add_argument("--key", default="", metavar="FILE", help="client private key (PEM)")
-    serve.add_argument("--username", default="", help="user name (default: none)")
-    serve.add_argument(
-        "--password-file", default="", metavar="FILE", help="file holding the password"
-    )
-    serve.add_argument(
-        "--prefix", default="cccd", help="topic prefix, the stations' mqtt.topic_prefix (cccd)"
-    )
-    serve.add_argument(
-        "--client-id",
-        default="ward-receiver",
-        help="MQTT client id; stable, and different for each receiver (default ward-receiver)",
-    )
-    serve.add_argument(
-        "--group", default="ward", help="shared subscription group of the receivers (ward)"
-    )
-    serve.add_argument(
-        "--retention-days",
-        type=bounded_number(float, 0.01),
-        default=None,
-        metavar="DAYS",
-        help="delete records older than this (default: keep every record)",
-    )
-    serve.add_argument(
-        "--reconnect-max",
-        type=bounded_number(float, 0.2, 3600),
-        default=5.0,
-        metavar="SECONDS",
-        help="longest wait between reconnects to the broker (default 5)",
-    )
-    serve.add_argument(
-        "--audit", default="", metavar="FILE", help="audit log file (default: next to the DB)"
-    )
-    serve.set_defaults(func=_serve)
+    ward = subparsers.add_parser("ward", help="ward server: receive, store, show and list records")
+    sub = ward.add_subparsers(dest="ward_command", required=True, metavar="ACTION")
+    _serve_parser(sub)
+    console = sub.add_parser("console", help="the web console alone (the receiver runs elsewhere)")
+    db_arg(console)
+    console.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on")
+    _console_args(console)
+    console.set_defaults(func=_console)
+    cli_users.register(sub)
 
     enroll = sub.add_parser("enroll", help="trust a station's public key (station keygen)")
-    enroll.add_argument("station_id", help="the station's station.id (its certificate CN)")
-    enroll.add_argument("pubkey", help="base64 Ed25519 public key, as `station keygen` prints it")
-    _db_arg(enroll)
+    enroll.add_argument("station_id", help="the station's id (its certificate's CN)")
+    enroll.add_argument("pubkey", help="base64 Ed25519 public key")
+    db_arg(enroll)
     enroll.set_defaults(func=_enroll)
 
-    lst = sub.add_parser("list", help="list received records")
-    _db_arg(lst)
-    lst.add_argument("--station", default=None, metavar="ID", help="only this station's records")
-    lst.add_argument(
-        "--limit",
-        type=bounded_number(int, 1),
-        default=None,
-        metavar="N",
-        help="only the N most recent records (default: all)",
-    )
+    revoke = sub.add_parser("revoke", help="refuse a station's records from now on")
+    revoke.add_argument("station_id", help="the station's id")
+    db_arg(revoke)
+    revoke.set_defaults(func=_revoke)
+
+    lst = sub.add_parser("list", help="list received records (no personal data)")
+    db_arg(lst)
+    lst.add_argument("--station", default=None, help="only this station's records")
+    lst.add_argument("--limit", type=_positive, default=None, help="at most N records")
     lst.set_defaults(func=_list)
 
     show = sub.add_parser("show", help="print one record as JSON")
-    show.add_argument("record_id", help="the record's record_id (as `ward list` shows it)")
-    _db_arg(show)
+    show.add_argument("record_id", help="the record's id")
+    db_arg(show)
     show.set_defaults(func=_show)
 
     export = sub.add_parser("export", help="export all records")
-    _db_arg(export)
+    db_arg(export)
     fmt = export.add_mutually_exclusive_group(required=True)
-    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    fmt.add_argument("--csv", action="store_true", help="CSV, UTF-8 with BOM, spreadsheet-safe")
     fmt.add_argument("--json", action="store_true", help="one JSON record per line")
-    export.add_argument("--station", default=None, metavar="ID", help="only this station's records")
+    export.add_argument("--station", default=None, help="only this station's records")
     export.set_defaults(func=_export)
 
     stations = sub.add_parser("stations", help="enrolled stations and their sync status")
-    _db_arg(stations)
+    db_arg(stations)
     stations.set_defaults(func=_stations)
 
 
-def _db_arg(p: argparse.ArgumentParser) -> None:
+def _serve_parser(sub: Subparsers) -> None:
+    from station.ward.cli_db import db_arg
+
+    serve = sub.add_parser("serve", help="receive records from the broker (and serve the console)")
+    serve.add_argument("--broker", required=True, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
+    db_arg(serve)
+    serve.add_argument("--ca", default="", help="CA certificate to pin")
+    serve.add_argument("--cert", default="", help="client certificate (PEM)")
+    serve.add_argument("--key", default="", help="client private key (PEM)")
+    serve.add_argument("--username", default="", help="user name")
+    serve.add_argument("--password-file", default="", help="file holding the password")
+    serve.add_argument("--prefix", default="cccd", help="topic prefix (mqtt.topic_prefix)")
+    serve.add_argument("--client-id", default="ward-receiver", help="MQTT client id (stable)")
+    serve.add_argument("--group", default="ward", help="shared subscription group")
+    serve.add_argument("--retention-days", type=float, default=None, help="delete older records")
+    serve.add_argument("--audit", default="", help="audit log file ('' = next to the DB)")
+    serve.add_argument("--console", default="", help="also serve the console on HOST:PORT")
+    _console_args(serve)
+    serve.set_defaults(func=_serve)
+
+
+def _console_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls-cert", default="", help="the console's HTTPS certificate (PEM)")
+    p.add_argument("--tls-key", default="", help="its private key (PEM)")
     p.add_argument(
-        "--db", default="ward.sqlite", metavar="FILE", help="ward database (default ward.sqlite)"
+        "--session-idle-min", type=_positive, default=60, help="log out after N idle minutes"
     )
 
 
-def _fail(command: str, message: str, status: int = 1) -> int:
-    print(f"station ward {command}: {message}", file=sys.stderr)
-    return status
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from station.ward.serve import run_serve
 
-    from station.audit import AuditLog
-    from station.sync.errors import SyncError
-    from station.sync.link import LinkSettings
-    from station.ward.receiver import WardReceiver
+    return run_serve(args)
 
-    try:
-        password = Path(args.password_file).read_text().strip() if args.password_file else ""
-        settings = LinkSettings.from_url(
-            args.broker, client_id=args.client_id, ca_file=args.ca, cert_file=args.cert,
-            key_file=args.key, username=args.username, password=password,
-            reconnect_max_s=args.reconnect_max,
-        )  # fmt: skip
-        if settings.tls:
-            settings.ssl_context()  # fail now, with a clear message, on bad files
-    except OSError as exc:
-        return _fail("serve", f"--password-file {args.password_file}: {exc.strerror}", 2)
-    except SyncError as exc:
-        return _fail("serve", str(exc), 2)
-    db = _open_db("serve", args.db, create=True)  # fail now, not in the receiver's loop
-    if db is None:
-        return 1
-    db.close()
-    audit_path = Path(args.audit) if args.audit else Path(args.db).with_suffix(".audit.log")
-    receiver = WardReceiver(
-        settings, args.db, prefix=args.prefix, group=args.group,
-        audit=AuditLog(audit_path), retention_days=args.retention_days,
-    )  # fmt: skip
-    signal.signal(signal.SIGTERM, lambda *_: receiver.stop(0))
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            receiver.run()
-    except (OSError, sqlite3.Error) as exc:
-        return _fail("serve", f"cannot use the database {args.db}: {exc}")
-    return 0
+
+def _console(args: argparse.Namespace) -> int:
+    from station.ward.serve import run_console
+
+    return run_console(args)
 
 
 def _enroll(args: argparse.Namespace) -> int:
@@ -174,59 +137,59 @@ def _enroll(args: argparse.Namespace) -> int:
     try:
         key = parse_public_key(args.pubkey)
     except SyncError as exc:
-        return _fail("enroll", f"{exc} (give the key `station keygen` prints)", 2)
-    db = _open_db("enroll", args.db, create=True)
+        print(f"ward enroll: {exc}", file=sys.stderr)
+        return 2
+    db = open_db(args.db, create=True)
     if db is None:
         return 1
-    try:
+    with db:
         db.enroll(args.station_id, public_key_text(key))
-    except sqlite3.Error as exc:
-        return _fail("enroll", f"cannot write to the database {args.db}: {exc}")
-    finally:
-        db.close()
+        db.audit("cli", "enroll", [("", args.station_id)])
     print(f"enrolled {args.station_id}")
     return 0
 
 
-def _open_db(command: str, path: str, *, create: bool = False) -> Any:
-    """The ward database, or None after saying why it cannot be opened."""
-    from pathlib import Path
+def _revoke(args: argparse.Namespace) -> int:
+    db = open_db(args.db)
+    if db is None:
+        return 1
+    with db:
+        done = db.revoke(args.station_id)
+        db.audit("cli", "revoke", [("", args.station_id)], "revoked" if done else "not enrolled")
+    if not done:
+        print(
+            f"ward revoke: {args.station_id} is not enrolled (or already revoked)", file=sys.stderr
+        )
+        return 1
+    print(f"revoked {args.station_id}: its records are refused until it is enrolled again")
+    return 0
 
-    from station.ward.db import WardDB
 
-    if not create and not Path(path).exists():
-        _fail(command, f"no ward database at {path} (give its path with --db)")
-        return None
-    if Path(path).is_dir():
-        _fail(command, f"--db {path} is a folder, not a database file")
-        return None
-    try:
-        return WardDB(path)
-    except sqlite3.DatabaseError as exc:
-        _fail(command, f"{path} is not a ward database (SQLite: {exc}); check --db")
-    except (OSError, sqlite3.Error) as exc:
-        _fail(command, f"cannot open the database {path}: {exc} (check --db and its folder)")
-    return None
+def _stamp(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
 
 
 def _list(args: argparse.Namespace) -> int:
-    db = _open_db("list", args.db)
+    db = open_db(args.db)
     if db is None:
         return 1
-    for rec, received in db.iter_records(args.station, args.limit):
-        stamp = iso_local(received)
-        print(
-            f"{rec.get('record_id')}  {rec.get('station_id')}  read {rec.get('read_at')}  "
-            f"received {stamp}  {rec.get('source')}  {rec.get('status')}"
-        )
+    with db:
+        for row in db.iter_records(args.station, args.limit):
+            print(
+                f"{row.record_id}  {row.station_id}  read {row.read_at or '-'}  "
+                f"received {_stamp(row.received_at)}  method {row.method}  "
+                f"{row.record.get('source')}  {row.status}  level {row.level}"
+                + (f"  dossier {row.dossier}" if row.dossier else "")
+            )
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    db = _open_db("show", args.db)
+    db = open_db(args.db)
     if db is None:
         return 1
-    rec = db.get(args.record_id)
+    with db:
+        rec = db.get(args.record_id)
     if rec is None:
         return _fail("show", f"no record {args.record_id} in {args.db} (see `ward list`)")
     print(json.dumps(rec, ensure_ascii=False, indent=2))
@@ -234,37 +197,40 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    db = _open_db("export", args.db)
+    from station.ward.export import csv_chunks, json_chunks
+
+    db = open_db(args.db)
     if db is None:
         return 1
-    if args.json:
-        for rec, _ in db.iter_records(args.station):
-            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        return 0
-    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for rec, received in db.iter_records(args.station):
-        citizen = rec.get("citizen") or {}
-        row = {**{k: v for k, v in citizen.items() if k in CSV_FIELDS}, **rec}
-        row["received_at"] = iso_local(received)
-        writer.writerow(row)
+    with db:
+        rows = db.iter_records(args.station)
+        binary = getattr(sys.stdout, "buffer", None)  # UTF-8 whatever the locale says
+        for chunk in csv_chunks(rows) if args.csv else json_chunks(rows):
+            if binary is not None:
+                binary.write(chunk.encode("utf-8"))
+            else:
+                sys.stdout.write(chunk)
+        db.audit("cli", "export", None, "csv" if args.csv else "json")
     return 0
 
 
 def _stations(args: argparse.Namespace) -> int:
-    db = _open_db("stations", args.db)
+    db = open_db(args.db)
     if db is None:
         return 1
+    with db:
+        stations = db.stations()
     print(
-        f"{'station':20} {'state':8} {'last seen':25} {'queue':>6} {'refused':>7} "
+        f"{'station':20} {'state':8} {'last seen':24} {'queue':>6} {'refused':>7} "
         f"{'records':>8}  version"
     )
-    for s in db.stations():
-        seen = iso_local(s["last_seen"]) if s["last_seen"] else "never"
+    for s in stations:
+        seen = _stamp(s["last_seen"]) if s["last_seen"] else "never"
+        state = "revoked" if s["revoked_at"] else (s["state"] or "unknown")
         queue = "-" if s["pending"] is None else str(s["pending"])
         refused = "-" if s["refused"] is None else str(s["refused"])
         print(
-            f"{s['station_id']:20} {s['state'] or 'unknown':8} {seen:25} {queue:>6} "
+            f"{s['station_id']:20} {state:8} {seen:24} {queue:>6} "
             f"{refused:>7} {s['records']:>8}  {s['version'] or '-'}"
         )
     return 0

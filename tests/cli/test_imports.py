@@ -7,7 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("numpy", "PIL", "cryptography", "paho", "tinydb", "zxingcpp", "smartcard", "luma")
+HEAVY = (
+    "numpy", "PIL", "cryptography", "paho", "tinydb", "zxingcpp", "smartcard", "luma",
+    "starlette", "uvicorn", "jinja2", "weasyprint", "psycopg", "argon2", "selenium",
+)  # fmt: skip
 
 
 def test_building_the_cli_imports_no_heavy_library() -> None:

@@ -66,6 +66,7 @@ def test_keygen_enroll_serve_list_show_export(
     assert main(["ward", "list", "--db", db_path]) == 0
     listing = capsys.readouterr().out
     assert all(r["record_id"] in listing for r in records)
+    assert listing.count("level qr-only") == 12
     assert records[0]["citizen"]["full_name"] not in listing  # type: ignore[index]
     assert main(["ward", "show", records[3]["record_id"], "--db", db_path]) == 0
     assert json.loads(capsys.readouterr().out) == records[3]
@@ -76,9 +77,12 @@ def test_keygen_enroll_serve_list_show_export(
         r["record_id"] for r in records
     )
     assert main(["ward", "export", "--csv", "--db", db_path]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    text = capsys.readouterr().out
+    assert text.startswith("\ufeff")  # UTF-8 with BOM, for spreadsheet programs
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
     by_id = {row["record_id"]: row for row in rows}
     assert by_id[records[0]["record_id"]]["id_number"] == records[0]["citizen"]["id_number"]  # type: ignore[index]
+    assert {row["level"] for row in rows} == {"qr-only"} and rows[0]["method"] == "2"
     assert main(["ward", "stations", "--db", db_path]) == 0
     out = capsys.readouterr().out
     assert STATION in out and "offline" in out
