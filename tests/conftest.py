@@ -21,7 +21,12 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-pytest_plugins = ["tests.icao.support", "tests.verify.support", "tests.sync.support"]
+pytest_plugins = [
+    "tests.icao.support",
+    "tests.verify.support",
+    "tests.sync.support",
+    "tests.ward.support",
+]
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,8 @@ reader with BAC/PACE and secure messaging, verification, flow, screens, durable 
 MQTT publisher); only the devices are simulated (``station.sim``): a camera scene showing
 synthetic cards, an emulated chip in the reader's field, an in-memory OLED drawn in the
 terminal and saved as PNGs. A real mosquitto is started on loopback (TLS, client
-certificates) with a ward receiver that stores records and acknowledges them. The tour
-(``station.sim.tour``) shows every card kind and device fault the README lists; the
-summary counts each kind. Ctrl-C stops it and prints the summary too.
-
-The parts are started by small functions (``start_ward``, ``start_station``) so that more
-services can be started beside them.
+certificates) with a ward receiver that stores records and acknowledges them, and the
+ward console on loopback with a demo officer account (the officer's side of each read).
 """
 
 from __future__ import annotations
@@ -34,14 +30,15 @@ from station.sim.tour import FAULTS, DemoClock, Seen, Step, TourDriver, record_l
 
 if TYPE_CHECKING:
     from station.sim.broker import Broker
-    from station.sync.outbox import Outbox
+    from station.ward.console.server import ConsoleServer
     from station.ward.receiver import WardReceiver
 
 log = logging.getLogger(__name__)
 
 STATION_ID = "demo-01"
-# Every card kind, then every fault of the station's own parts.
-DEMO_TOUR: tuple[Step, ...] = (*DEMO_MIX, *FAULTS)
+DEMO_OFFICER = ("canbo", "officer", "canbo-demo")  # the console's demo account (loopback only)
+CONSOLE_PORTS = (8080, 0)  # 8080 if free, else any
+SETTLE_S = 12.0  # longest a card may take to reach its result screen
 
 
 @dataclass
@@ -73,48 +70,35 @@ def _install_trust(cfg: config_mod.Config, factory: CardFactory, tmp: Path) -> N
     import_file(cfg.trust_dir, csca)
 
 
-def _fresh_out_dir(out_dir: Path) -> None:
-    shutil.rmtree(out_dir / "station", ignore_errors=True)
-    shutil.rmtree(out_dir / "screens", ignore_errors=True)
-    (out_dir / "ward.sqlite").unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _start_console(
+    db: Path, ward: WardReceiver, out: Callable[[str], None]
+) -> ConsoleServer | None:
+    """The ward console on loopback, rung by the demo's receiver after each record."""
+    try:
+        from station.ward.console.server import ConsoleError, serve_in_thread
+    except ImportError as exc:  # the [ward] extra is not installed
+        out(f"ward console not started ({exc.name} missing: pip install '.[ward]')")
+        return None
+    for port in CONSOLE_PORTS:
+        try:
+            server = serve_in_thread(db, port=port, users=(DEMO_OFFICER,))
+        except ConsoleError:
+            continue
+        ward.on_stored = server.bell.ring_threadsafe
+        name, _, password = DEMO_OFFICER
+        page = f"{server.url}/counter/{STATION_ID}"
+        out(f"ward console: {page}  (officer {name}, password {password})")
+        return server
+    out("ward console not started: no free port on 127.0.0.1")
+    return None
 
 
-def start_ward(broker: Broker, cfg: config_mod.Config, ward_db: Path) -> WardReceiver:
-    """The ward receiver on the demo's broker, with the station's key enrolled."""
-    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
-    from station.ward.db import WardDB
-    from station.ward.receiver import WardReceiver
-
-    key = load_or_create_signing_key(*key_paths(cfg))
-    db = WardDB(ward_db)
-    db.enroll(STATION_ID, public_key_text(key.public_key()))
-    db.close()
-    ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), ward_db)
-    ward.start()
-    ward.ready.wait(10)
-    return ward
-
-
-def start_station(
-    cfg: config_mod.Config, clock: DemoClock, *, terminal: bool, out: Callable[[str], None]
-) -> tuple[Station, Outbox, SimCounter]:
-    """The real station on simulated devices (not yet running: ``station.run(stop)``)."""
-    from station.audit import AuditLog
-    from station.runtime.clock import CachedClockState
-    from station.sync.outbox import Outbox
-    from station.sync.publisher import Publisher
-
-    audit = AuditLog(cfg.data_dir / "audit.log")
-    outbox = Outbox.from_config(cfg, audit=audit)
-    devices = open_devices(cfg, echo=out if terminal else None)
-    assert devices.scene is not None
-    services = Services(
-        outbox=outbox,
-        publisher_factory=lambda on_state: Publisher.from_config(cfg, outbox, on_state=on_state),
-        audit=audit,
-        clock_state=CachedClockState(max_age_s=0.2, probe=clock.probe),
-        health_s=0.5,  # the tour breaks and repairs parts every few seconds
+def _summary_line(record: dict[str, Any]) -> str:
+    verification = record.get("verification") or {}
+    level = verification.get("level", "-")
+    return (
+        f"record {record['record_id']}  status={record['status']:<12} "
+        f"source={record['source']:<8} verification={level}"
     )
     return Station(cfg, devices, services), outbox, SimCounter(devices.scene, devices.field)
 
@@ -169,9 +153,29 @@ async def run_demo(
             if on_broker is not None:
                 on_broker(broker)
             _install_trust(cfg, factory, tmp)
-            ward = start_ward(broker, cfg, report.ward_db)
-            station, outbox, counter = start_station(cfg, clock, terminal=terminal, out=out)
-            driver = TourDriver(station, counter, clock, out)
+            key = load_or_create_signing_key(*key_paths(cfg))
+            db = WardDB(report.ward_db)
+            db.enroll(STATION_ID, public_key_text(key.public_key()))
+            db.close()
+            ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), report.ward_db)
+            ward.start()
+            ward.ready.wait(10)
+            console = _start_console(report.ward_db, ward, out)
+            audit = AuditLog(cfg.data_dir / "audit.log")
+            outbox = Outbox.from_config(cfg, audit=audit)
+            devices = open_devices(cfg, echo=(lambda text: out(text)) if terminal else None)
+            assert devices.scene is not None
+            counter = SimCounter(devices.scene, devices.field)
+            services = Services(
+                outbox=outbox,
+                publisher_factory=lambda on_state: Publisher.from_config(
+                    cfg, outbox, on_state=on_state
+                ),
+                audit=audit,
+                clock_state=CachedClockState(),
+            )
+            station = Station(cfg, devices, services)
+            driver = DemoDriver(station, counter, out)
 
             def on_record(record: dict[str, Any]) -> None:
                 report.records.append(record)
@@ -191,9 +195,11 @@ async def run_demo(
                 station.devices.close()
                 outbox.close()
                 ward.stop()
-                db = WardDB(report.ward_db)
-                report.delivered = set(db.record_ids())
-                db.close()
+                if console is not None:
+                    console.stop()
+            db = WardDB(report.ward_db)
+            report.delivered = set(db.record_ids())
+            db.close()
     return report
 
 

@@ -4,13 +4,13 @@
         url = pg.create_database("t1")         # postgresql://ward@127.0.0.1:PORT/t1
 
 ``initdb`` in a folder of its own (made in the system's temporary folder, so that the
-unprivileged server can reach it; removed at ``stop``), then ``postgres`` in the foreground as a child of this
-process on 127.0.0.1 and a free port, with its socket in that folder (nothing of a system
-cluster is touched). PostgreSQL refuses to run as root: as root the server runs as the
-unprivileged ``nobody`` and the folder is given to it. The child gets ``PR_SET_PDEATHSIG``
-so it dies with the test run even after a ``kill -9``; ``stop()`` sends SIGINT (fast
-shutdown: open connections are cut) and waits for it by PID. Durability is switched off
-(``fsync=off``): this is a test server.
+unprivileged server can reach it; removed at ``stop``), then ``postgres`` in the
+foreground as a child of this process on 127.0.0.1 and a free port, with its socket in
+that folder (nothing of a system cluster is touched). PostgreSQL refuses to run as root:
+as root the server runs as the unprivileged ``nobody`` and the folder is given to it.
+The child gets ``PR_SET_PDEATHSIG`` so it dies with the test run even after a
+``kill -9``; ``stop()`` sends SIGINT (fast shutdown: open connections are cut) and waits
+for it by PID. Durability is switched off (``fsync=off``): this is a test server.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from station.ward.notify import Bell
+
 log = logging.getLogger(__name__)
 
 
@@ -131,6 +133,11 @@ class ConsoleServer:
             )
         return self
 
+    @property
+    def bell(self) -> Bell:
+        bell: Bell = self.app.state.console.bell
+        return bell
+
     def stop(self, timeout: float = 10.0) -> None:
         self.request_stop()
         if self._thread is not None:
@@ -138,4 +145,35 @@ class ConsoleServer:
             self._thread = None
 
 
-__all__ = ["ConsoleError", "ConsoleServer", "check_tls", "is_loopback", "parse_listen"]
+def serve_in_thread(
+    db: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    users: tuple[tuple[str, str, str], ...] = (),
+    **config: object,
+) -> ConsoleServer:
+    """A console for ``db`` in a thread of its own (the demo, tests, benchmarks), with
+    ``users`` (name, role, password) created if missing. Its bell
+    (``server.app.state.console.bell``) is for a receiver in the same process:
+    ``receiver.on_stored = server.bell.ring_threadsafe``."""
+    from station.ward import passwords
+    from station.ward.console.app import ConsoleConfig, create_app
+    from station.ward.db import WardDB
+
+    with WardDB(db) as ward_db:
+        for name, role, password in users:
+            if ward_db.user(name) is None:
+                ward_db.add_user(name, role, passwords.hash_password(password))
+    cfg = ConsoleConfig(db=str(db), bell=Bell(), **config)  # type: ignore[arg-type]
+    return ConsoleServer(create_app(cfg), host, port).start_thread()
+
+
+__all__ = [
+    "ConsoleError",
+    "ConsoleServer",
+    "check_tls",
+    "is_loopback",
+    "parse_listen",
+    "serve_in_thread",
+]

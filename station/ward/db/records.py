@@ -98,8 +98,11 @@ class RecordsMixin:
         """Insert once by (station_id, record_id) in one durable transaction."""
         result = StoreResult()
         now = time.time()
+        # One order for every writer: concurrent receivers never wait on each other in a
+        # circle (PostgreSQL would abort one of them as a deadlock).
+        ordered = sorted(items, key=lambda i: (_station(i.record), i.record_id))
         with self._conn.transaction():
-            for item in items:
+            for item in ordered:
                 seq = self._insert(item.record, item.canonical, item.signature, now, None)
                 if seq is not None:
                     result.new.append((seq, item))
