@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.verify.support",
     "tests.sync.support",
     "tests.ward.support",
+    "tests.ward.browser",
 ]
 
 

@@ -64,28 +64,35 @@ def ring_sockets(folder: Path) -> int:
 
 
 class Bell:
-    """A wake-up the live view waits on; ring it from any thread."""
+    """A wake-up the live view waits on; ring it from any thread.
+
+    It belongs to the event loop that ran :meth:`start` (a console restarted in a new
+    loop starts it again)."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
 
     def ring(self) -> None:
         """From the event loop's thread."""
-        self._event.set()
+        if self._event is not None:
+            self._event.set()
 
     def ring_threadsafe(self, *_: object) -> None:
         """From another thread (the receiver's ``on_stored``)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # loop closing
-                loop.call_soon_threadsafe(self._event.set)
+                loop.call_soon_threadsafe(self.ring)
 
     async def wait(self, timeout: float = SAFETY_S) -> bool:
         """True when rung, False after ``timeout``."""
+        if self._event is None:
+            raise RuntimeError("Bell.wait before Bell.start")
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except TimeoutError:

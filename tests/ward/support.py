@@ -108,8 +108,12 @@ def named(citizen: SyntheticCitizen, full_name: str) -> SyntheticCitizen:
 
 
 def a_man(seed: int = 5) -> SyntheticCitizen:
-    """A synthetic male citizen (his ID's sex digit says Nam)."""
-    return next(c for c in generate_many(seed, 40) if c.sex == "Nam")
+    """A synthetic married man with a residence (his ID's sex digit says Nam)."""
+    return next(
+        c
+        for c in generate_many(seed, 100)
+        if c.sex == "Nam" and c.place_of_residence and c.spouse_name
+    )
 
 
 def opened(record: dict[str, Any]) -> Opened:

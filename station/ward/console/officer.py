@@ -77,9 +77,11 @@ def _event(name: str, html: str, event_id: int | None = None) -> str:
     return f"{head}event: {name}\n{lines}\n"
 
 
-def _after(request: Request) -> int:
+def _after(request: Request, now: int) -> int:
+    """Where the stream starts: after the page's last record (``Last-Event-ID`` on a
+    reconnect, ``?after=`` from the page), else from now on."""
     values = [request.headers.get("last-event-id", ""), request.query_params.get("after", "")]
-    return max((int(v) for v in values if v.isdigit()), default=0)
+    return max((int(v) for v in values if v.isdigit()), default=now)
 
 
 @guarded("officer", stream=True)
@@ -87,8 +89,8 @@ async def events(request: Request, visit: Visit) -> Response:
     """Server-sent events for one counter: ``record`` (the card) and ``recent`` (a line)."""
     console = console_of(request)
     station = str(request.path_params["station"])
-    after = _after(request)
-    sub = console.hub.subscribe(station)
+    sub = console.hub.subscribe(station)  # first: nothing committed from now on is missed
+    after = _after(request, console.hub.cursor)
 
     def card(view: View) -> str:
         env = console.templates.env

@@ -1,0 +1,129 @@
+"""The receiver and the database layer together, over a real mosquitto: a record-id
+conflict is refused and raised, revocation and enrolment act without a restart, and a
+console in another process is woken through its socket (SQLite)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from station import config
+from station.cli import main
+from station.sim.broker import Broker
+from station.sim.loopback import LoopbackWard
+from station.sync.outbox import Outbox
+from station.sync.publisher import Publisher
+from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+from station.ward.db import WardDB
+from tests.support import wait_for
+from tests.sync.support import STATION, make_records
+from tests.ward.test_console_pages import _events
+
+pytestmark = pytest.mark.mqtt
+
+STATION_CLI = Path(sys.executable).with_name("station")
+
+
+def test_a_record_id_conflict_is_refused_kept_at_the_station_and_raised(
+    ward: LoopbackWard, station_cfg: config.Config
+) -> None:
+    cfg = ward.attach(station_cfg)
+    first, other = make_records(2)
+    clash = {**other, "record_id": first["record_id"]}  # same station, same id, other data
+    with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
+        outbox.append(first)
+        wait_for(lambda: outbox.pending_count() == 0, 15, "first delivered")
+        outbox.append(clash)
+        wait_for(lambda: outbox.refused_count() == 1, 15, "conflict refused")
+        assert outbox.refused() == {first["record_id"]: "conflict"}
+    receiver = ward.receiver
+    assert receiver is not None and receiver.stats.conflicts == 1
+    with ward.db() as db:
+        assert db.get(first["record_id"]) == first and db.count() == 1
+        (alert,) = db.alerts()
+    assert alert.kind == "conflict" and alert.station_id == STATION
+    audit = [a for a in ward.audit.read() if a["outcome"] == "conflict"]
+    assert [a["record_id"] for a in audit] == [first["record_id"]]
+
+
+def test_revocation_and_enrolment_act_without_a_restart(
+    ward: LoopbackWard, station_cfg: config.Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = ward.attach(config.replace(station_cfg, "mqtt", ack_timeout_s=1.0))
+    db_path = str(ward.db_path)
+    before, during = make_records(2)
+    with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
+        outbox.append(before)
+        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered while enrolled")
+        assert main(["ward", "revoke", STATION, "--db", db_path]) == 0
+        assert main(["ward", "revoke", STATION, "--db", db_path]) == 1  # already
+        outbox.append(during)
+        receiver = ward.receiver
+        assert receiver is not None
+        wait_for(lambda: receiver.stats.reasons.get("unknown station (not enrolled)", 0) >= 2,
+                 15, "refused while revoked, twice (resent)")  # fmt: skip
+        assert outbox.pending_count() == 1 and outbox.refused_count() == 0  # kept, unanswered
+        key = load_or_create_signing_key(*key_paths(cfg))
+        pub = public_key_text(key.public_key())
+        assert main(["ward", "enroll", STATION, pub, "--db", db_path]) == 0
+        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered once enrolled again")
+    capsys.readouterr()
+    assert main(["ward", "stations", "--db", db_path]) == 0
+    assert STATION in capsys.readouterr().out
+    with WardDB(db_path) as db:
+        assert sorted(db.record_ids()) == sorted([before["record_id"], during["record_id"]])
+        actions = [a.action for a in db.audit_log()]
+    assert actions.count("revoke") == 2 and actions.count("enroll") == 1
+
+
+def test_a_console_in_another_process_is_woken_through_its_socket(
+    broker: Broker, station_cfg: config.Config, tmp_path: Path
+) -> None:
+    from station.ward.console.app import ConsoleConfig, create_app
+    from station.ward.console.server import ConsoleServer
+    from station.ward.notify import SAFETY_S, socket_folder
+    from tests.ward.support import OFFICER, Clock, Served
+
+    db_path = tmp_path / "ward.sqlite"
+    cfg = broker.station_config(config.replace(station_cfg, "mqtt", ack_timeout_s=2.0), STATION)
+    key = load_or_create_signing_key(*key_paths(cfg))
+    assert main(["ward", "enroll", STATION, public_key_text(key.public_key()), "--db",
+                 str(db_path)]) == 0  # fmt: skip
+    from station.ward import passwords
+
+    with WardDB(db_path) as db:
+        db.add_user(OFFICER[0], OFFICER[1], passwords.hash_password(OFFICER[2]))
+    app = create_app(ConsoleConfig(db=str(db_path)))  # no bell given: its own socket
+    console = Served(ConsoleServer(app, "127.0.0.1", 0).start_thread(), str(db_path), Clock())
+    files = broker.pki.client("ward")
+    serve = subprocess.Popen(
+        [str(STATION_CLI), "ward", "serve", "--broker", broker.url(), "--db", str(db_path),
+         "--ca", str(broker.pki.ca_file), "--cert", str(files.cert), "--key", str(files.key)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert list(socket_folder(db_path).glob("*.sock"))  # the console listens
+        officer = console.login(OFFICER)
+        record = make_records(1, seed=31)[0]
+        with (
+            officer.stream("GET", f"/events/{STATION}") as stream,
+            Outbox.from_config(cfg) as outbox,
+            Publisher.from_config(cfg, outbox),
+        ):
+            sent = time.monotonic()
+            outbox.append(record)
+            name, _, data = next(_events(stream, 1))
+            took = time.monotonic() - sent
+        assert name == "record" and record["citizen"]["full_name"] in data
+        assert took < SAFETY_S / 3, took  # woken, not found by the safety read
+    finally:
+        os.kill(serve.pid, signal.SIGTERM)
+        assert serve.wait(10) == 0
+        console.stop()
+    assert not list(socket_folder(db_path).glob("*.sock"))  # the console cleaned up
