@@ -5,6 +5,8 @@
 #   ./setup.sh test [ARGS]   install deps + venv (with dev tools), then run the whole test suite
 #   ./setup.sh install       install as a systemd service on Raspberry Pi OS (see scripts/install.sh)
 #   ./setup.sh uninstall     remove the service (says what data it leaves)
+#   ./setup.sh ward-install  install the ward server (receiver + console) on Debian (docs/ward.md)
+#   ./setup.sh ward-uninstall  remove the ward service (says what data it leaves)
 #   ./setup.sh deps          only install system packages and the venv
 #
 # Idempotent: running it again only does what is missing. Needs root (or sudo) for apt.
@@ -15,14 +17,19 @@ VENV="$HERE/.venv"
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages the station needs off the Pi (demo and tests): PC/SC daemon with the
-# virtual reader driver, the MQTT broker, the OLED font, headers to build pyscard.
+# virtual reader driver, the MQTT broker, the OLED font, headers to build pyscard; the
+# ward console's PDF library needs pango (WeasyPrint; harfbuzz-subset makes it 5x faster).
 APT_PACKAGES=(
   ca-certificates python3 python3-venv python3-dev gcc swig pkg-config
   pcscd libpcsclite-dev vsmartcard-vpcd
   mosquitto mosquitto-clients
   fonts-dejavu-core libopenjp2-7 openssl
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
   systemd
 )
+# Only for the tests: a real browser and its driver (the console), poppler (reads the
+# printed PDF), PostgreSQL's server (started by the tests on their own port).
+TEST_APT_PACKAGES=(chromium chromium-driver poppler-utils postgresql-15)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -63,6 +70,15 @@ ensure_venv() {
 
 cmd_deps() { apt_install "${APT_PACKAGES[@]}"; ensure_venv dev; }
 
+# The postgresql package makes and starts a cluster "15/main" on port 5432 unless told
+# not to; the tests start their own. Say so before it is installed.
+no_main_cluster() {
+  dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "install ok installed" && return 0
+  as_root mkdir -p /etc/postgresql-common/createcluster.d
+  printf 'create_main_cluster = false\n' \
+    | as_root tee /etc/postgresql-common/createcluster.d/station-tests.conf >/dev/null
+}
+
 cmd_demo() {
   cmd_deps
   log "running the station on simulated hardware (Ctrl-C to stop)"
@@ -71,6 +87,8 @@ cmd_demo() {
 
 cmd_test() {
   cmd_deps
+  no_main_cluster
+  apt_install "${TEST_APT_PACKAGES[@]}"
   cd "$HERE"
   log "lint, type checks and import contracts"
   "$VENV/bin/ruff" check station tests bench
@@ -93,6 +111,18 @@ cmd_uninstall() {
   pi_uninstall
 }
 
+cmd_ward_install() {
+  # shellcheck source=scripts/ward-install.sh
+  source "$HERE/scripts/ward-install.sh"
+  ward_install
+}
+
+cmd_ward_uninstall() {
+  # shellcheck source=scripts/ward-install.sh
+  source "$HERE/scripts/ward-install.sh"
+  ward_uninstall
+}
+
 main() {
   local cmd="${1:-}"
   [ $# -gt 0 ] && shift
@@ -101,8 +131,10 @@ main() {
     test) cmd_test "$@" ;;
     install) cmd_install "$@" ;;
     uninstall) cmd_uninstall "$@" ;;
+    ward-install) cmd_ward_install "$@" ;;
+    ward-uninstall) cmd_ward_uninstall "$@" ;;
     deps) cmd_deps ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 }
 

@@ -64,6 +64,11 @@ class Conn:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
 
+    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Run ``sql`` (``... RETURNING x``) once per row; the first result row of each
+        (None where it returned nothing). PostgreSQL sends them all in one pipeline."""
+        return [self.execute(sql, row).fetchone() for row in rows]
+
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
@@ -154,6 +159,20 @@ class PostgresConn(Conn):
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Rows:
         try:
             return self._db.execute(self._translate(sql), tuple(args))
+        except self._error as exc:
+            raise DatabaseError(f"{type(exc).__name__}: {exc}".strip()) from exc
+
+    def returning_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        if not rows:
+            return []
+        try:
+            with self._db.cursor() as cur:
+                cur.executemany(self._translate(sql), [tuple(r) for r in rows], returning=True)
+                out = []
+                while True:
+                    out.append(cur.fetchone())
+                    if not cur.nextset():
+                        return out
         except self._error as exc:
             raise DatabaseError(f"{type(exc).__name__}: {exc}".strip()) from exc
 

@@ -25,6 +25,7 @@ from station.ward.fold import words
 from station.ward.summary import summarize
 
 NOTIFY_CHANNEL = "ward_records"
+RECENT_WINDOW = 20_000  # PostgreSQL: newest records a name is looked for in first
 COLUMNS = (
     "seq, station_id, record_id, read_at, received_at, fingerprint, signature, record, "
     "method, level, status, id_number, dossier, entered_by"
@@ -101,11 +102,12 @@ class RecordsMixin:
         # One order for every writer: concurrent receivers never wait on each other in a
         # circle (PostgreSQL would abort one of them as a deadlock).
         ordered = sorted(items, key=lambda i: (_station(i.record), i.record_id))
+        rows = [_row_of(i.record, i.canonical, i.signature, now, None) for i in ordered]
         with self._conn.transaction():
-            for item in ordered:
-                seq = self._insert(item.record, item.canonical, item.signature, now, None)
-                if seq is not None:
-                    result.new.append((seq, item))
+            inserted = self._conn.returning_many(INSERT, rows)
+            for item, got in zip(ordered, inserted, strict=True):
+                if got is not None:
+                    result.new.append((int(got[0]), item))
                 elif self._stored_text(item.record_id, _station(item.record)) == _text(item):
                     result.duplicates.append(item)
                 else:
@@ -134,14 +136,9 @@ class RecordsMixin:
         now: float,
         user: str | None,
     ) -> int | None:
-        s = summarize(record)
-        row = self._conn.execute(
-            INSERT,
-            (_station(record), str(record.get("record_id", "")), str(record.get("read_at", "")),
-             now, fingerprint(canonical), signature, canonical.decode("utf-8"), s.method,
-             s.level, s.status, s.id_number, s.name_folded, user),
-        ).fetchone()  # fmt: skip
-        return None if row is None else int(row[0])
+        row = self._conn.execute(INSERT, _row_of(record, canonical, signature, now, user))
+        got = row.fetchone()
+        return None if got is None else int(got[0])
 
     def _conflict_alert(self, item: Opened, now: float) -> None:
         detail = f"record id stored with other content; received {fingerprint(item.canonical)}"
@@ -220,13 +217,32 @@ class RecordsMixin:
             yield RecordRow.from_row(tuple(row))
 
     def search(self, query: Search) -> list[RecordRow]:
-        """Newest first, at most ``query.limit`` rows (see :func:`_where`)."""
-        where, args, source = _where(query, self._conn.dialect)
+        """Newest first, at most ``query.limit`` rows (see :func:`_where`).
+
+        A name on PostgreSQL is looked for first among the newest ``RECENT_WINDOW``
+        records (walking the primary key backwards): a common name ("nguyen") fills the
+        page there at once, where the word index would hand over a third of the table to
+        sort. Only when the page is not full is the word index asked (a rarer name: few
+        rows to sort)."""
+        w = _where(query, self._conn.dialect)
+        if self._conn.dialect == "postgres" and w.by_name:
+            bound = "" if query.before_seq is None else " WHERE seq < ?"
+            window = f"(SELECT * FROM records{bound} ORDER BY seq DESC LIMIT ?) r"
+            head = [] if query.before_seq is None else [query.before_seq]
+            rows = self._select(window, w.terms, [*head, RECENT_WINDOW, *w.args], "r.seq", query)
+            if len(rows) == query.limit:
+                return rows
+        # FTS5 walks its index newest first by itself when asked for its own rowid order
+        order = "f.rowid" if w.by_name and self._conn.dialect == "sqlite" else "r.seq"
+        return self._select(w.source, w.terms, w.args, order, query)
+
+    def _select(
+        self, source: str, where: list[str], args: list[Any], order: str, query: Search
+    ) -> list[RecordRow]:
         sql = f"SELECT {QUALIFIED} FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY r.seq DESC LIMIT ?"
-        rows = self._conn.execute(sql, [*args, query.limit])
+        rows = self._conn.execute(f"{sql} ORDER BY {order} DESC LIMIT ?", [*args, query.limit])
         return [RecordRow.from_row(tuple(r)) for r in rows]
 
     # -- changing ------------------------------------------------------------------------
@@ -256,6 +272,18 @@ class RecordsMixin:
         return [(str(r), str(f)) for r, f, _ in gone]
 
 
+def _row_of(
+    record: Mapping[str, Any], canonical: bytes, signature: str, now: float, user: str | None
+) -> tuple[Any, ...]:
+    """The INSERT's values for one record."""
+    s = summarize(record)
+    return (
+        _station(record), str(record.get("record_id", "")), str(record.get("read_at", "")), now,
+        fingerprint(canonical), signature, canonical.decode("utf-8"), s.method, s.level,
+        s.status, s.id_number, s.name_folded, user,
+    )  # fmt: skip
+
+
 def _station(record: Mapping[str, Any]) -> str:
     return str(record.get("station_id", ""))
 
@@ -264,40 +292,47 @@ def _text(item: Opened) -> str:
     return item.canonical.decode("utf-8")
 
 
-def _where(query: Search, dialect: str) -> tuple[list[str], list[Any], str]:
+@dataclass(frozen=True)
+class _Where:
+    terms: list[str]
+    args: list[Any]
+    source: str  # the FROM clause
+    by_name: bool
+
+
+def _where(query: Search, dialect: str) -> _Where:
     """WHERE terms, their arguments and the FROM clause.
 
     Text of digits only is an ID number (exact with 12 digits, else a prefix); any other
     text is a name: every folded word must begin some word of the folded name, in any
     order ("nguyen van an" finds "Nguyễn Văn An"; "an" alone also finds "Anh").
     """
-    where: list[str] = []
+    terms: list[str] = []
     args: list[Any] = []
     source = "records r"
     text = query.text.strip()
+    name = [] if text.isdigit() else words(text)
     if text.isdigit() and text.isascii():
         if len(text) == 12:
-            where.append("r.id_number = ?")
+            terms.append("r.id_number = ?")
             args.append(text)
         else:
-            where += ["r.id_number >= ?", "r.id_number < ?"]
+            terms += ["r.id_number >= ?", "r.id_number < ?"]
             args += [text, text + ":"]  # ':' sorts right after '9'
-    elif name := words(text):
-        if dialect == "sqlite":
-            source = "records_fts f JOIN records r ON r.seq = f.rowid"
-            where.append("records_fts MATCH ?")
-            args.append(" ".join(f'"{w}"*' for w in name))
-        else:
-            for w in name:
-                where.append("(' ' || r.name_folded) LIKE ?")
-                args.append(f"% {w}%")
+    elif name and dialect == "sqlite":
+        source = "records_fts f JOIN records r ON r.seq = f.rowid"
+        terms.append("records_fts MATCH ?")
+        args.append(" ".join(f'"{w}"*' for w in name))
+    elif name:
+        terms += ["(' ' || r.name_folded) LIKE ?"] * len(name)
+        args += [f"% {w}%" for w in name]
     for column, value in (
         ("station_id", query.station_id),
         ("level", query.level),
         ("dossier", query.dossier),
     ):
         if value:
-            where.append(f"r.{column} = ?")
+            terms.append(f"r.{column} = ?")
             args.append(value)
     for term, number in (
         ("r.method = ?", query.method),
@@ -306,9 +341,9 @@ def _where(query: Search, dialect: str) -> tuple[list[str], list[Any], str]:
         ("r.seq < ?", query.before_seq),
     ):
         if number is not None:
-            where.append(term)
+            terms.append(term)
             args.append(number)
-    return where, args, source
+    return _Where(terms, args, source, bool(name))
 
 
 __all__ = ["NOTIFY_CHANNEL", "RecordRow", "RecordsMixin", "Search", "StoreResult"]

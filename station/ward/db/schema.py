@@ -74,7 +74,6 @@ RECORD_INDEXES = [
     "CREATE INDEX records_record_id ON records(record_id)",
     "CREATE INDEX records_received ON records(received_at)",
     "CREATE INDEX records_id_number ON records(id_number)",
-    "CREATE INDEX records_name ON records(name_folded)",
     "CREATE INDEX records_dossier ON records(dossier)",
     "CREATE INDEX records_station ON records(station_id, seq)",
 ]
