@@ -17,6 +17,9 @@
 #   STATION_SYSTEMCTL     systemctl command to use      (default: systemctl)
 #   STATION_RASPI_CONFIG  raspi-config command to use   (default: raspi-config)
 
+# shellcheck source=scripts/common.sh
+source "$HERE/scripts/common.sh"
+
 STATION_USER=station
 STATION_GROUPS=(video i2c spi gpio) # camera+dma_heap, OLED on I2C, OLED on SPI, GPIO
 STATION_APT=(pcscd python3-pyscard python3-venv fonts-dejavu-core mosquitto-clients openssl ca-certificates)
@@ -107,36 +110,13 @@ make_dirs() {
   as_root chown "$owner" "$(st_data)" "$(st_data)/trust" "$(st_logs)"
 }
 
-install_code() {
-  local prefix new
-  prefix="$(st_prefix)"
-  new="$prefix/src.new"
-  log "copying the station code to $prefix/src"
-  as_root rm -rf "$new"
-  as_root install -d -m 0755 "$prefix" "$new"
-  tar -C "$HERE" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
-    --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache \
-    --exclude=.hypothesis -cf - . | as_root tar -C "$new" -xf -
-  as_root rm -rf "$prefix/src"
-  as_root mv "$new" "$prefix/src"
-}
+install_code() { copy_checkout "$(st_prefix)"; }
 
 make_service_venv() {
-  local venv extras spec
-  venv="$(st_prefix)/.venv"
+  local extras
   extras="$(venv_extras)"
-  spec="$(st_prefix)/src${extras:+[$extras]}"
-  if [ ! -x "$venv/bin/python" ]; then
-    log "creating $venv (--system-site-packages)"
-    as_root "$PYTHON" -m venv --system-site-packages "$venv"
-  fi
-  log "installing the station into $venv${extras:+ with [$extras]}"
-  as_root "$venv/bin/python" -m pip install -q --upgrade pip
-  as_root "$venv/bin/python" -m pip install -q "$spec"
-  as_root "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$(st_prefix)/src"
-  # The unit runs with a read-only venv and PYTHONDONTWRITEBYTECODE=1: without bytecode
-  # compiled here, every start would compile the station's sources again.
-  as_root "$venv/bin/python" -m compileall -q "$venv/lib" >/dev/null
+  venv_install "$(st_prefix)/.venv" "$(st_prefix)/src" "$(st_prefix)/src${extras:+[$extras]}" \
+    --system-site-packages
 }
 
 install_config() {

@@ -17,6 +17,9 @@
 # server.crt/.key (the ward's server certificate, also the console's).
 # Test hooks (environment): WARD_ROOT (prefix for every system path), WARD_SYSTEMCTL.
 
+# shellcheck source=scripts/common.sh
+source "$HERE/scripts/common.sh"
+
 WARD_USER=ward
 WARD_APT=(python3 python3-venv ca-certificates openssl mosquitto fonts-dejavu-core
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
@@ -63,33 +66,9 @@ ward_dirs() {
   as_root chown "$owner" "$(wd_data)" "$(wd_logs)"
 }
 
-ward_code() {
-  local prefix new
-  prefix="$(wd_prefix)"
-  new="$prefix/src.new"
-  log "copying the code to $prefix/src"
-  as_root rm -rf "$new"
-  as_root install -d -m 0755 "$prefix" "$new"
-  tar -C "$HERE" --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.egg-info' \
-    --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache \
-    --exclude=.hypothesis --exclude=./demo-out -cf - . | as_root tar -C "$new" -xf -
-  as_root rm -rf "$prefix/src"
-  as_root mv "$new" "$prefix/src"
-}
+ward_code() { copy_checkout "$(wd_prefix)"; }
 
-ward_venv() {
-  local venv
-  venv="$(wd_prefix)/.venv"
-  if [ ! -x "$venv/bin/python" ]; then
-    log "creating $venv"
-    as_root "$PYTHON" -m venv "$venv"
-  fi
-  log "installing the ward server into $venv"
-  as_root "$venv/bin/python" -m pip install -q --upgrade pip
-  as_root "$venv/bin/python" -m pip install -q "$(wd_prefix)/src[ward]"
-  as_root "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$(wd_prefix)/src"
-  as_root "$venv/bin/python" -m compileall -q "$venv/lib" >/dev/null
-}
+ward_venv() { venv_install "$(wd_prefix)/.venv" "$(wd_prefix)/src" "$(wd_prefix)/src[ward]"; }
 
 ward_settings() {
   local env group

@@ -71,6 +71,7 @@ async def login(request: Request) -> Response:
     def open_session(db: WardDB) -> None:
         if rehashed:  # stronger parameters than when it was set (ends other sessions)
             db.set_password(user.name, rehashed)
+        db.expire_sessions(*console.expire_before(now))  # every user's ended sessions go
         db.open_session(token, user.name, csrf, now)
         db.logged_in(user.name, now)
         db.audit(user.name, "login")

@@ -18,7 +18,7 @@ from station.ward.console.dbpool import DBPool
 from station.ward.console.live import LiveHub
 from station.ward.console.present import vn_date, vn_time
 from station.ward.console.security import LoginLimiter, Visit, csrf_ok
-from station.ward.db import is_postgres
+from station.ward.db import Session, is_postgres
 from station.ward.notify import Bell, PostgresBell, SocketBell, socket_folder
 from station.ward.summary import LEVELS, METHODS
 
@@ -74,11 +74,7 @@ class Console:
         session = await self.pool.run(lambda db: db.session(token))
         if session is None:
             return None
-        expired = (
-            now - session.last_seen > self.cfg.session_idle_s
-            or now - session.created_at > self.cfg.session_max_s
-        )
-        if expired or session.user.disabled:
+        if not self._standing(session, now):
             await self.pool.run(lambda db: db.close_session(token))
             return None
         await self.pool.run(lambda db: db.touch_session(token, now))
@@ -87,13 +83,18 @@ class Console:
     async def alive(self, token: str) -> bool:
         """The session still stands (without counting as activity: the live stream asks)."""
         session = await self.pool.run(lambda db: db.session(token))
-        now = self.clock()
+        return session is not None and self._standing(session, self.clock())
+
+    def _standing(self, session: Session, now: float) -> bool:
         return (
-            session is not None
-            and not session.user.disabled
+            not session.user.disabled
             and now - session.last_seen <= self.cfg.session_idle_s
             and now - session.created_at <= self.cfg.session_max_s
         )
+
+    def expire_before(self, now: float) -> tuple[float, float]:
+        """(idle before, created before): sessions older than these have ended."""
+        return now - self.cfg.session_idle_s, now - self.cfg.session_max_s
 
     def set_cookie(self, response: Response, token: str) -> None:
         response.set_cookie(

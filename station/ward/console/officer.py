@@ -89,8 +89,6 @@ async def events(request: Request, visit: Visit) -> Response:
     """Server-sent events for one counter: ``record`` (the card) and ``recent`` (a line)."""
     console = console_of(request)
     station = str(request.path_params["station"])
-    sub = console.hub.subscribe(station)  # first: nothing committed from now on is missed
-    after = _after(request, console.hub.cursor)
 
     def card(view: View) -> str:
         env = console.templates.env
@@ -100,7 +98,8 @@ async def events(request: Request, visit: Visit) -> Response:
         return _event("record", record, view.row.seq) + _event("recent", recent, view.row.seq)
 
     async def stream() -> AsyncIterator[str]:
-        last = after
+        sub = console.hub.subscribe(station)  # first: nothing committed from now on is missed
+        after = last = _after(request, console.hub.cursor)
         try:
             yield "retry: 2000\n\n"
             backlog = await console.pool.run(lambda db: db.since(after, CATCH_UP, station))
