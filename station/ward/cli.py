@@ -174,7 +174,7 @@ def _list(args: argparse.Namespace) -> int:
     if db is None:
         return 1
     with db:
-        for row in db.iter_records(args.station, args.limit):
+        for row in db.rows(args.station, args.limit):
             print(
                 f"{row.record_id}  {row.station_id}  read {row.read_at or '-'}  "
                 f"received {_stamp(row.received_at)}  method {row.method}  "
@@ -203,7 +203,7 @@ def _export(args: argparse.Namespace) -> int:
     if db is None:
         return 1
     with db:
-        rows = db.iter_records(args.station)
+        rows = db.rows(args.station)
         binary = getattr(sys.stdout, "buffer", None)  # UTF-8 whatever the locale says
         for chunk in csv_chunks(rows) if args.csv else json_chunks(rows):
             if binary is not None:

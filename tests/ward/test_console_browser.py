@@ -168,7 +168,7 @@ def test_an_officers_day_then_the_admins(
     wait_for(lambda: page.clipboard() == shown["citizen"]["id_number"], 5, "ID copied")
     page.find("#current .copy-all").click()
     with WardDB(ward.db_path) as db:
-        (row,) = [r for r in db.iter_records() if r.record_id == shown["record_id"]]
+        (row,) = [r for r in db.rows() if r.record_id == shown["record_id"]]
     expected = view_of(row).copy_all
     wait_for(lambda: page.clipboard() == expected, 5, "everything copied")
     assert expected.splitlines()[0] == "Họ, chữ đệm và tên: Nguyễn Văn An"

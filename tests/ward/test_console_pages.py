@@ -19,6 +19,7 @@ import pytest
 
 from station.ward.db import WardDB
 from station.ward.fold import fold
+from tests.support import wait_for
 from tests.sync.support import STATION, make_records
 from tests.ward.support import ADMIN, OFFICER, Served, a_man, chip_record, named, opened
 
@@ -286,3 +287,75 @@ def test_admin_pages_enrol_revoke_users_retention_alerts(console: Served) -> Non
     audit = admin.get("/admin/audit").text
     assert "enroll" in audit and "revoke" in audit and "user-add" in audit
     assert re.search(r"retention.*2 records older than 1 days", audit)
+
+
+def _image(fmt: str, size: tuple[int, int] = (60, 80)) -> str:
+    import base64
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 150, 120)).save(out, fmt)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_the_face_is_shown_only_when_sent_and_decodable(console: Served) -> None:
+    faces = {"jpeg": _image("JPEG"), "jp2": _image("JPEG2000"), "png": _image("PNG"),
+             "huge": _image("JPEG", (1500, 1500)), "junk": "bm90IGFuIGltYWdl"}  # fmt: skip
+    records = []
+    for kind, data in faces.items():
+        rec = chip_record(named(a_man(), f"Người Có Ảnh {kind}"))
+        rec["chip"]["face"] = {"format": kind, "data_b64": data}
+        records.append(rec)
+    plain = chip_record(named(a_man(), "Người Không Ảnh"))
+    seqs = _store(console, *records, plain)
+    officer = console.login(OFFICER)
+    answers = [officer.get(f"/records/{seq}/face.png") for seq in seqs]
+    assert [a.status_code for a in answers] == [200, 200, 404, 404, 404, 404]
+    assert all(a.content.startswith(b"\x89PNG") for a in answers[:2])
+    assert 'class="face"' in officer.get(f"/records/{seqs[0]}").text
+    assert 'class="face"' not in officer.get(f"/records/{seqs[-1]}").text
+
+
+def test_the_demo_serves_the_console_with_its_officer(tmp_path: Path) -> None:
+    """`station demo` starts the console on loopback and prints where; the demo officer
+    logs in there and the counter's reads arrive on the page."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    from station.sim.demo import DEMO_OFFICER, STATION_ID, run_demo
+
+    seen: list[str] = []
+    names: list[str] = []
+    done = threading.Event()
+
+    def watch(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+            assert token
+            client.post("/login", data={"username": DEMO_OFFICER[0], "password": DEMO_OFFICER[2],
+                                        "csrf_token": token[1]})  # fmt: skip
+            with client.stream("GET", f"/events/{STATION_ID}") as stream:
+                done.set()
+                for _, _, data in _events(stream, 1):
+                    names.append(data)
+
+    def out(line: str) -> None:
+        seen.append(line)
+        if line.startswith("ward console: "):
+            page = line.split()[2]
+            threading.Thread(
+                target=watch, args=(page.rsplit("/counter", 1)[0],), daemon=True
+            ).start()
+            assert done.wait(20), "the console did not answer"
+
+    report = asyncio.run(
+        run_demo(1, seed=3, out_dir=tmp_path / "out", terminal=False, out=out, mix=("good",))
+    )
+    line = next(s for s in seen if s.startswith("ward console: "))
+    assert line.split()[2].startswith("http://127.0.0.1:") and DEMO_OFFICER[2] in line
+    (record,) = report.records
+    wait_for(lambda: names, 10, "the read on the demo officer's page")
+    assert record["citizen"]["full_name"] in names[0]

@@ -252,7 +252,7 @@ def test_a_version_1_sqlite_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert db.get(records[0]["record_id"]) == records[0]
         (hit,) = db.search(Search(text="do thi anh"))
         assert hit.level == "verified" and hit.method == 3 and hit.received_at == 1000.0
-        assert [r.level for r in db.iter_records()][1:] == ["qr-only"] * 5
+        assert [r.level for r in db.rows()][1:] == ["qr-only"] * 5
         assert db.stations()[0]["refused"] == 2 and db.public_key(STATION) == "key"
         assert not db.store_many([opened(records[1])]).new  # still exactly once
         assert len(db.store_many([opened(fresh_id(records[1]))]).new) == 1

@@ -201,9 +201,8 @@ class RecordsMixin:
     def last_seq(self) -> int:
         return int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0])
 
-    def iter_records(
-        self, station_id: str | None = None, limit: int | None = None
-    ) -> Iterator[RecordRow]:
+    def rows(self, station_id: str | None = None, limit: int | None = None) -> Iterator[RecordRow]:
+        """Every record (of one station), in arrival order."""
         sql = f"SELECT {COLUMNS} FROM records"
         args: list[Any] = []
         if station_id:
@@ -215,6 +214,13 @@ class RecordsMixin:
             args.append(limit)
         for row in self._conn.execute(sql, args).fetchall():
             yield RecordRow.from_row(tuple(row))
+
+    def iter_records(
+        self, station_id: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[dict[str, Any], float]]:
+        """(record, received_at) in arrival order (what callers of the first receivers use)."""
+        for row in self.rows(station_id, limit):
+            yield row.record, row.received_at
 
     def search(self, query: Search) -> list[RecordRow]:
         """Newest first, at most ``query.limit`` rows (see :func:`_where`).
