@@ -112,7 +112,16 @@ def run_serve(args: argparse.Namespace) -> int:
             return 1
         return 0
     print(f"ward console on {server.url}", file=sys.stderr)
+    _quiet_after_uvicorn()
     return asyncio.run(_both(receiver, server))
+
+
+def _quiet_after_uvicorn() -> None:
+    """uvicorn handles SIGTERM/SIGINT while it serves, then raises the signal again with
+    the handler found before it: make that one a no-op, so that the receiver is stopped
+    and the process exits 0 instead of dying of the signal."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
 
 
 async def _both(receiver: WardReceiver, server: ConsoleServer) -> int:
@@ -151,8 +160,8 @@ def run_console(args: argparse.Namespace) -> int:
         print(f"ward console: {exc}", file=sys.stderr)
         return 1
     print(f"ward console on {server.url}", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve())
+    _quiet_after_uvicorn()
+    asyncio.run(server.serve())
     return 0
 
 

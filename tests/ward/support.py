@@ -164,20 +164,24 @@ class Served:
         self.server.stop()
 
     def login(self, who: tuple[str, str, str] = OFFICER, client: Any = None) -> Any:
-        client = client or self.client()
-        page = client.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token, page.text
-        done = client.post(
-            "/login", data={"username": who[0], "password": who[2], "csrf_token": token[1]}
-        )
-        assert done.status_code == 303, done.text
-        return client
+        return log_in(client or self.client(), who)
 
     def csrf(self, client: Any, path: str = "/counter") -> str:
         found = re.search(r'name="csrf-token" content="([^"]+)"', client.get(path).text)
         assert found
         return found[1]
+
+
+def log_in(client: Any, who: tuple[str, str, str] = OFFICER) -> Any:
+    """``client`` (httpx) logged in as ``who`` through the login form."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    done = client.post(
+        "/login", data={"username": who[0], "password": who[2], "csrf_token": token[1]}
+    )
+    assert done.status_code == 303, done.text
+    return client
 
 
 def serve_console(db: str, clock: Clock | None = None, **config: Any) -> Served:
@@ -205,6 +209,7 @@ __all__ = [
     "a_man",
     "chip_record",
     "fresh_id",
+    "log_in",
     "named",
     "opened",
     "serve_console",

@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from station import config
 from station.cli import main
-from station.sim.broker import Broker
+from station.sim.broker import Broker, free_port
 from station.sim.loopback import LoopbackWard
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
@@ -23,6 +24,7 @@ from station.sync.signing import key_paths, load_or_create_signing_key, public_k
 from station.ward.db import WardDB
 from tests.support import wait_for
 from tests.sync.support import STATION, make_records
+from tests.ward.support import OFFICER, log_in
 from tests.ward.test_console_pages import _events
 
 pytestmark = pytest.mark.mqtt
@@ -88,7 +90,7 @@ def test_a_console_in_another_process_is_woken_through_its_socket(
     from station.ward.console.app import ConsoleConfig, create_app
     from station.ward.console.server import ConsoleServer
     from station.ward.notify import SAFETY_S, socket_folder
-    from tests.ward.support import OFFICER, Clock, Served
+    from tests.ward.support import Clock, Served
 
     db_path = tmp_path / "ward.sqlite"
     cfg = broker.station_config(config.replace(station_cfg, "mqtt", ack_timeout_s=2.0), STATION)
@@ -127,3 +129,59 @@ def test_a_console_in_another_process_is_woken_through_its_socket(
         assert serve.wait(10) == 0
         console.stop()
     assert not list(socket_folder(db_path).glob("*.sock"))  # the console cleaned up
+
+
+def test_ward_serve_with_the_console_in_one_process(
+    broker: Broker, station_cfg: config.Config, tmp_path: Path
+) -> None:
+    """`station ward serve --console`: records stored by the receiver reach the console's
+    open page; plain HTTP off loopback is refused; SIGTERM stops both, exit 0."""
+    from tests.ward.support import OFFICER
+
+    db_path = tmp_path / "ward.sqlite"
+    cfg = broker.station_config(config.replace(station_cfg, "mqtt", ack_timeout_s=2.0), STATION)
+    key = load_or_create_signing_key(*key_paths(cfg))
+    assert main(["ward", "enroll", STATION, public_key_text(key.public_key()), "--db",
+                 str(db_path)]) == 0  # fmt: skip
+    password = tmp_path / "pw"
+    password.write_text(OFFICER[2] + "\n")
+    assert main(["ward", "user", "add", OFFICER[0], "--role", "officer", "--password-file",
+                 str(password), "--db", str(db_path)]) == 0  # fmt: skip
+    files = broker.pki.client("ward")
+    base = [
+        str(STATION_CLI), "ward", "serve", "--broker", broker.url(), "--db", str(db_path),
+        "--ca", str(broker.pki.ca_file), "--cert", str(files.cert), "--key", str(files.key),
+    ]  # fmt: skip
+    refused = subprocess.run([*base, "--console", "0.0.0.0:8443"], capture_output=True,
+                             text=True, timeout=60, check=False)  # fmt: skip
+    assert refused.returncode == 2 and "needs HTTPS" in refused.stderr
+    port = free_port()
+    serve = subprocess.Popen(
+        [*base, "--console", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), 20, "the console")
+        with httpx.Client(base_url=url, timeout=20) as client:
+            officer = log_in(client)
+            record = make_records(1, seed=41)[0]
+            with (
+                officer.stream("GET", f"/events/{STATION}") as stream,
+                Outbox.from_config(cfg) as outbox,
+                Publisher.from_config(cfg, outbox),
+            ):
+                outbox.append(record)
+                name, _, data = next(_events(stream, 1))
+        assert name == "record" and record["citizen"]["full_name"] in data
+    finally:
+        os.kill(serve.pid, signal.SIGTERM)
+        code = serve.wait(20)
+    assert code == 0, serve.stderr.read() if serve.stderr else ""
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/login", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
