@@ -61,11 +61,19 @@ class Page:
         return list(self.d.find_elements(self.by.CSS_SELECTOR, css))
 
     def wait(self, css: str, text: str = "", timeout: float = 10.0) -> Any:
-        def found() -> Any:
-            return [e for e in self.all(css) if text in e.text]
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        hits: list[Any] = []
+
+        def found() -> bool:
+            try:  # the live view may swap the element out while it is read
+                hits[:] = [e for e in self.all(css) if text in e.text]
+            except StaleElementReferenceException:
+                hits.clear()
+            return bool(hits)
 
         wait_for(found, timeout, f"{css} with {text!r}")
-        return found()[0]
+        return hits[0]
 
     def type(self, css: str, text: str) -> None:
         box = self.find(css)
