@@ -25,19 +25,29 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 from pathlib import Path
 
+from station.fingerprint import fingerprint
 from station.ward.db.records import NOTIFY_CHANNEL as CHANNEL
 
 log = logging.getLogger(__name__)
 
 SAFETY_S = 30.0
+MAX_FOLDER = 80  # bytes: leaves room for "/<pid>-<8 hex>.sock" under the 107 of AF_UNIX
 
 
 def socket_folder(db_path: str | Path) -> Path:
-    """Where the consoles of an SQLite database listen: ``<database>.live/``."""
-    path = Path(db_path)
-    return path.with_name(path.name + ".live")
+    """Where the consoles of an SQLite database listen: ``<database>.live/``.
+
+    A socket's path has at most 107 bytes: for a database deep in the file tree the
+    folder is ``ward-live-<fingerprint of that path>`` in the temporary folder instead
+    (the receiver and the consoles work it out alike)."""
+    path = Path(db_path).resolve()
+    folder = path.with_name(path.name + ".live")
+    if len(str(folder).encode()) > MAX_FOLDER:
+        folder = Path(tempfile.gettempdir()) / f"ward-live-{fingerprint(str(folder))}"
+    return folder
 
 
 def ring_sockets(folder: Path) -> int:

@@ -185,3 +185,15 @@ def _answers(url: str) -> bool:
         return httpx.get(url + "/login", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_socket_folder_fits_a_unix_socket_path(tmp_path: Path) -> None:
+    from station.ward.notify import socket_folder
+
+    assert socket_folder("/var/lib/ward/ward.sqlite") == Path("/var/lib/ward/ward.sqlite.live")
+    deep = tmp_path / ("x" * 90) / "ward.sqlite"
+    folder = socket_folder(deep)
+    assert folder == socket_folder(deep) and len(str(folder)) < 80
+    assert socket_folder("ward.sqlite") == Path("ward.sqlite").resolve().with_name(
+        "ward.sqlite.live"
+    )
