@@ -316,42 +316,14 @@ def main() -> int:
     ap.add_argument("--search-records", type=int, default=1_000_000)
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         work = Path(tmp)
         with databases(work, not args.no_postgres) as dbs:
             for backend, make in dbs.items():
                 print(f"[{backend}] live view, {args.stations} stations, {args.seconds:.0f} s ...")
-                r = live(work, make("live"), backend, args.stations, args.seconds)
-                lat = r["latencies"]
-                rows.append(
-                    (
-                        f"{backend}: records sent / on the pages",
-                        f"{r['sent']} / {r['arrived']}",
-                        "",
-                        "",
-                    )
-                )
-                for label, p in (("p50", 0.5), ("p95", 0.95)):
-                    v = percentile(lat, p) if lat else float("nan")
-                    target = f"< {LIVE_TARGET_S:g} s" if label == "p95" else ""
-                    ratio = f"{v / LIVE_TARGET_S:.2f}" if label == "p95" else ""
-                    rows.append(
-                        (
-                            f"{backend}: commit/ack -> open page {label} (s)",
-                            f"{v:.3f}",
-                            target,
-                            ratio,
-                        )
-                    )
-                rows.append(
-                    (
-                        f"{backend}: commit/ack -> open page max (s)",
-                        f"{max(lat, default=float('nan')):.3f}",
-                        "",
-                        "",
-                    )
-                )
+                rows += live_rows(backend, live(work, make("live"), backend, args.stations,
+                                                args.seconds))  # fmt: skip
                 print(f"[{backend}] loading {args.search_records:,} records ...")
                 target = make("search")
                 rate, ids, names = load(target, args.search_records)
@@ -366,13 +338,32 @@ def main() -> int:
                     rows.append(
                         (f"{backend}: 10,000 records, {n} receiver(s) (rec/s)", f"{t:,.0f}", "", "")
                     )
+    print_table(rows, args)
+    return 0
+
+
+Row = tuple[str, str, str, str]
+
+
+def live_rows(backend: str, r: dict[str, Any]) -> list[Row]:
+    lat: list[float] = r["latencies"]
+    p50, p95, top = (percentile(lat, 0.5), percentile(lat, 0.95), max(lat)) if lat else (0, 0, 0)
+    name = f"{backend}: commit/ack -> open page"
+    return [
+        (f"{backend}: records sent / on the pages", f"{r['sent']} / {r['arrived']}", "", ""),
+        (f"{name} p50 (s)", f"{p50:.3f}", "", ""),
+        (f"{name} p95 (s)", f"{p95:.3f}", f"< {LIVE_TARGET_S:g} s", f"{p95 / LIVE_TARGET_S:.2f}"),
+        (f"{name} max (s)", f"{top:.3f}", "", ""),
+    ]
+
+
+def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     print(f"\nconsole benchmark ({args.search_records:,} records searched, "
           f"{args.stations} stations live)\n")  # fmt: skip
     print(f"{'measure':58} {'value':>14} {'target':>9} {'ratio':>6}")
     print("-" * 90)
     for name, value, target, ratio in rows:
         print(f"{name:58} {value:>14} {target:>9} {ratio:>6}")
-    return 0
 
 
 def search_rows(backend: str, times: dict[str, list[float]]) -> list[tuple[str, str, str, str]]:

@@ -73,12 +73,10 @@ def _field_of(code: str) -> str:
     return FIELD_OF_CODE.get(code.split("_", 1)[0], "id_number")
 
 
-def check(form: Mapping[str, str], *, station_id: str, user: str, today: date) -> Checked:
-    """Validate the form; the record to store when it is right."""
-    values = {k: " ".join(str(form.get(k, "")).split()) for k in FORM_FIELDS}
+def _form_errors(values: dict[str, str], today: date) -> tuple[dict[str, list[str]], str]:
+    """What is wrong before the QR rules apply, and the payload to check with them."""
     errors: dict[str, list[str]] = {}
-    method = int(values["method"]) if values["method"].isdigit() else 0
-    if method not in MANUAL_METHODS:
+    if not values["method"].isdigit() or int(values["method"]) not in MANUAL_METHODS:
         _add(errors, "method", MESSAGES["method"])
     for key, value in values.items():
         if "|" in value:
@@ -90,12 +88,19 @@ def check(form: Mapping[str, str], *, station_id: str, user: str, today: date) -
     for key, parsed in (("date_of_birth", dob), ("issue_date", issue)):
         if parsed is None:
             _add(errors, key, MESSAGES["date"])
-    if errors:
-        return Checked(errors)
     payload = "|".join(
         (values["id_number"], values["old_id_number"], values["full_name"], dob or "",
          values["sex"], values["place_of_residence"], issue or "")
     )  # fmt: skip
+    return errors, payload
+
+
+def check(form: Mapping[str, str], *, station_id: str, user: str, today: date) -> Checked:
+    """Validate the form; the record to store when it is right."""
+    values = {k: " ".join(str(form.get(k, "")).split()) for k in FORM_FIELDS}
+    errors, payload = _form_errors(values, today)
+    if errors:
+        return Checked(errors)
     result = parse_payload(payload, today=today)
     if result.status is QrStatus.UNRECOGNISED:
         return Checked({"id_number": [MESSAGES["id_format"]]})
@@ -119,7 +124,7 @@ def check(form: Mapping[str, str], *, station_id: str, user: str, today: date) -
     record.update(
         citizen=citizen,
         source=MANUAL_SOURCE,
-        method=method,
+        method=int(values["method"]),
         entered_by=user,
         warnings=[w for w in record["warnings"] if not (no_issue and w["code"] in ISSUE_ONLY)],
     )
