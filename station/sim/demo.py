@@ -5,8 +5,13 @@ reader with BAC/PACE and secure messaging, verification, flow, screens, durable 
 MQTT publisher); only the devices are simulated (``station.sim``): a camera scene showing
 synthetic cards, an emulated chip in the reader's field, an in-memory OLED drawn in the
 terminal and saved as PNGs. A real mosquitto is started on loopback (TLS, client
-certificates) with a ward receiver that stores records and acknowledges them, and the
-ward console on loopback with a demo officer account (the officer's side of each read).
+certificates) with a ward receiver that stores records and acknowledges them, and the ward
+console on loopback with a demo officer account (``start_console``). The tour
+(``station.sim.tour``) shows every card kind and device fault the README lists; the
+summary counts each kind. Ctrl-C stops it and prints the summary too.
+
+The parts are started by small functions (``start_ward``, ``start_station``) so that more
+services can be started beside them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from station.sim.tour import FAULTS, DemoClock, Seen, Step, TourDriver, record_l
 
 if TYPE_CHECKING:
     from station.sim.broker import Broker
+    from station.sync.outbox import Outbox
     from station.ward.console.server import ConsoleServer
     from station.ward.receiver import WardReceiver
 
@@ -38,7 +44,8 @@ log = logging.getLogger(__name__)
 STATION_ID = "demo-01"
 DEMO_OFFICER = ("canbo", "officer", "canbo-demo")  # the console's demo account (loopback only)
 CONSOLE_PORTS = (8080, 0)  # 8080 if free, else any
-SETTLE_S = 12.0  # longest a card may take to reach its result screen
+# Every card kind, then every fault of the station's own parts.
+DEMO_TOUR: tuple[Step, ...] = (*DEMO_MIX, *FAULTS)
 
 
 @dataclass
@@ -70,9 +77,30 @@ def _install_trust(cfg: config_mod.Config, factory: CardFactory, tmp: Path) -> N
     import_file(cfg.trust_dir, csca)
 
 
-def _start_console(
-    db: Path, ward: WardReceiver, out: Callable[[str], None]
-) -> ConsoleServer | None:
+def _fresh_out_dir(out_dir: Path) -> None:
+    shutil.rmtree(out_dir / "station", ignore_errors=True)
+    shutil.rmtree(out_dir / "screens", ignore_errors=True)
+    (out_dir / "ward.sqlite").unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def start_ward(broker: Broker, cfg: config_mod.Config, ward_db: Path) -> WardReceiver:
+    """The ward receiver on the demo's broker, with the station's key enrolled."""
+    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+    from station.ward.db import WardDB
+    from station.ward.receiver import WardReceiver
+
+    key = load_or_create_signing_key(*key_paths(cfg))
+    db = WardDB(ward_db)
+    db.enroll(STATION_ID, public_key_text(key.public_key()))
+    db.close()
+    ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), ward_db)
+    ward.start()
+    ward.ready.wait(10)
+    return ward
+
+
+def start_console(db: Path, ward: WardReceiver, out: Callable[[str], None]) -> ConsoleServer | None:
     """The ward console on loopback, rung by the demo's receiver after each record."""
     try:
         from station.ward.console.server import ConsoleError, serve_in_thread
@@ -93,12 +121,25 @@ def _start_console(
     return None
 
 
-def _summary_line(record: dict[str, Any]) -> str:
-    verification = record.get("verification") or {}
-    level = verification.get("level", "-")
-    return (
-        f"record {record['record_id']}  status={record['status']:<12} "
-        f"source={record['source']:<8} verification={level}"
+def start_station(
+    cfg: config_mod.Config, clock: DemoClock, *, terminal: bool, out: Callable[[str], None]
+) -> tuple[Station, Outbox, SimCounter]:
+    """The real station on simulated devices (not yet running: ``station.run(stop)``)."""
+    from station.audit import AuditLog
+    from station.runtime.clock import CachedClockState
+    from station.sync.outbox import Outbox
+    from station.sync.publisher import Publisher
+
+    audit = AuditLog(cfg.data_dir / "audit.log")
+    outbox = Outbox.from_config(cfg, audit=audit)
+    devices = open_devices(cfg, echo=out if terminal else None)
+    assert devices.scene is not None
+    services = Services(
+        outbox=outbox,
+        publisher_factory=lambda on_state: Publisher.from_config(cfg, outbox, on_state=on_state),
+        audit=audit,
+        clock_state=CachedClockState(max_age_s=0.2, probe=clock.probe),
+        health_s=0.5,  # the tour breaks and repairs parts every few seconds
     )
     return Station(cfg, devices, services), outbox, SimCounter(devices.scene, devices.field)
 
@@ -153,29 +194,10 @@ async def run_demo(
             if on_broker is not None:
                 on_broker(broker)
             _install_trust(cfg, factory, tmp)
-            key = load_or_create_signing_key(*key_paths(cfg))
-            db = WardDB(report.ward_db)
-            db.enroll(STATION_ID, public_key_text(key.public_key()))
-            db.close()
-            ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), report.ward_db)
-            ward.start()
-            ward.ready.wait(10)
-            console = _start_console(report.ward_db, ward, out)
-            audit = AuditLog(cfg.data_dir / "audit.log")
-            outbox = Outbox.from_config(cfg, audit=audit)
-            devices = open_devices(cfg, echo=(lambda text: out(text)) if terminal else None)
-            assert devices.scene is not None
-            counter = SimCounter(devices.scene, devices.field)
-            services = Services(
-                outbox=outbox,
-                publisher_factory=lambda on_state: Publisher.from_config(
-                    cfg, outbox, on_state=on_state
-                ),
-                audit=audit,
-                clock_state=CachedClockState(),
-            )
-            station = Station(cfg, devices, services)
-            driver = DemoDriver(station, counter, out)
+            ward = start_ward(broker, cfg, report.ward_db)
+            console = start_console(report.ward_db, ward, out)
+            station, outbox, counter = start_station(cfg, clock, terminal=terminal, out=out)
+            driver = TourDriver(station, counter, clock, out)
 
             def on_record(record: dict[str, Any]) -> None:
                 report.records.append(record)
@@ -197,9 +219,9 @@ async def run_demo(
                 ward.stop()
                 if console is not None:
                     console.stop()
-            db = WardDB(report.ward_db)
-            report.delivered = set(db.record_ids())
-            db.close()
+                db = WardDB(report.ward_db)
+                report.delivered = set(db.record_ids())
+                db.close()
     return report
 
 

@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import TYPE_CHECKING
-
-from station.ward.cli_db import open_db
 
 from station.config import bounded_number
 from station.record import iso_local
+from station.ward.cli_db import db_arg, fail, open_db
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -33,37 +31,42 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     from station.ward import cli_users
-    from station.ward.cli_db import db_arg
 
     ward = subparsers.add_parser("ward", help="ward server: receive, store, show and list records")
     sub = ward.add_subparsers(dest="ward_command", required=True, metavar="ACTION")
     _serve_parser(sub)
     console = sub.add_parser("console", help="the web console alone (the receiver runs elsewhere)")
     db_arg(console)
-    console.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on")
+    console.add_argument(
+        "--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+        help="where to serve (default 127.0.0.1:8080; any other host needs HTTPS)",
+    )  # fmt: skip
     _console_args(console)
     console.set_defaults(func=_console)
     cli_users.register(sub)
 
     enroll = sub.add_parser("enroll", help="trust a station's public key (station keygen)")
-    enroll.add_argument("station_id", help="the station's id (its certificate's CN)")
-    enroll.add_argument("pubkey", help="base64 Ed25519 public key")
+    enroll.add_argument("station_id", help="the station's station.id (its certificate CN)")
+    enroll.add_argument("pubkey", help="base64 Ed25519 public key, as `station keygen` prints it")
     db_arg(enroll)
     enroll.set_defaults(func=_enroll)
 
     revoke = sub.add_parser("revoke", help="refuse a station's records from now on")
-    revoke.add_argument("station_id", help="the station's id")
+    revoke.add_argument("station_id", help="the station's station.id")
     db_arg(revoke)
     revoke.set_defaults(func=_revoke)
 
-    lst = sub.add_parser("list", help="list received records (no personal data)")
+    lst = sub.add_parser("list", help="list received records with their level (no personal data)")
     db_arg(lst)
-    lst.add_argument("--station", default=None, help="only this station's records")
-    lst.add_argument("--limit", type=_positive, default=None, help="at most N records")
+    lst.add_argument("--station", default=None, metavar="ID", help="only this station's records")
+    lst.add_argument(
+        "--limit", type=bounded_number(int, 1), default=None, metavar="N",
+        help="only the N most recent records (default: all)",
+    )  # fmt: skip
     lst.set_defaults(func=_list)
 
     show = sub.add_parser("show", help="print one record as JSON")
-    show.add_argument("record_id", help="the record's id")
+    show.add_argument("record_id", help="the record's record_id (as `ward list` shows it)")
     db_arg(show)
     show.set_defaults(func=_show)
 
@@ -72,7 +75,7 @@ def register(subparsers: Subparsers) -> None:
     fmt = export.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", action="store_true", help="CSV, UTF-8 with BOM, spreadsheet-safe")
     fmt.add_argument("--json", action="store_true", help="one JSON record per line")
-    export.add_argument("--station", default=None, help="only this station's records")
+    export.add_argument("--station", default=None, metavar="ID", help="only this station's records")
     export.set_defaults(func=_export)
 
     stations = sub.add_parser("stations", help="enrolled stations and their sync status")
@@ -81,38 +84,56 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _serve_parser(sub: Subparsers) -> None:
-    from station.ward.cli_db import db_arg
-
     serve = sub.add_parser("serve", help="receive records from the broker (and serve the console)")
-    serve.add_argument("--broker", required=True, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
+    serve.add_argument(
+        "--broker", required=True, metavar="URL", help="mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)"
+    )
     db_arg(serve)
-    serve.add_argument("--ca", default="", help="CA certificate to pin")
-    serve.add_argument("--cert", default="", help="client certificate (PEM)")
-    serve.add_argument("--key", default="", help="client private key (PEM)")
-    serve.add_argument("--username", default="", help="user name")
-    serve.add_argument("--password-file", default="", help="file holding the password")
-    serve.add_argument("--prefix", default="cccd", help="topic prefix (mqtt.topic_prefix)")
-    serve.add_argument("--client-id", default="ward-receiver", help="MQTT client id (stable)")
-    serve.add_argument("--group", default="ward", help="shared subscription group")
-    serve.add_argument("--retention-days", type=float, default=None, help="delete older records")
-    serve.add_argument("--audit", default="", help="audit log file ('' = next to the DB)")
-    serve.add_argument("--console", default="", help="also serve the console on HOST:PORT")
+    serve.add_argument("--ca", default="", metavar="FILE", help="CA certificate to pin (PEM)")
+    serve.add_argument("--cert", default="", metavar="FILE", help="client certificate (PEM)")
+    serve.add_argument("--key", default="", metavar="FILE", help="client private key (PEM)")
+    serve.add_argument("--username", default="", help="user name (default: none)")
+    serve.add_argument(
+        "--password-file", default="", metavar="FILE", help="file holding the password"
+    )
+    serve.add_argument(
+        "--prefix", default="cccd", help="topic prefix, the stations' mqtt.topic_prefix (cccd)"
+    )
+    serve.add_argument(
+        "--client-id", default="ward-receiver",
+        help="MQTT client id; stable, and different for each receiver (default ward-receiver)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--group", default="ward", help="shared subscription group of the receivers (ward)"
+    )
+    serve.add_argument(
+        "--retention-days", type=bounded_number(float, 0.01), default=None, metavar="DAYS",
+        help="delete records older than this (default: the console's setting, else keep all)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--reconnect-max", type=bounded_number(float, 0.2, 3600), default=5.0,
+        metavar="SECONDS", help="longest wait between reconnects to the broker (default 5)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--audit", default="", metavar="FILE", help="audit log file (default: next to the DB)"
+    )
+    serve.add_argument(
+        "--console", default="", metavar="HOST:PORT",
+        help="also serve the console there (HTTPS with --tls-cert/--tls-key off loopback)",
+    )  # fmt: skip
     _console_args(serve)
     serve.set_defaults(func=_serve)
 
 
 def _console_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tls-cert", default="", help="the console's HTTPS certificate (PEM)")
-    p.add_argument("--tls-key", default="", help="its private key (PEM)")
     p.add_argument(
-        "--session-idle-min", type=_positive, default=60, help="log out after N idle minutes"
+        "--tls-cert", default="", metavar="FILE", help="the console's HTTPS certificate (PEM)"
     )
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
+    p.add_argument("--tls-key", default="", metavar="FILE", help="its private key (PEM)")
+    p.add_argument(
+        "--session-idle-min", type=bounded_number(int, 1, 1440), default=60, metavar="MIN",
+        help="log an officer out after this many idle minutes (default 60)",
+    )  # fmt: skip
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -133,13 +154,12 @@ def _enroll(args: argparse.Namespace) -> int:
     from station.sync.signing import parse_public_key, public_key_text
 
     if not valid_station_id(args.station_id):
-        return _fail("enroll", f"station id {args.station_id!r}: must be {STATION_ID_RULE}", 2)
+        return fail("enroll", f"station id {args.station_id!r}: must be {STATION_ID_RULE}", 2)
     try:
         key = parse_public_key(args.pubkey)
     except SyncError as exc:
-        print(f"ward enroll: {exc}", file=sys.stderr)
-        return 2
-    db = open_db(args.db, create=True)
+        return fail("enroll", f"{exc} (give the key `station keygen` prints)", 2)
+    db = open_db("enroll", args.db, create=True)
     if db is None:
         return 1
     with db:
@@ -150,34 +170,27 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    db = open_db(args.db)
+    db = open_db("revoke", args.db)
     if db is None:
         return 1
     with db:
         done = db.revoke(args.station_id)
         db.audit("cli", "revoke", [("", args.station_id)], "revoked" if done else "not enrolled")
     if not done:
-        print(
-            f"ward revoke: {args.station_id} is not enrolled (or already revoked)", file=sys.stderr
-        )
-        return 1
+        return fail("revoke", f"{args.station_id} is not enrolled (or already revoked)")
     print(f"revoked {args.station_id}: its records are refused until it is enrolled again")
     return 0
 
 
-def _stamp(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
-
-
 def _list(args: argparse.Namespace) -> int:
-    db = open_db(args.db)
+    db = open_db("list", args.db)
     if db is None:
         return 1
     with db:
         for row in db.rows(args.station, args.limit):
             print(
                 f"{row.record_id}  {row.station_id}  read {row.read_at or '-'}  "
-                f"received {_stamp(row.received_at)}  method {row.method}  "
+                f"received {iso_local(row.received_at)}  method {row.method}  "
                 f"{row.record.get('source')}  {row.status}  level {row.level}"
                 + (f"  dossier {row.dossier}" if row.dossier else "")
             )
@@ -185,13 +198,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    db = open_db(args.db)
+    db = open_db("show", args.db)
     if db is None:
         return 1
     with db:
         rec = db.get(args.record_id)
     if rec is None:
-        return _fail("show", f"no record {args.record_id} in {args.db} (see `ward list`)")
+        return fail("show", f"no record {args.record_id} in {args.db} (see `ward list`)")
     print(json.dumps(rec, ensure_ascii=False, indent=2))
     return 0
 
@@ -199,7 +212,7 @@ def _show(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from station.ward.export import csv_chunks, json_chunks
 
-    db = open_db(args.db)
+    db = open_db("export", args.db)
     if db is None:
         return 1
     with db:
@@ -215,22 +228,22 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _stations(args: argparse.Namespace) -> int:
-    db = open_db(args.db)
+    db = open_db("stations", args.db)
     if db is None:
         return 1
     with db:
         stations = db.stations()
     print(
-        f"{'station':20} {'state':8} {'last seen':24} {'queue':>6} {'refused':>7} "
+        f"{'station':20} {'state':8} {'last seen':25} {'queue':>6} {'refused':>7} "
         f"{'records':>8}  version"
     )
     for s in stations:
-        seen = _stamp(s["last_seen"]) if s["last_seen"] else "never"
+        seen = iso_local(s["last_seen"]) if s["last_seen"] else "never"
         state = "revoked" if s["revoked_at"] else (s["state"] or "unknown")
         queue = "-" if s["pending"] is None else str(s["pending"])
         refused = "-" if s["refused"] is None else str(s["refused"])
         print(
-            f"{s['station_id']:20} {state:8} {seen:24} {queue:>6} "
+            f"{s['station_id']:20} {state:8} {seen:25} {queue:>6} "
             f"{refused:>7} {s['records']:>8}  {s['version'] or '-'}"
         )
     return 0

@@ -1,4 +1,5 @@
-"""What every `station ward` command shares: the ``--db`` option and opening the database."""
+"""What every `station ward` command shares: the ``--db`` option, opening the database,
+and the one way a command fails (``station ward <command>: message``, exit 1 or 2)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,34 @@ if TYPE_CHECKING:
 
 def db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--db", default="ward.sqlite", help="SQLite file or postgresql:// URL (ward.sqlite)"
-    )
+        "--db", default="ward.sqlite", metavar="FILE|URL",
+        help="ward database: an SQLite file or a postgresql:// URL (default ward.sqlite)",
+    )  # fmt: skip
 
 
-def open_db(target: str, *, create: bool = False) -> WardDB | None:
-    """The database, or None after printing why not (a missing SQLite file is an error
-    unless ``create``)."""
+def fail(command: str, message: str, status: int = 1) -> int:
+    print(f"station ward {command}: {message}", file=sys.stderr)
+    return status
+
+
+def open_db(command: str, target: str, *, create: bool = False) -> WardDB | None:
+    """The ward database, or None after saying why it cannot be opened (a missing SQLite
+    file is an error unless ``create``)."""
     from station.ward.db import DatabaseError, WardDB, describe, is_postgres
 
-    if not create and not is_postgres(target) and not Path(target).exists():
-        print(f"no ward database at {target}", file=sys.stderr)
-        return None
+    if not is_postgres(target):
+        if not create and not Path(target).exists():
+            fail(command, f"no ward database at {target} (give its path with --db)")
+            return None
+        if Path(target).is_dir():
+            fail(command, f"--db {target} is a folder, not a database file")
+            return None
     try:
         return WardDB(target)
     except DatabaseError as exc:
-        print(f"ward: cannot use the database {describe(target)}: {exc}", file=sys.stderr)
-        return None
+        hint = "" if is_postgres(target) else " (is it a ward database? check --db)"
+        fail(command, f"cannot use the database {describe(target)}: {exc}{hint}")
+    return None
 
 
-__all__ = ["db_arg", "open_db"]
+__all__ = ["db_arg", "fail", "open_db"]

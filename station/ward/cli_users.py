@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from station.ward.cli_db import db_arg, open_db
+from station.ward.cli_db import db_arg, fail, open_db
 from station.ward.roles import ROLES
 
 if TYPE_CHECKING:
@@ -65,26 +65,32 @@ def _password(path: str) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _hash(path: str) -> str | None:
+def _hash(command: str, path: str) -> str | None:
+    """The new password's hash, or None after saying what is wrong (exit 2)."""
     from station.ward.passwords import PasswordError, hash_password
 
+    where = f"--password-file {path}: " if path else ""
     try:
         return hash_password(_password(path))
-    except (OSError, ValueError) as exc:
-        message = str(exc) if isinstance(exc, PasswordError | ValueError) else exc.strerror
-        print(f"ward user: {message}", file=sys.stderr)
-        return None
+    except PasswordError as exc:
+        fail(command, f"{where}{exc}", 2)
+    except UnicodeDecodeError:
+        fail(command, f"{where}not UTF-8 text", 2)
+    except ValueError as exc:
+        fail(command, str(exc), 2)
+    except OSError as exc:
+        fail(command, f"{where}{exc.strerror}", 2)
+    return None
 
 
 def _open(args: argparse.Namespace) -> WardDB | None:
-    return open_db(args.db, create=args.user_command == "add")
+    return open_db(f"user {args.user_command}", args.db, create=args.user_command == "add")
 
 
 def _add(args: argparse.Namespace) -> int:
     if not args.name or len(args.name) > 64 or not set(args.name) <= NAME_CHARS:
-        print("ward user: a name is 1-64 letters, digits, - _ .", file=sys.stderr)
-        return 2
-    hashed = _hash(args.password_file)
+        return fail("user add", f"name {args.name!r}: must be 1-64 letters, digits, - _ .", 2)
+    hashed = _hash("user add", args.password_file)
     if hashed is None:
         return 2
     db = _open(args)
@@ -92,8 +98,7 @@ def _add(args: argparse.Namespace) -> int:
         return 1
     with db:
         if not db.add_user(args.name, args.role, hashed):
-            print(f"ward user: {args.name} exists (use passwd to change it)", file=sys.stderr)
-            return 1
+            return fail("user add", f"{args.name} exists (use `ward user passwd` to change it)")
         db.audit("cli", "user-add", None, f"{args.name} ({args.role})")
     print(f"added {args.role} {args.name}")
     return 0
@@ -116,7 +121,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace) -> int:
-    hashed = _hash(args.password_file) if args.change == "passwd" else ""
+    hashed = _hash("user passwd", args.password_file) if args.change == "passwd" else ""
     if hashed is None:
         return 2
     db = _open(args)
@@ -130,8 +135,7 @@ def _change(args: argparse.Namespace) -> int:
             "remove": lambda: db.remove_user(args.name),
         }[args.change]()
         if not done:
-            print(f"ward user: no account {args.name}", file=sys.stderr)
-            return 1
+            return fail(f"user {args.change}", f"no account {args.name} in {args.db}")
         db.audit("cli", f"user-{args.change}", None, args.name)
     print(f"{args.change}: {args.name}")
     return 0

@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 
+from station.record import iso_local
 from station.ward.db import RecordRow
 from station.ward.summary import citizen_of
 
@@ -40,10 +40,6 @@ def neutralise(value: object) -> str:
     """The cell's text, with a leading apostrophe if a spreadsheet could take it for a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def iso_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -78,7 +74,7 @@ def csv_row(row: RecordRow) -> dict[str, str]:
     cells: dict[str, object] = {
         "record_id": row.record_id, "station_id": row.station_id, "method": row.method,
         "source": rec.get("source"), "status": row.status, "level": row.level,
-        "read_at": row.read_at, "received_at": iso_time(row.received_at),
+        "read_at": row.read_at, "received_at": iso_local(row.received_at),
         "dossier": row.dossier, "entered_by": row.entered_by,
         "passive": verification.get("passive"), "active": verification.get("active"),
         "chip_auth": verification.get("chip_auth"),
@@ -123,7 +119,7 @@ def csv_chunks(rows: Iterable[RecordRow]) -> Iterator[str]:
 def json_line(row: RecordRow) -> str:
     ward: dict[str, Any] = {
         "seq": row.seq, "level": row.level, "method": row.method,
-        "received_at": iso_time(row.received_at), "dossier": row.dossier,
+        "received_at": iso_local(row.received_at), "dossier": row.dossier,
         "entered_by": row.entered_by,
     }  # fmt: skip
     return json.dumps({**row.record, "ward": ward}, ensure_ascii=False) + "\n"

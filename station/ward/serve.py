@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 from station.audit import AuditLog
 from station.sync.errors import SyncError
 from station.sync.link import LinkSettings
-from station.ward.db import DatabaseError, is_postgres
+from station.ward.cli_db import fail, open_db
+from station.ward.db import DatabaseError, describe, is_postgres
 from station.ward.notify import Bell, ring_sockets, socket_folder
-from station.ward.receiver import WardReceiver
 
 if TYPE_CHECKING:  # the web stack is imported only when a console is served
     from station.ward.console.server import ConsoleServer
+    from station.ward.receiver import WardReceiver
 
 RECEIVER_CHECK_S = 1.0
 
@@ -40,6 +41,7 @@ def _settings(args: argparse.Namespace) -> LinkSettings:
     settings = LinkSettings.from_url(
         args.broker, client_id=args.client_id, ca_file=args.ca, cert_file=args.cert,
         key_file=args.key, username=args.username, password=password,
+        reconnect_max_s=args.reconnect_max,
     )  # fmt: skip
     if settings.tls:
         settings.ssl_context()  # fail now, with a clear message, on bad files
@@ -66,15 +68,22 @@ def _on_stored(db: str, bell: Bell | None) -> Callable[[int], None] | None:
     return stored if (bell is not None or folder is not None) else None
 
 
+def listen_on(args: argparse.Namespace, listen: str) -> tuple[str, int, bool]:
+    """(host, port, https) for the console; ConsoleError for a usage mistake."""
+    from station.ward.console.server import check_tls, parse_listen
+
+    host, port = parse_listen(listen)
+    return host, port, check_tls(host, args.tls_cert, args.tls_key)
+
+
 def console_server(
     args: argparse.Namespace, listen: str, bell: Bell | None = None
 ) -> ConsoleServer:
     """The console for ``args`` (``--tls-cert``, ``--tls-key``, ``--session-idle-min``)."""
     from station.ward.console.app import ConsoleConfig, create_app
-    from station.ward.console.server import ConsoleServer, check_tls, parse_listen
+    from station.ward.console.server import ConsoleServer
 
-    host, port = parse_listen(listen)
-    https = check_tls(host, args.tls_cert, args.tls_key)
+    host, port, https = listen_on(args, listen)
     cfg = ConsoleConfig(
         db=args.db, https=https, bell=bell, session_idle_s=args.session_idle_min * 60.0
     )
@@ -84,19 +93,39 @@ def console_server(
     )  # fmt: skip
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def _usable(command: str, args: argparse.Namespace, listen: str, *, create: bool) -> int:
+    """0 when the console's address and the database are usable, else the exit status
+    after saying why (usage mistakes first: 2, then the database: 1)."""
     from station.ward.console.server import ConsoleError
 
     try:
-        settings = _settings(args)
-        bell = Bell() if args.console else None
-        server = console_server(args, args.console, bell) if args.console else None
-    except (OSError, SyncError, ConsoleError) as exc:
-        print(f"ward serve: {exc}", file=sys.stderr)
-        return 2
-    except DatabaseError as exc:
-        print(f"ward serve: {exc}", file=sys.stderr)
+        if listen:
+            listen_on(args, listen)
+    except ConsoleError as exc:
+        return fail(command, str(exc), 2)
+    db = open_db(command, args.db, create=create)  # fail now, not in the receiver's loop
+    if db is None:
         return 1
+    db.close()
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from station.ward.receiver import WardReceiver
+
+    try:
+        settings = _settings(args)
+    except OSError as exc:
+        return fail("serve", f"--password-file {args.password_file}: {exc.strerror}", 2)
+    except SyncError as exc:
+        return fail("serve", str(exc), 2)
+    if status := _usable("serve", args, args.console, create=True):
+        return status
+    bell = Bell() if args.console else None
+    try:
+        server = console_server(args, args.console, bell) if args.console else None
+    except DatabaseError as exc:
+        return fail("serve", str(exc))
     receiver = WardReceiver(
         settings, args.db, prefix=args.prefix, group=args.group,
         audit=AuditLog(_audit_path(args)), retention_days=args.retention_days,
@@ -108,8 +137,7 @@ def run_serve(args: argparse.Namespace) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 receiver.run()
         except (OSError, DatabaseError) as exc:
-            print(f"ward serve: cannot use database {args.db}: {exc}", file=sys.stderr)
-            return 1
+            return fail("serve", f"cannot use the database {describe(args.db)}: {exc}")
         return 0
     print(f"ward console on {server.url}", file=sys.stderr)
     _quiet_after_uvicorn()
@@ -133,7 +161,7 @@ async def _both(receiver: WardReceiver, server: ConsoleServer) -> int:
         while receiver.alive:
             await asyncio.sleep(RECEIVER_CHECK_S)
         failed = True
-        print("ward serve: the receiver stopped; stopping the console", file=sys.stderr)
+        fail("serve", "the receiver stopped; stopping the console")
         server.request_stop()
 
     watcher = asyncio.create_task(watch())
@@ -146,19 +174,12 @@ async def _both(receiver: WardReceiver, server: ConsoleServer) -> int:
 
 
 def run_console(args: argparse.Namespace) -> int:
-    from station.ward.console.server import ConsoleError
-
-    if not is_postgres(args.db) and not Path(args.db).exists():
-        print(f"ward console: no ward database at {args.db}", file=sys.stderr)
-        return 1
+    if status := _usable("console", args, args.listen, create=False):
+        return status
     try:
         server = console_server(args, args.listen)
-    except ConsoleError as exc:
-        print(f"ward console: {exc}", file=sys.stderr)
-        return 2
     except DatabaseError as exc:
-        print(f"ward console: {exc}", file=sys.stderr)
-        return 1
+        return fail("console", str(exc))
     print(f"ward console on {server.url}", file=sys.stderr)
     _quiet_after_uvicorn()
     asyncio.run(server.serve())

@@ -86,6 +86,9 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
     tls = ["ward", "serve", "--broker", "mqtts://127.0.0.1:1", "--db", db]
     plain = ["ward", "serve", "--broker", "mqtt://127.0.0.1:1"]
     enroll = ["ward", "enroll", "--db", str(f.root / "w.sqlite")]
+    console = ["ward", "console", "--listen", "127.0.0.1:0", "--db", db]
+    user = ["ward", "user", "add"]
+    udb = str(f.root / "users.sqlite")
     return [
         # config files
         (["run", "--config", str(f.missing)], 2, str(f.missing)),
@@ -162,6 +165,33 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         ([*plain, "--db", db], 1, db),
         ([*plain, "--reconnect-max", "0"], 2, "--reconnect-max"),
         ([*plain, "--retention-days", "-3"], 2, "--retention-days"),
+        ([*plain, "--db", db, "--console", "0.0.0.0:8443"], 2, "needs HTTPS"),
+        ([*plain, "--db", db, "--console", "8443"], 2, "HOST:PORT"),
+        ([*plain, "--session-idle-min", "0"], 2, "--session-idle-min"),
+        # the ward's console, accounts, revocation
+        (["ward", "console", "--db", str(f.missing)], 1, str(f.missing)),
+        (["ward", "console", "--db", db], 1, db),
+        (["ward", "console", "--db", str(f.folder)], 1, str(f.folder)),
+        (["ward", "console", "--listen", "0.0.0.0:8443", "--db", db], 2, "needs HTTPS"),
+        ([*console, "--tls-cert", str(f.missing), "--tls-key", str(f.text)], 2, str(f.missing)),
+        (["ward", "revoke", "st-1", "--db", db], 1, db),
+        (["ward", "revoke", "st-1", "--db", str(f.missing)], 1, str(f.missing)),
+        ([*user, "a/b", "--role", "officer", "--db", udb], 2, "a/b"),
+        ([*user, "canbo", "--role", "root", "--db", udb], 2, "--role"),
+        (
+            [*user, "canbo", "--role", "officer", "--password-file", str(f.missing), "--db", udb],
+            2,
+            str(f.missing),
+        ),
+        (
+            [*user, "canbo", "--role", "officer", "--password-file", str(f.garbage), "--db", udb],
+            2,
+            "not UTF-8",
+        ),
+        ([*user, "canbo", "--role", "officer", "--password-file", str(f.text), "--db", db], 1, db),
+        (["ward", "user", "list", "--db", db], 1, db),
+        (["ward", "user", "passwd", "x", "--password-file", str(f.text), "--db", db], 1, db),
+        (["ward", "user", "remove", "x", "--db", str(f.missing)], 1, str(f.missing)),
     ]
 
 
