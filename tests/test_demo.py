@@ -66,7 +66,7 @@ def test_n_cards_in_n_records_stored_published_and_acknowledged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sub = Subscriber()
-    mix: tuple[CardKind, ...] = ("good", "foreign-qr", "good", "untrusted")
+    mix: tuple[CardKind, ...] = ("good", "foreign-qr", "stripped-clone", "untrusted")
     try:
         report, printed = _run(tmp_path, 4, mix, sub)
     finally:
@@ -85,6 +85,8 @@ def test_n_cards_in_n_records_stored_published_and_acknowledged(
     assert by_kind["good"]["source"] == "qr+chip"
     assert by_kind["foreign-qr"]["status"] == "unrecognised"
     assert by_kind["untrusted"]["verification"]["passive"] == "untrusted-signer"
+    stripped = by_kind["stripped-clone"]["verification"]
+    assert (stripped["level"], stripped["missing"]) == ("failed", ["DG14", "DG15"])
     # The OLED was drawn as PNGs and in the terminal (half blocks).
     assert len(list(report.screens_dir.glob("*.png"))) >= 8
     # (half blocks in a 128-column terminal, Braille dots in a narrower one)

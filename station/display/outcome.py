@@ -78,7 +78,25 @@ _ADVICE = {
     "signer-revoked": ErrorKind.CHIP_NOT_GENUINE,
     "active-failed": ErrorKind.CHIP_NOT_GENUINE,
     "chip-auth-failed": ErrorKind.CHIP_NOT_GENUINE,
+    "clone-suspected": ErrorKind.CHIP_NOT_GENUINE,
 }
+# What a missing data group holds, for the officer (DG14/DG15: the chip's keys).
+_DG_WORDS = {1: "MRZ", 2: "ảnh", 13: "thông tin", 14: "khóa chip", 15: "khóa chip"}
+_CRL_DETAIL = {"missing": "chưa cài", "expired": "quá hạn"}
+
+
+def _extra_checks(v: Verification) -> list[Check]:
+    """Lines for a data group the chip did not give and for the anchor's CRL."""
+    out = []
+    if v.missing:
+        words = dict.fromkeys(_DG_WORDS.get(n, f"DG{n}") for n in v.missing)
+        out.append(Check("Đủ dữ liệu", False, "thiếu " + ", ".join(words)))
+    if v.crl is not None:
+        crl = v.crl.value
+        out.append(
+            Check("DS thu hồi", True if crl == "current" else None, _CRL_DETAIL.get(crl, ""))
+        )
+    return out
 
 
 def _genuine_check(active: str, chip_auth: str) -> Check:
@@ -107,6 +125,7 @@ def outcome_from_verification(v: Verification) -> Outcome:
             _PASSIVE_DETAIL.get(passive, passive)),
         _genuine_check(v.active.value, v.chip_auth.value),
     ]  # fmt: skip
+    checks += _extra_checks(v)
     if v.qr_chip_match is not None:
         detail = ", ".join(FIELD_NAMES.get(m, m) for m in v.mismatches) + " khác"
         checks.append(Check("QR khớp chip", v.qr_chip_match, "" if v.qr_chip_match else detail))

@@ -34,6 +34,8 @@ CardKind = Literal[
     "qr-only",  # QR readable, no chip answers (chip broken)
     "untrusted",  # genuine-looking, signed by a signer no installed anchor vouches for
     "cloned",  # the signed data copied onto another chip: Active/Chip Authentication fail
+    "stripped-clone",  # the signed files copied, DG14/DG15 (the chip's keys) left out
+    "forged-signer",  # the SOD signed by a document signer the installed CSCA never signed
     "mismatch",  # the printed QR was altered (another name): it disagrees with the chip
     "locked",  # the chip refuses every key derived from the QR (CAN and BAC)
     "moved",  # lifted mid-read, then put back: the read resumes
@@ -73,11 +75,15 @@ def full_chip(
     *,
     can: str | None = None,
     cloned: bool = False,
+    stripped: bool = False,
+    forged_signer: bool = False,
 ) -> EmulatedCard:
     """An emulated CCCD chip with everything a real one answers: BAC, PACE, Active and
     Chip Authentication, over the citizen's signed file set. ``can``: the chip's CAN when it
     is not the citizen's usual one (the last 6 digits of the ID). ``cloned``: the signed
-    files on a chip whose private keys are not the ones DG14/DG15 name."""
+    files on a chip whose private keys are not the ones DG14/DG15 name. ``stripped`` /
+    ``forged_signer``: the ``clone`` / ``forged_signer`` switches of
+    ``station.sim.emulator.auth.tamper``."""
     from station.sim.emulator import auth, pace
 
     profile = build_profile(citizen, pki=pki)
@@ -85,6 +91,8 @@ def full_chip(
         profile = dataclasses.replace(profile, can=can)
     if cloned:
         profile = auth.tamper(profile, wrong_aa_key=True, wrong_ca_key=True)
+    if stripped or forged_signer:
+        profile = auth.tamper(profile, clone=stripped, forged_signer=forged_signer)
     card = EmulatedCard(profile, misbehaviour)
     pace.install(card)
     auth.install(card)
@@ -156,6 +164,10 @@ class CardFactory:
             return full_chip(citizen, self._rogue)
         if kind == "cloned":
             return full_chip(citizen, self.pki, cloned=True)
+        if kind == "stripped-clone":
+            return full_chip(citizen, self.pki, stripped=True)
+        if kind == "forged-signer":
+            return full_chip(citizen, self.pki, forged_signer=True)
         if kind == "locked":
             wrong = Misbehaviour(wrong_key=True)
             return full_chip(citizen, self.pki, wrong, can=self._other_can(citizen))

@@ -118,11 +118,18 @@ def make_test_pki(
     country: str = "VN",
     name: str = "Test",
     rsa_bits: int = 2048,
+    signer_from: datetime | None = None,
+    key_usage_end: datetime | None = None,
+    crl_next_update: datetime | None = None,
 ) -> TestPki:
     """Generate CSCA + DSC (+ CRL) of one algorithm family.
 
     ``expired`` puts the DSC's validity entirely before ``now``; ``not_yet_valid`` after it;
     ``revoked`` lists the DSC in the CSCA's CRL (the CRL is always made, empty otherwise).
+    ``signer_from`` moves the DSC's start; ``key_usage_end`` gives the DSC a private key
+    usage period ending then (ICAO: the signer signs for a few months, its certificate
+    stays valid for years);
+    ``crl_next_update`` sets the CRL's next update (default: in 90 days).
     """
     now = now or datetime.now(UTC)
     csca_key = _new_key(kind, rsa_bits)
@@ -149,7 +156,8 @@ def make_test_pki(
         start, end = now + timedelta(days=1), now + timedelta(days=3 * 365)
     else:
         start, end = now - timedelta(days=30), now + timedelta(days=3 * 365)
-    dsc_cert = (
+    start = signer_from or start
+    dsc_builder = (
         x509.CertificateBuilder()
         .subject_name(_name(country, f"DS {name} {kind}"))
         .issuer_name(csca_name)
@@ -161,13 +169,16 @@ def make_test_pki(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
-        .sign(csca_key, _cert_hash(csca_key), rsa_padding=pad)
     )
+    if key_usage_end is not None:
+        period = x509.PrivateKeyUsagePeriod(not_before=start, not_after=key_usage_end)
+        dsc_builder = dsc_builder.add_extension(period, critical=False)
+    dsc_cert = dsc_builder.sign(csca_key, _cert_hash(csca_key), rsa_padding=pad)
     crl_builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(csca_name)
         .last_update(now - timedelta(days=1))
-        .next_update(now + timedelta(days=90))
+        .next_update(crl_next_update or now + timedelta(days=90))
     )
     if revoked:
         crl_builder = crl_builder.add_revoked_certificate(
@@ -271,6 +282,19 @@ def signed_data(
 ) -> bytes:
     """CMS SignedData (ContentInfo DER) over ``content`` with contentType + messageDigest
     signed attributes, signed by ``pki``'s DSC (embedded)."""
+    return _signed_data(
+        content, content_type, pki.dsc_der, signing_key or pki.dsc_key, pki.kind, hash_alg
+    )
+
+
+def _signed_data(
+    content: bytes,
+    content_type: str,
+    signer_der: bytes,
+    key: PrivateKey,
+    kind: str,
+    hash_alg: str,
+) -> bytes:
     digest = hashlib.new(hash_alg, content).digest()
     signed_attrs = cms.CMSAttributes(
         [
@@ -279,8 +303,8 @@ def signed_data(
         ]
     )
     to_sign = b"\x31" + bytes(signed_attrs.dump())[1:]
-    signature = _sign(signing_key or pki.dsc_key, pki.kind, to_sign, hash_alg)
-    dsc = a_x509.Certificate.load(pki.dsc_der)
+    signature = _sign(key, kind, to_sign, hash_alg)
+    dsc = a_x509.Certificate.load(signer_der)
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
@@ -294,7 +318,7 @@ def signed_data(
             ),
             "digest_algorithm": {"algorithm": hash_alg},
             "signed_attrs": signed_attrs,
-            "signature_algorithm": _signature_algorithm(pki.dsc_key, pki.kind, hash_alg),
+            "signature_algorithm": _signature_algorithm(key, kind, hash_alg),
             "signature": signature,
         }
     )
@@ -316,3 +340,45 @@ def signed_data(
 def dg_hashes_of(files: dict[int, bytes], hash_alg: str = "sha256") -> dict[int, bytes]:
     """Hash each data group's full bytes (outer tag included), as the SOD lists them."""
     return {n: hashlib.new(hash_alg, data).digest() for n, data in files.items()}
+
+
+def forge_signer(genuine_der: bytes) -> tuple[bytes, PrivateKey]:
+    """A forged document signer: a certificate copying a genuine one's subject, issuer,
+    serial, validity and extensions (the authority key identifier included), with a fresh
+    key pair, signed by a key that is not its issuer's. Returns (DER, the forged key)."""
+    genuine = x509.load_der_x509_certificate(genuine_der)
+    public = genuine.public_key()
+    key: PrivateKey
+    forger: PrivateKey
+    if isinstance(public, rsa.RSAPublicKey):
+        key, forger = _new_key("rsa", public.key_size), _new_key("rsa", 2048)
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        key, forger = ec.generate_private_key(public.curve), ec.generate_private_key(public.curve)
+    else:
+        raise TypeError(f"cannot forge a signer with a {type(public).__name__}")
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(genuine.subject)
+        .issuer_name(genuine.issuer)
+        .public_key(key.public_key())
+        .serial_number(genuine.serial_number)
+        .not_valid_before(genuine.not_valid_before_utc)
+        .not_valid_after(genuine.not_valid_after_utc)
+    )
+    for extension in genuine.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    cert = builder.sign(forger, _cert_hash(forger))
+    return cert.public_bytes(serialization.Encoding.DER), key
+
+
+def resign_sod(sod: bytes, signer_der: bytes, key: PrivateKey) -> bytes:
+    """``sod``'s LDS security object (the same data group hashes) signed again by another
+    document signer (its certificate embedded)."""
+    from station.verify.sod import parse_sod
+
+    parsed = parse_sod(sod)
+    kind = "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ecdsa"
+    info = _signed_data(
+        parsed.content, OID_LDS_SECURITY_OBJECT, signer_der, key, kind, parsed.digest_alg
+    )
+    return tlv(0x77, info)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from station.icao import active, chipauth, keys
@@ -54,7 +54,10 @@ def verify_chip(
     run over ``read.session`` (the card still in the field); without one they are
     not checked."""
     when = at or datetime.now(UTC)
-    passive = passive_authenticate(data_groups(read.files), read.files.get("EF.SOD"), store, when)
+    passive = passive_authenticate(
+        data_groups(read.files), read.files.get("EF.SOD"), store, when, issued=_issued(read)
+    )
+    missing = not_given(passive, read)
     active_outcome = _active(passive, read)
     chip_auth = _chip_auth(passive, read)
     agreement = compare(qr, read.citizen)
@@ -67,9 +70,12 @@ def verify_chip(
         signer=passive.signer,
         findings=(
             *passive.findings,
+            *(_not_given_finding(n, read) for n in missing),
             f"active authentication: {active_outcome.detail}",
             f"chip authentication: {chip_auth.detail}",
         ),
+        missing=missing,
+        crl=passive.crl,
     )
     log.info(
         "verification: %s (passive %s, AA %s, CA %s, QR match %s)",
@@ -80,6 +86,29 @@ def verify_chip(
         agreement.match,
     )
     return verification
+
+
+def _issued(read: ChipRead) -> date | None:
+    """The card's issue date from DG13 (signed data; its hash is checked by PA)."""
+    text = read.citizen.get("issue_date")
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def not_given(passive: PassiveResult, read: ChipRead) -> tuple[int, ...]:
+    """Data groups the SOD lists that the reader asked for and the chip did not give
+    (refused, absent or left out of EF.COM: ``read.unreadable``)."""
+    if passive.sod is None:
+        return ()
+    listed = passive.sod.dg_hashes
+    return tuple(n for n in sorted(listed) if f"DG{n}" in read.unreadable)
+
+
+def _not_given_finding(number: int, read: ChipRead) -> str:
+    why = read.unreadable[f"DG{number}"]
+    return f"DG{number} is listed in EF.SOD but the chip did not give it ({why})"
 
 
 def _active(passive: PassiveResult, read: ChipRead) -> AuthOutcome:

@@ -1,9 +1,26 @@
 """Passive Authentication (ICAO 9303-11 section 5.1): data group hashes against EF.SOD,
-the SOD's signature, the document signer's chain to a trust anchor, its validity at
-the read date and its revocation status.
+the SOD's signature, the document signer's chain to a trust anchor, its validity and
+its revocation status, and whether the anchor's CRL is current.
 
 ``passive_authenticate`` never raises on bad card data: a malformed SOD is a
 ``bad-signature`` result with the reason in ``findings``.
+
+The rules that are decisions, not plain PKIX:
+
+- A document signer that names an installed anchor as its issuer (same name, and the
+  same key identifier when both carry one) but whose signature does not verify with
+  that anchor's key is a forgery: ``bad-signature``. One that names no installed anchor
+  (or an anchor key that is not installed: another key identifier, as after a CSCA key
+  change) is ``untrusted-signer``.
+- Validity is judged at the card's issue date when it is known (``issued``: DG13's
+  signed issue date): a signer is fine when its certificate had begun by the read date
+  and the card was not issued after the signer's key period ended (the private key usage
+  period when the certificate has one, else its validity). A signer certificate that
+  expired after the card was issued is normal: ICAO lets the key period end long before
+  the card does, and a CCCD issued after 60 never expires. Without an issue date the
+  certificate must be valid at the read date. A problem is ``signer-expired``.
+- A signer on its anchor's CRL with a revocation date on or before the read date is
+  ``signer-revoked`` (the key may have been used to backdate cards).
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from asn1crypto import x509
@@ -33,6 +50,14 @@ class Passive(StrEnum):
     SIGNER_EXPIRED = "signer-expired"
     SIGNER_REVOKED = "signer-revoked"
     NOT_CHECKED = "not-checked"
+
+
+class CrlState(StrEnum):
+    """The trust anchor's CRL at the read date (None in a result: no anchor found)."""
+
+    CURRENT = "current"
+    MISSING = "missing"  # no CRL of the anchor installed: a revoked signer would pass
+    EXPIRED = "expired"  # every installed CRL is past its next update
 
 
 # Most severe first: the reported value is the first problem found in this order.
@@ -90,6 +115,7 @@ class PassiveResult:
     signer: Signer | None = None
     anchor: str | None = None  # sha256 of the trust anchor the signer chains to
     sod: Sod | None = None
+    crl: CrlState | None = None  # the anchor's CRL (None: the signer chains to no anchor)
 
     def covers(self, dg: int) -> bool:
         """True when ``dg`` was read and its hash matches the (validly signed) SOD."""
@@ -101,9 +127,16 @@ def not_checked(reason: str) -> PassiveResult:
 
 
 def passive_authenticate(
-    dgs: Mapping[int, bytes], sod_bytes: bytes | None, store: TrustStore, at: datetime
+    dgs: Mapping[int, bytes],
+    sod_bytes: bytes | None,
+    store: TrustStore,
+    at: datetime,
+    *,
+    issued: date | None = None,
 ) -> PassiveResult:
-    """Check read data groups (number -> full bytes) against EF.SOD and the trust store."""
+    """Check read data groups (number -> full bytes) against EF.SOD and the trust store,
+    at the read date ``at``; ``issued`` is the card's issue date when known (see the
+    module doc for how the signer's validity is judged)."""
     if not sod_bytes:
         return not_checked("EF.SOD was not read")
     try:
@@ -112,7 +145,7 @@ def passive_authenticate(
         return PassiveResult(Passive.BAD_SIGNATURE, frozenset({Passive.BAD_SIGNATURE}), (str(exc),))
     problems: dict[Passive, str] = {}
     dg_status = _check_hashes(dgs, sod, problems)
-    signer = anchor = None
+    signer = anchor = crl_state = None
     try:
         reason = check_signature(sod)
         if reason is not None:
@@ -120,22 +153,29 @@ def passive_authenticate(
         if sod.signer_cert is not None:
             signer = Signer.of(sod.signer_cert)
             anchor = _chain(sod.signer_cert, store, problems)
-            _validity(sod.signer_cert, at, problems)
+            _validity(sod.signer_cert, at, issued, problems)
             if anchor is not None:
-                _revocation(sod.signer_cert, anchor, store, at, problems)
+                crl_state = _revocation(sod.signer_cert, anchor, store, at, problems)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         # asn1crypto parses lazily: a malformed certificate surfaces only here
         problems[Passive.BAD_SIGNATURE] = f"EF.SOD's signer certificate is malformed: {exc}"
     status = next((p for p in SEVERITY if p in problems), Passive.OK)
     log.info("passive authentication of SOD %s: %s", sod.fingerprint, status.value)
+    notes = []
+    if anchor is not None and crl_state is not CrlState.CURRENT:
+        notes.append(
+            f"no current CRL of the trust anchor {anchor.subject} ({crl_state}): "
+            "a revoked document signer would not be noticed"
+        )
     return PassiveResult(
         status=status,
         problems=frozenset(problems),
-        findings=tuple(problems.values()),
+        findings=(*problems.values(), *notes),
         dg_status=dg_status,
         signer=signer,
         anchor=anchor.fingerprint if anchor else None,
         sod=sod,
+        crl=crl_state,
     )
 
 
@@ -160,32 +200,55 @@ def _check_hashes(
 def _chain(
     cert: x509.Certificate, store: TrustStore, problems: dict[Passive, str]
 ) -> Anchor | None:
-    candidates = store.candidates_for(cert)
-    for anchor in candidates:
+    usable = 0
+    for anchor in store.candidates_for(cert):
         try:
             key = anchor.public_key()
         except keys.KeyLoadError as exc:
             log.warning("trust anchor %s unusable: %s", anchor.fingerprint[:16], exc)
             continue
+        usable += 1
         if verify_issued_by(cert, key):
             return anchor
     issuer = cert.issuer.human_friendly
-    if candidates:
-        problems[Passive.UNTRUSTED_SIGNER] = (
-            f"document signer's signature does not verify with the {len(candidates)} "
-            f"installed anchor(s) named {issuer}"
+    if usable:  # it claims an installed anchor as its issuer, and that anchor did not sign it
+        problems[Passive.BAD_SIGNATURE] = (
+            f"forged document signer: it names the installed trust anchor {issuer} as its "
+            f"issuer, but its signature does not verify with that anchor's key "
+            f"({usable} anchor(s) tried)"
         )
     else:
         problems[Passive.UNTRUSTED_SIGNER] = f"no installed trust anchor named {issuer}"
     return None
 
 
-def _validity(cert: x509.Certificate, at: datetime, problems: dict[Passive, str]) -> None:
+def _validity(
+    cert: x509.Certificate, at: datetime, issued: date | None, problems: dict[Passive, str]
+) -> None:
     start, end = cert.not_valid_before, cert.not_valid_after
-    if not start <= at <= end:
+    span = f"document signer valid {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+    if at < start:
+        problems[Passive.SIGNER_EXPIRED] = f"{span}: not yet valid when read on {at:%Y-%m-%d}"
+        return
+    if issued is None:
+        if at > end:
+            problems[Passive.SIGNER_EXPIRED] = f"{span}, read on {at:%Y-%m-%d} (no issue date)"
+        return
+    key_end = _key_usage_end(cert) or end
+    if datetime.combine(issued, time.min, UTC) > key_end:
         problems[Passive.SIGNER_EXPIRED] = (
-            f"document signer valid {start:%Y-%m-%d} to {end:%Y-%m-%d}, read on {at:%Y-%m-%d}"
+            f"card issued {issued:%Y-%m-%d}, after its signer's key period ended "
+            f"{key_end:%Y-%m-%d} ({span})"
         )
+
+
+def _key_usage_end(cert: x509.Certificate) -> datetime | None:
+    """The end of the certificate's private key usage period (RFC 5280 4.2.1.4), if any."""
+    period = cert.private_key_usage_period_value
+    if period is None:
+        return None
+    value: datetime | None = period["not_after"].native
+    return value
 
 
 def _revocation(
@@ -194,8 +257,10 @@ def _revocation(
     store: TrustStore,
     at: datetime,
     problems: dict[Passive, str],
-) -> None:
+) -> CrlState:
+    """Revocation of the signer by the anchor's CRLs; how current those CRLs are."""
     key = anchor.public_key()
+    state = CrlState.MISSING
     for crl in store.crls_for(anchor.cert.subject):
         if not verify_issued_by(crl.crl, key):
             log.warning(
@@ -204,7 +269,9 @@ def _revocation(
                 anchor.fingerprint[:16],
             )
             continue
+        if state is not CrlState.CURRENT:
+            state = CrlState.EXPIRED if crl.expired(at) else CrlState.CURRENT
         when = crl.revocation_of(int(cert.serial_number))
         if when is not None and when <= at:
             problems[Passive.SIGNER_REVOKED] = f"document signer revoked on {when:%Y-%m-%d}"
-            return
+    return state

@@ -4,9 +4,16 @@ Levels: ``verified`` only when every check ran and passed: Passive Authenticatio
 the chip proved its key (Chip or Active Authentication ok, and neither of them failed
 or was skipped while possible), QR and chip agree. ``failed`` when something is
 provably wrong (altered data, bad or revoked signature, failed AA/CA, QR/chip
-mismatch). ``qr-only`` when the chip was not verified at all. Everything else is
-``signed-untrusted``: genuine-looking but not proven (untrusted or expired signer, a
-skipped check).
+mismatch, a suspected clone). ``qr-only`` when the chip was not verified at all.
+Everything else is ``signed-untrusted``: genuine-looking but not proven (untrusted
+signer, a card issued after its signer's key period, a data group the SOD lists that
+the chip did not give, a skipped check).
+
+``missing``: data groups the SOD lists that the chip did not give although the station
+asked for them (refused, absent, or left out of EF.COM). A genuine chip gives every file
+its SOD lists (DG3, behind Extended Access Control, is never asked for). A missing DG14
+or DG15 is ``clone-suspected``: a copy of the signed files cannot hold the chip's
+private keys, so a clone leaves out the files that would let the station test them.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from station.verify.passive import Passive, Signer
+from station.verify.passive import CrlState, Passive, Signer
 
 
 class Level(StrEnum):
@@ -40,6 +47,10 @@ class AuthOutcome:
     detail: str
 
 
+# DG14 (Chip Authentication key) and DG15 (Active Authentication key): a chip that
+# leaves out either one while its SOD lists it is suspected to be a copy.
+CLONE_TELLS = frozenset({14, 15})
+
 _FAILING_PASSIVE = (Passive.HASH_MISMATCH, Passive.BAD_SIGNATURE, Passive.SIGNER_REVOKED)
 
 # (code, Vietnamese one-liner for the OLED), most important first.
@@ -50,9 +61,11 @@ REASONS = {
     "signer-revoked": "Chứng thư ký bị thu hồi",
     "active-failed": "Chip không xác thực (AA)",
     "chip-auth-failed": "Chip không xác thực (CA)",
+    "clone-suspected": "Nghi chip bị sao chép",
     "qr-chip-mismatch": "QR và chip không khớp",
     "untrusted-signer": "Chưa có chứng thư gốc",
     "signer-expired": "Chứng thư ký hết hạn",
+    "dg-missing": "Chip thiếu dữ liệu",
     "no-chip-proof": "Chưa xác thực được chip",
     "check-skipped": "Chưa kiểm tra đủ",
     "no-qr-compare": "Chưa so khớp với QR",
@@ -69,6 +82,8 @@ class Verification:
     mismatches: tuple[str, ...] = ()
     signer: Signer | None = None
     findings: tuple[str, ...] = ()  # English details (admin tool, logs); no personal data
+    missing: tuple[int, ...] = ()  # data groups the SOD lists that the chip did not give
+    crl: CrlState | None = None  # the trust anchor's CRL (None: no anchor found)
 
     @property
     def reason_code(self) -> str:
@@ -85,6 +100,7 @@ class Verification:
             "signer-revoked",
             "active-failed",
             "chip-auth-failed",
+            "clone-suspected",
             "qr-chip-mismatch",
         ):
             return Level.FAILED
@@ -107,6 +123,8 @@ class Verification:
             "qr_chip_match": self.qr_chip_match,
             "mismatches": list(self.mismatches),
             "signer": None if self.signer is None else self.signer.to_json(),
+            "missing": [f"DG{n}" for n in self.missing],
+            "crl": None if self.crl is None else self.crl.value,
         }
 
 
@@ -117,12 +135,16 @@ def _reason(v: Verification) -> str:
         return "active-failed"
     if v.chip_auth is Auth.FAILED:
         return "chip-auth-failed"
+    if CLONE_TELLS.intersection(v.missing):
+        return "clone-suspected"
     if v.qr_chip_match is False:
         return "qr-chip-mismatch"
     if v.passive is Passive.NOT_CHECKED:
         return "qr-only"
     if v.passive is not Passive.OK:
         return v.passive.value
+    if v.missing:
+        return "dg-missing"
     if Auth.OK not in (v.active, v.chip_auth):
         return "no-chip-proof"
     if Auth.NOT_CHECKED in (v.active, v.chip_auth):

@@ -14,9 +14,9 @@ from station.display.outcome import (
     qr_only_outcome,
 )
 from station.display.render import result_pages
-from station.display.screens import ErrorKind, Person, ResultScreen, Verdict
+from station.display.screens import Check, ErrorKind, Person, ResultScreen, Verdict
 from station.qr.models import QrIdentity
-from station.verify.passive import Passive
+from station.verify.passive import CrlState, Passive
 from station.verify.verdict import REASONS, Auth, Verification
 
 PERSON = Person("Lê Văn An", date(1990, 1, 2), "Nam", "001090012345")
@@ -84,3 +84,26 @@ def test_qr_only_and_person_from_qr() -> None:
         "001090012345", None, "Lê Văn An", date(1990, 1, 2), "Nam", None, date(2021, 5, 1)
     )
     assert person_from_qr(ident) == PERSON
+
+
+def test_suspected_clone_is_failed_and_says_what_is_missing() -> None:
+    v = Verification(
+        Passive.OK, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED, True, missing=(14, 15),
+        crl=CrlState.CURRENT,
+    )  # fmt: skip
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.FAILED and out.advice is ErrorKind.CHIP_NOT_GENUINE
+    assert out.reason == "Nghi chip bị sao chép"
+    assert Check("Đủ dữ liệu", False, "thiếu khóa chip") in out.checks
+
+
+def test_crl_state_is_on_the_checks_page() -> None:
+    for crl, expected in (
+        (CrlState.CURRENT, Check("DS thu hồi", True)),
+        (CrlState.MISSING, Check("DS thu hồi", None, "chưa cài")),
+        (CrlState.EXPIRED, Check("DS thu hồi", None, "quá hạn")),
+    ):
+        v = Verification(Passive.OK, Auth.OK, Auth.OK, True, crl=crl)
+        assert expected in outcome_from_verification(v).checks
+    untrusted = Verification(Passive.UNTRUSTED_SIGNER, Auth.OK, Auth.OK, True)
+    assert all(c.label != "DS thu hồi" for c in outcome_from_verification(untrusted).checks)

@@ -150,6 +150,21 @@ def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory
 
 
 @pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("stripped-clone", "Nghi chip bị sao chép"), ("forged-signer", "Chữ ký số sai")],
+)
+def test_clone_and_forged_signer_are_refused(
+    station: Running, factory: CardFactory, kind: str, reason: str
+) -> None:
+    station.counter.place(factory.make(kind))  # type: ignore[arg-type]
+    wait_for(lambda: result(station) is not None)
+    shown = result(station)
+    assert shown is not None and (shown.verdict, shown.reason) == (Verdict.FAILED, reason)
+    assert shown.advice is ErrorKind.CHIP_NOT_GENUINE
+    assert station.patterns[-1] is Pattern.FAILED
+
+
+@pytest.mark.parametrize(
     ("kind", "kind_shown"),
     [
         ("foreign-qr", ErrorKind.QR_OTHER),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -82,10 +82,36 @@ def test_flipped_byte_fails(kind, pkis, citizen, read_card) -> None:
     assert v.reason_vi == "Dữ liệu chip bị sửa"
 
 
+def _issued(citizen, when: date):
+    return replace(citizen, issue_date=when)
+
+
+def test_signer_expired_after_the_card_was_issued_is_normal(citizen, read_card) -> None:
+    # The DSC's certificate ended yesterday; the card was issued while it was valid.
+    chain = pki.make_test_pki("brainpoolP256r1", expired=True)
+    card = _issued(citizen, chain.dsc_cert.not_valid_before_utc.date() + timedelta(days=30))
+    v = verify_chip(read_card(card, chain).read, qr_of(card), store_for(chain))
+    assert (v.passive.value, v.level) == ("ok", Level.VERIFIED), v.findings
+
+
+def test_card_issued_after_its_signers_key_period_needs_attention(citizen, read_card) -> None:
+    now = datetime.now(UTC)
+    chain = pki.make_test_pki(
+        "p256", signer_from=now - timedelta(days=600), key_usage_end=now - timedelta(days=400)
+    )
+    inside = _issued(citizen, (now - timedelta(days=500)).date())
+    after = _issued(citizen, (now - timedelta(days=20)).date())
+    ok = verify_chip(read_card(inside, chain).read, qr_of(inside), store_for(chain))
+    assert ok.level is Level.VERIFIED, ok.findings
+    late = verify_chip(read_card(after, chain).read, qr_of(after), store_for(chain))
+    assert (late.passive.value, late.level) == ("signer-expired", Level.SIGNED_UNTRUSTED)
+    assert late.reason_vi == "Chứng thư ký hết hạn"
+    assert any("after its signer's key period ended" in f for f in late.findings)
+
+
 @pytest.mark.parametrize(
     ("variant", "passive", "level"),
     [
-        ({"expired": True}, "signer-expired", Level.SIGNED_UNTRUSTED),
         ({"not_yet_valid": True}, "signer-expired", Level.SIGNED_UNTRUSTED),
         ({"revoked": True}, "signer-revoked", Level.FAILED),
     ],
@@ -96,6 +122,57 @@ def test_signer_problems(variant, passive, level, citizen, read_card) -> None:
     v = verify_chip(live.read, qr_of(citizen), store_for(chain))
     assert (v.passive.value, v.level) == (passive, level)
     assert v.active is Auth.OK and v.chip_auth is Auth.OK
+
+
+@pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP384r1"])
+def test_forged_signer_is_a_bad_signature(kind, pkis, citizen, read_card) -> None:
+    hook = lambda p: auth.tamper(p, forged_signer=True)  # noqa: E731
+    live = read_card(citizen, pkis[kind], profile_hook=hook)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis[kind]))
+    assert (v.passive.value, v.level) == ("bad-signature", Level.FAILED), v.findings
+    assert v.reason_vi == "Chữ ký số sai"
+    assert any("forged document signer" in f for f in v.findings)
+    # the forged signer copies the genuine one's names: the record shows what it claims
+    assert v.signer is not None and v.signer.issuer == pkis[kind].csca_cert.subject.rfc4514_string()
+
+
+def test_clone_without_dg14_dg15_is_suspected(pkis, citizen, read_card) -> None:
+    live = read_card(citizen, pkis["p256"], profile_hook=lambda p: auth.tamper(p, clone=True))
+    assert "DG14" not in live.read.files and "DG15" not in live.read.files
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    assert v.passive.value == "ok"  # every file it gives is genuine and signed
+    assert (v.active, v.chip_auth) == (Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED)
+    assert v.missing == (14, 15) and v.reason_code == "clone-suspected"
+    assert v.level is Level.FAILED and v.reason_vi == "Nghi chip bị sao chép"
+    assert v.to_json()["missing"] == ["DG14", "DG15"]
+
+
+def test_a_listed_data_group_the_chip_refuses_is_a_finding(pkis, citizen, read_card) -> None:
+    def refuse_dg2(card_profile: CardProfile) -> CardProfile:
+        files = {k: v for k, v in card_profile.files.items() if k != DG_FIDS[2]}
+        return replace(card_profile, files=files)  # EF.COM still lists it: 6A82
+
+    live = read_card(citizen, pkis["p256"], profile_hook=refuse_dg2)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    assert v.missing == (2,) and v.passive.value == "ok"
+    assert (v.reason_code, v.level) == ("dg-missing", Level.SIGNED_UNTRUSTED)
+    assert any("DG2 is listed in EF.SOD but the chip did not give it (6A82)" in f
+               for f in v.findings)  # fmt: skip
+
+
+def test_crl_state_is_in_the_record(pkis, citizen, read_card) -> None:
+    chain = pkis["p256"]
+    live = read_card(citizen, chain)
+    with_crl = verify_chip(live.read, qr_of(citizen), store_for(chain))
+    assert with_crl.to_json()["crl"] == "current"
+    without = verify_chip(live.read, qr_of(citizen), store_for(chain, crls=False))
+    assert without.to_json()["crl"] == "missing" and without.level is Level.VERIFIED
+    assert any("no current CRL" in f for f in without.findings)
+    stale = pki.make_test_pki("p256", crl_next_update=datetime.now(UTC) - timedelta(hours=1))
+    old = verify_chip(read_card(citizen, stale).read, qr_of(citizen), store_for(stale))
+    assert old.to_json()["crl"] == "expired"
+    untrusted = verify_chip(live.read, qr_of(citizen), store_for(pkis["rsa"]))
+    assert untrusted.to_json()["crl"] is None
 
 
 def test_untrusted_signer(pkis, citizen, read_card) -> None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station.sim import pki
-from station.verify.passive import Passive, passive_authenticate
+from station.verify.passive import CrlState, Passive, passive_authenticate
 from station.verify.sod import SodError, check_signature, parse_sod
 from station.verify.trust import TrustStore
 from tests.verify.support import KINDS, store_for
@@ -80,12 +80,69 @@ def test_same_name_other_key_is_untrusted() -> None:
     assert result.anchor is None
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_forged_signer_naming_the_installed_anchor_is_a_bad_signature(
+    kind: str, pkis: dict[str, pki.TestPki]
+) -> None:
+    chain = pkis[kind]
+    forged, key = pki.forge_signer(chain.dsc_der)
+    sod_bytes = pki.resign_sod(_sod(chain), forged, key)
+    assert check_signature(parse_sod(sod_bytes)) is None  # the SOD itself is consistent
+    result = passive_authenticate(DGS, sod_bytes, store_for(chain), NOW)
+    assert result.status is Passive.BAD_SIGNATURE and result.anchor is None
+    assert "forged document signer" in result.findings[0]
+    assert not result.covers(1)
+    # the same forgery where that anchor is not installed: nothing to contradict it
+    other = passive_authenticate(
+        DGS, sod_bytes, store_for(pkis["p256" if kind != "p256" else "rsa"]), NOW
+    )
+    assert other.status is Passive.UNTRUSTED_SIGNER
+
+
 @pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP256r1"])
 @pytest.mark.parametrize("when", ["expired", "not_yet_valid"])
 def test_signer_outside_validity(kind: str, when: str) -> None:
     chain = pki.make_test_pki(kind, rsa_bits=1024, **{when: True})  # type: ignore[arg-type]
     result = passive_authenticate(DGS, _sod(chain), store_for(chain), NOW)
-    assert result.status is Passive.SIGNER_EXPIRED
+    assert result.status is Passive.SIGNER_EXPIRED  # no issue date: judged at the read date
+
+
+def test_signer_validity_is_judged_at_the_issue_date() -> None:
+    chain = pki.make_test_pki(
+        "p256", signer_from=NOW - timedelta(days=800), key_usage_end=NOW - timedelta(days=700),
+        expired=False,
+    )  # fmt: skip
+    store, sod_bytes = store_for(chain), _sod(chain)
+
+    def status(issued: timedelta) -> Passive:
+        day = (NOW - issued).date()
+        return passive_authenticate(DGS, sod_bytes, store, NOW, issued=day).status
+
+    assert status(timedelta(days=750)) is Passive.OK  # signed while the key was in use
+    assert status(timedelta(days=650)) is Passive.SIGNER_EXPIRED  # issued after it ended
+    # expired certificate, card issued while it was valid: normal (CCCDs outlive signers)
+    expired = pki.make_test_pki("p256", expired=True)
+    issued = (NOW - timedelta(days=400)).date()
+    assert (
+        passive_authenticate(DGS, _sod(expired), store_for(expired), NOW, issued=issued).status
+        is Passive.OK
+    )
+    early = pki.make_test_pki("p256", not_yet_valid=True)  # never fine before its start
+    assert (
+        passive_authenticate(DGS, _sod(early), store_for(early), NOW, issued=issued).status
+        is Passive.SIGNER_EXPIRED
+    )
+
+
+def test_crl_state() -> None:
+    chain = pki.make_test_pki("p256", name="CrlState")
+    stale = pki.make_test_pki("p256", name="Stale", crl_next_update=NOW - timedelta(hours=1))
+    assert passive_authenticate(DGS, _sod(chain), store_for(chain), NOW).crl is CrlState.CURRENT
+    missing = passive_authenticate(DGS, _sod(chain), store_for(chain, crls=False), NOW)
+    assert missing.crl is CrlState.MISSING and missing.status is Passive.OK
+    assert any("no current CRL" in f for f in missing.findings)
+    assert passive_authenticate(DGS, _sod(stale), store_for(stale), NOW).crl is CrlState.EXPIRED
+    assert passive_authenticate(DGS, _sod(chain), store_for(stale), NOW).crl is None
 
 
 @pytest.mark.parametrize("kind", ["rsa-pss", "p256", "brainpoolP384r1"])

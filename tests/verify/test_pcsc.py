@@ -37,6 +37,14 @@ def _read(rig: Any, citizen: SyntheticCitizen, chain: pki.TestPki, **tamper: boo
         ("brainpoolP256r1", {}, (Level.VERIFIED, Auth.OK, Auth.OK)),
         ("rsa-pss", {"wrong_aa_key": True}, (Level.FAILED, Auth.FAILED, Auth.OK)),
         ("p256", {"wrong_ca_key": True}, (Level.FAILED, Auth.OK, Auth.FAILED)),
+        # a clone: every signed file copied, DG14/DG15 (the keys) left out
+        ("p256", {"clone": True}, (Level.FAILED, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED)),
+        # a document signer naming the installed CSCA, which never signed it
+        (
+            "brainpoolP256r1",
+            {"forged_signer": True},
+            (Level.FAILED, Auth.NOT_CHECKED, Auth.NOT_CHECKED),
+        ),
     ],
 )
 def test_verify_over_pcsc(pcsc_rig, pkis, citizen, kind, tamper, expected) -> None:
@@ -46,3 +54,19 @@ def test_verify_over_pcsc(pcsc_rig, pkis, citizen, kind, tamper, expected) -> No
     finally:
         transport.close()
     assert (v.level, v.active, v.chip_auth) == expected, v.findings
+
+
+def test_clone_and_forged_signer_reasons_over_pcsc(pcsc_rig, pkis, citizen) -> None:
+    chain = pkis["p256"]
+    verdicts = []
+    for tamper in ({"clone": True}, {"forged_signer": True}):
+        _, read, transport = _read(pcsc_rig, citizen, chain, **tamper)
+        try:
+            verdicts.append(verify_chip(read, qr_of(citizen), store_for(chain)))
+        finally:
+            transport.close()
+    clone, forged = verdicts
+    assert (clone.reason_code, clone.missing, clone.passive.value) == (
+        "clone-suspected", (14, 15), "ok",
+    )  # fmt: skip
+    assert forged.reason_code == "bad-signature"

@@ -34,9 +34,12 @@ CHIP = {
 }
 
 
+MISSING = ((), (2,), (14,), (2, 15), (14, 15))
+
+
 def _all_verdicts():
-    for p, a, c, m in itertools.product(Passive, Auth, Auth, (True, False, None)):
-        yield Verification(p, a, c, m, ("full_name",) if m is False else ())
+    for p, a, c, m, gone in itertools.product(Passive, Auth, Auth, (True, False, None), MISSING):
+        yield Verification(p, a, c, m, ("full_name",) if m is False else (), missing=gone)
 
 
 def test_verified_only_when_everything_passed_and_nothing_skipped() -> None:
@@ -44,6 +47,7 @@ def test_verified_only_when_everything_passed_and_nothing_skipped() -> None:
     for v in _all_verdicts():
         expected = (
             v.passive is Passive.OK
+            and not v.missing
             and v.qr_chip_match is True
             and Auth.OK in (v.active, v.chip_auth)
             and all(x in (Auth.OK, Auth.NOT_SUPPORTED) for x in (v.active, v.chip_auth))
@@ -59,6 +63,7 @@ def test_failed_when_anything_is_provably_wrong() -> None:
             v.passive in (Passive.HASH_MISMATCH, Passive.BAD_SIGNATURE, Passive.SIGNER_REVOKED)
             or Auth.FAILED in (v.active, v.chip_auth)
             or v.qr_chip_match is False
+            or bool({14, 15} & set(v.missing))  # clone suspected
         )
         assert (v.level is Level.FAILED) == wrong, v
         if not wrong and v.passive is Passive.NOT_CHECKED:
@@ -76,6 +81,8 @@ def test_to_json_shape() -> None:
         "qr_chip_match": True,
         "mismatches": [],
         "signer": None,
+        "missing": [],
+        "crl": None,
     }
 
 

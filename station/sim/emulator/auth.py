@@ -7,9 +7,11 @@ MSE:Set AT for CA (22 41 A4 with an id-CA OID) and GENERAL AUTHENTICATE (86) agr
 new session keys with the chip's static CA key and switch the session after answering.
 
 ``tamper(profile, ...)`` makes the failure cases: a flipped byte in a data group (the
-SOD does not match it), an AA or CA private key that does not match DG15 / DG14.
-The SOD-signer cases come from ``station.sim.pki.make_test_pki(expired=..., revoked=...)``
-or an untrusted chain; the QR-disagreement case from building the card for another citizen.
+SOD does not match it), an AA or CA private key that does not match DG15 / DG14, a clone
+(the signed files copied, DG14/DG15 left out: ``forgery.clone``) and a forged document
+signer (``forgery.forge_signer``). The other SOD-signer cases come from
+``station.sim.pki.make_test_pki(expired=..., revoked=...)`` or an untrusted chain; the
+QR-disagreement case from building the card for another citizen.
 """
 
 from __future__ import annotations
@@ -169,8 +171,16 @@ def tamper(
     flip_dg: int | None = None,
     wrong_aa_key: bool = False,
     wrong_ca_key: bool = False,
+    clone: bool = False,
+    forged_signer: bool = False,
 ) -> CardProfile:
     """A copy of ``profile`` with one or more faults (see module doc)."""
+    from station.sim.emulator import forgery
+
+    if forged_signer:
+        profile = forgery.forge_signer(profile)
+    if clone:
+        profile = forgery.clone(profile)
     files = dict(profile.files)
     key_set = dict(profile.keys)
     if flip_dg is not None:
