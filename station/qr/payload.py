@@ -11,10 +11,13 @@ Outcomes (``QrResult.status``):
   ``raw_text`` keeps the text; ``identity`` is None.
 - ``invalid``: the CCCD shape, but a value is wrong. Errors: malformed or impossible dates,
   a future birth date, an issue date before birth or in the future, bad old ID, sex or name,
-  damaged text (U+FFFD from a bad UTF-8 decode, control characters). ``identity`` is set
-  only when every field could be read (errors are between fields, e.g. issue before
-  birth), so the officer can see what the card claims; it is None otherwise, and always
-  None when the text is damaged (never show U+FFFD as a name).
+  damaged text (U+FFFD from a bad UTF-8 decode, control characters), a name or residence
+  that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab or CR:
+  ``formula_prefix``; no real name or address does, a forged QR may, to run in the
+  officer's spreadsheet). ``identity`` is set only when every field could be read (errors
+  are between fields, e.g. issue before birth), so the officer can see what the card
+  claims; it is None otherwise, and always None when the text is damaged or starts like a
+  formula (never show U+FFFD as a name, never store a formula as one).
 - ``ok``: every field valid. Warnings (``ok`` stays ``ok``): the ID's province, sex or
   birth year disagree with the card, issue before age 14 or outside the 2021-card era,
   card expired by law, unusual characters in a name.
@@ -47,11 +50,15 @@ _DATE_RE = re.compile(r"[0-9]{8}")
 _OLD_ID_RE = re.compile(r"[0-9]{9}|[0-9]{12}")
 _NAME_EXTRA = frozenset(" '-.")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
+# What makes a spreadsheet cell a formula (OWASP CSV injection), before or after trimming.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NAME_FIELD, RESIDENCE_FIELD = 2, 5
 
 MESSAGES: dict[str, str] = {
     "unrecognised_payload": "Mã QR không phải mã của thẻ CCCD gắn chip (mẫu 2021).",
     "damaged_text": "Dữ liệu mã QR bị hỏng (ký tự không đọc được). Hãy quét lại.",
     "control_characters": "Dữ liệu mã QR chứa ký tự điều khiển không hợp lệ.",
+    "formula_prefix": "Họ tên hoặc nơi thường trú bắt đầu bằng ký tự lạ (=, +, -, @): mã QR giả?",
     "old_id_format": "Số CMND cũ không hợp lệ (phải có 9 hoặc 12 chữ số).",
     "name_missing": "Thiếu họ và tên.",
     "name_unusual_characters": "Họ và tên có ký tự bất thường, hãy đối chiếu với thẻ.",
@@ -142,13 +149,32 @@ def _parse(raw_text: str, today: date) -> QrResult:
         check.error("damaged_text")
     if _CONTROL_RE.search(raw_text):
         check.error("control_characters")
+    if starts_like_formula(raw_text):
+        check.error("formula_prefix")
     identity = _identity(fields, check, today)
     if identity is not None and not check.errors:
         _cross_check(identity, check, today)
     status = QrStatus.INVALID if check.errors else QrStatus.OK
-    if damaged or any(e.code == "control_characters" for e in check.errors):
+    if damaged or any(e.code in _UNSHOWABLE for e in check.errors):
         identity = None
     return QrResult(status, identity, raw_text, tuple(check.warnings), tuple(check.errors))
+
+
+_UNSHOWABLE = frozenset({"control_characters", "formula_prefix"})
+
+
+def starts_like_formula(raw_text: str) -> bool:
+    """True when the name or the residence field starts with a formula character, in the
+    raw field (a leading tab or CR) or once trimmed (``=``, ``+``, ``-``, ``@``)."""
+    parts = unicodedata.normalize("NFC", raw_text).lstrip("\ufeff").split("|")
+    for index in (NAME_FIELD, RESIDENCE_FIELD):
+        if index >= len(parts):
+            continue
+        raw = parts[index].lstrip(" ")
+        trimmed = parts[index].strip()
+        if raw.startswith(FORMULA_START) or trimmed.startswith(FORMULA_START):
+            return True
+    return False
 
 
 def _identity(fields: list[str], check: _Check, today: date) -> QrIdentity | None:

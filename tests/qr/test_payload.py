@@ -175,6 +175,35 @@ def test_control_characters_rejected() -> None:
     assert result.identity is None
 
 
+FORMULAS = [
+    "=HYPERLINK(\"http://x.example\",\"An\")",
+    "+84 Nguyễn",
+    "-1+1",
+    "@SUM(A1)",
+    "\t=cmd' /C calc'!A0",
+    "\r=1+1",
+    "  =1+1",
+    "\u00a0@A1",  # any leading whitespace trimmed still leaves the formula
+]
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+@pytest.mark.parametrize("field", ["name", "residence"])
+def test_name_or_residence_starting_like_a_formula_is_rejected(field: str, value: str) -> None:
+    result = parse_payload(fields(**{field: value}), today=TODAY)
+    assert result.status is QrStatus.INVALID and "formula_prefix" in codes(result.errors)
+    assert result.identity is None  # never shown, stored or sent as a name/residence
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"name": "Nguyễn Văn-An"}, {"residence": "Số 1-3 Đường Lê Lợi"}, {"residence": ""}],
+)
+def test_formula_characters_inside_a_field_are_fine(changes: dict[str, str]) -> None:
+    result = parse_payload(fields(**changes), today=TODAY)
+    assert "formula_prefix" not in codes(result.errors)
+
+
 @pytest.mark.parametrize(
     "payload",
     [
