@@ -56,7 +56,7 @@ def _verify(args: argparse.Namespace) -> int:
     files = _dump(args.dir)
     try:  # no card: Active and Chip Authentication cannot run (no session)
         read = ChipRead.from_files(files, access="offline", key_source="dump")
-    except ValueError as exc:  # LdsError: a malformed DG1, DG2 or DG13
+    except ValueError as exc:  # LdsError: a malformed DG1 or DG13
         raise CliError(f"{args.dir}: {exc}") from None
     result = verify_chip(read, qr, store, at=at)
     if args.json:

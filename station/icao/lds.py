@@ -116,17 +116,48 @@ def _image_start(record: bytes) -> tuple[int, str]:
     raise ValueError("no JPEG or JPEG 2000 image in the biometric data block")
 
 
-def _decode_image(data: bytes) -> tuple[str, int, int]:
+FACE_FORMATS = {"JPEG": "jpeg", "JPEG2000": "jpeg2000"}
+
+
+def open_face(data: bytes, fit: tuple[int, int] = (64, 64)) -> Any:
+    """A face image (PIL, decoded) at the smallest scale that still covers ``fit``.
+
+    Only Pillow's JPEG and JPEG 2000 decoders ever see the bytes (a PNG, a GIF or a
+    PostScript file in DG2 is refused by its header, not decoded); the pixel size is read
+    from the header and checked against ``MAX_FACE_PIXELS`` before anything is decoded;
+    JPEG is decoded through its DCT scaling (``draft``), JPEG 2000 at a reduced resolution
+    level, so a thumbnail never costs a full-size bitmap. The original size is
+    ``img.info["face_size"]``. Raises ValueError for a refused image; callers must also
+    expect any other exception from the decoders (``DecompressionBombError`` included)
+    and treat it as "no face".
+    """
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
-        if img.width * img.height > MAX_FACE_PIXELS:
-            raise ValueError(f"face image of {img.width}x{img.height} pixels")
-        fmt = "jpeg2000" if img.format == "JPEG2000" else "jpeg" if img.format == "JPEG" else ""
-        if not fmt:
-            raise ValueError(f"face image format {img.format}")
+    img: Any = Image.open(io.BytesIO(data), formats=list(FACE_FORMATS))
+    try:
+        width, height = img.size
+        if width <= 0 or height <= 0 or width * height > MAX_FACE_PIXELS:
+            raise ValueError(f"face image of {width}x{height} pixels")
+        img.info["face_size"] = (width, height)
+        if img.format == "JPEG":
+            img.draft("L", fit)
+        else:  # JPEG 2000: halve the resolution while the result still covers ``fit``
+            level = 0
+            while (width >> (level + 1)) >= fit[0] and (height >> (level + 1)) >= fit[1]:
+                level += 1
+            img.reduce = min(level, 5)
         img.load()
-        return fmt, img.width, img.height
+        return img
+    except BaseException:
+        img.close()
+        raise
+
+
+def _decode_image(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) of a face image that decodes (checked at a small scale)."""
+    with open_face(data) as img:
+        width, height = img.info["face_size"]
+        return FACE_FORMATS[str(img.format)], int(width), int(height)
 
 
 def parse_dg2(data: bytes) -> list[FaceImage]:

@@ -1,7 +1,8 @@
 """What one chip read gave: the raw files, the parsed parts and the record's chip fields.
 
 ``ChipRead.from_files`` is the one way from raw files to a read, for the reader and for a
-saved dump alike: DG1, DG2 and DG13 are parsed there (``LdsError`` when malformed).
+saved dump alike: DG1 and DG13 are parsed there (``LdsError`` when malformed); DG2's face
+too, but an unusable face image only means no face.
 DG14's SecurityInfos and DG15's key, which only verification uses, are parsed on first use
 and kept (``security_infos``, ``aa_public_key``), so that a malformed one fails Chip or
 Active Authentication, not the read.
@@ -10,6 +11,7 @@ Active Authentication, not the read.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from station.icao import keys, lds
+from station.icao.errors import LdsError
 from station.icao.mrz import Mrz
 from station.icao.securityinfos import SecurityInfos
 
@@ -24,7 +27,20 @@ if TYPE_CHECKING:
     from station.icao.access import PaceFallback
     from station.icao.channel import CardChannel
 
+log = logging.getLogger(__name__)
+
 FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15", "EF.SOD")
+
+
+def _faces(dg2: bytes) -> list[lds.FaceImage]:
+    """DG2's face images; none when DG2 or its image is unusable (a hostile or damaged
+    image must cost the face, not the read: DG2's bytes stay in ``files`` for PA)."""
+    try:
+        faces: list[lds.FaceImage] = lds.load("DG2", dg2)
+    except LdsError as exc:
+        log.warning("no face from DG2: %s", exc)
+        return []
+    return faces
 
 
 @dataclass(frozen=True)
@@ -65,9 +81,10 @@ class ChipRead:
         pace_fallback: PaceFallback | None = None,
         session: CardChannel | None = None,
     ) -> ChipRead:
-        """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1, DG2 and DG13
-        parsed; LdsError names the file and the byte when one is malformed."""
-        faces = lds.load("DG2", files["DG2"]) if "DG2" in files else []
+        """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1 and DG13
+        parsed (LdsError names the file and the byte when one is malformed), DG2's face
+        when its image is usable (else no face)."""
+        faces = _faces(files["DG2"]) if "DG2" in files else []
         return cls(
             files=files, mrz=lds.load("DG1", files["DG1"]) if "DG1" in files else None,
             dg13=lds.load("DG13", files["DG13"]) if "DG13" in files else None,

@@ -176,7 +176,7 @@ def test_control_characters_rejected() -> None:
 
 
 FORMULAS = [
-    "=HYPERLINK(\"http://x.example\",\"An\")",
+    '=HYPERLINK("http://x.example","An")',
     "+84 Nguyễn",
     "-1+1",
     "@SUM(A1)",

@@ -40,13 +40,14 @@ RESULT_S = 2.0
 class Running:
     """A station running in its own thread and event loop."""
 
-    def __init__(self, tmp: Path, factory: CardFactory) -> None:
+    def __init__(self, tmp: Path, factory: CardFactory, **sections: dict[str, Any]) -> None:
         from station.verify.store import import_file
 
         raw = {
             "station": {"id": "test-counter", "hardware": "sim", "data_dir": str(tmp)},
             "ui": {"result_timeout_s": RESULT_S},
             "mqtt": {"enabled": False},
+            **sections,
         }
         self.cfg = config.from_mapping(raw)
         csca = tmp / "csca.der"
@@ -271,3 +272,34 @@ def test_qr_only_record_says_why_the_chip_gave_nothing(
         wait_for(lambda: result(station) is not None)
         screen = result(station)
         assert screen is not None and screen.verdict is Verdict.ATTENTION
+
+
+def test_a_hostile_face_image_costs_the_face_not_the_station(
+    tmp_path: Path, factory: CardFactory
+) -> None:
+    from dataclasses import replace
+
+    from station.sim.emulator import auth, pace
+    from station.sim.emulator.card import EmulatedCard
+    from station.sim.emulator.face import bomb_png
+    from station.sim.emulator.files import build_profile
+
+    running = Running(tmp_path, factory, privacy={"show_face": True})
+    try:
+        card = factory.make("good")
+        chip = EmulatedCard(build_profile(card.citizen, pki=factory.pki, face_image=bomb_png()))
+        pace.install(chip)
+        auth.install(chip)
+        running.counter.place(replace(card, chip=chip))
+        wait_for(lambda: result(running) is not None, 15)
+        shown = result(running)
+        assert shown is not None and shown.verdict is Verdict.VERIFIED and shown.face is None
+        running.counter.remove()
+        wait_for(lambda: running.phase is Phase.IDLE, RESULT_S + 5)
+        good = factory.make("good")  # the chip worker is alive: the next card reads
+        running.counter.place(good)
+        wait_for(lambda: len(running.records) == 2 and result(running) is not None, 15)
+        shown = result(running)
+        assert shown is not None and shown.face is not None
+    finally:
+        running.close()

@@ -241,3 +241,16 @@ def test_after_pace_with_both_card_modules_installed(pkis, citizen) -> None:
     assert read.access.upper().startswith("PACE")
     v = verify_chip(read, qr_of(citizen), store_for(pkis["brainpoolP256r1"]))
     assert v.level is Level.VERIFIED, v.findings
+
+
+@pytest.mark.parametrize("image", ["png", "bomb-jpeg"])
+def test_a_hostile_face_image_costs_the_face_not_the_read(image, pkis, citizen, read_card):
+    from station.display.face import face_thumbnail
+    from station.sim.emulator.face import bomb_png, sized_jpeg
+
+    data = bomb_png() if image == "png" else sized_jpeg(20000, 20000)
+    live = read_card(citizen, pkis["p256"], face_image=data)
+    assert live.read.face is None and "DG2" in live.read.files
+    assert face_thumbnail(live.read.files["DG2"]) is None
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    assert v.level is Level.VERIFIED, v.findings  # DG2 is still hashed against the SOD

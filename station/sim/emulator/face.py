@@ -39,3 +39,33 @@ def face_jpeg2000(seed: str) -> bytes:
     buf = io.BytesIO()
     draw_face(seed).save(buf, "JPEG2000", quality_mode="rates", quality_layers=[20])
     return buf.getvalue()
+
+
+def bomb_png(width: int = 9000, height: int = 9000) -> bytes:
+    """A valid one-colour grayscale PNG of ``width`` x ``height`` pixels that is small on
+    the wire (9000 x 9000: ~80 KB) and ~81 MB once decoded: what a hostile chip puts in
+    DG2 to exhaust the station's memory."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0 + black pixels
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def sized_jpeg(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header (SOF0) claims ``width`` x ``height``."""
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    at = data.find(b"\xff\xc0")
+    data[at + 5 : at + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)

@@ -155,13 +155,17 @@ def build_profile(
     pace: bool = True,
     aa_kind: str = "p256",
     ca_kind: str = "p256",
+    face_image: bytes | None = None,
 ) -> CardProfile:
-    """The full CCCD file set for ``citizen`` with a signed SOD (see module doc)."""
+    """The full CCCD file set for ``citizen`` with a signed SOD (see module doc).
+    ``face_image``: these image bytes in DG2 instead of a drawn portrait (hostile images:
+    ``station.sim.emulator.face.bomb_png``), signed like any other DG2."""
     from station.sim import pki as pki_mod
     from station.sim.emulator import keys as chip_keys
 
     seed = citizen.id_number
     image = face_jpeg2000(seed) if face == "jpeg2000" else face_jpeg(seed)
+    image = face_image if face_image is not None else image
     aa_key = chip_keys.make_aa_key(aa_kind)
     ca_key = chip_keys.make_ca_key(ca_kind)
     groups = {
