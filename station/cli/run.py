@@ -88,13 +88,20 @@ async def serve(cfg: Config) -> int:
 def _run(args: argparse.Namespace) -> int:
     from station import config
     from station.cli._common import USAGE, CliError
-    from station.runtime.logs import configure_logging
+    from station.runtime.logs import configure_logging, load_log_key
+    from station.sync.errors import StoreError
 
     try:
         cfg = config.load(args.config)
     except config.ConfigError as exc:
         raise CliError(f"config error: {exc}", USAGE) from None
-    configure_logging(cfg.station.log_level)
+    try:
+        key: bytes | None = load_log_key(cfg.data_dir)
+    except StoreError as exc:  # logs still work, keyed for this run only
+        key, problem = None, str(exc)
+    configure_logging(cfg.station.log_level, pseudonym_key=key)
+    if key is None:
+        log.warning("no log key (%s): card pseudonyms are keyed for this run only", problem)
     try:
         return asyncio.run(serve(cfg))
     except OSError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from station.fingerprint import fingerprint
+from station.fingerprint import Pseudonym
 from station.icao import lds
 from station.icao.access import AccessKeys, AccessOrder, AccessResult, open_chip
 from station.icao.channel import CardChannel
@@ -120,7 +120,7 @@ class ChipReader:
         result = self._result(raw, unreadable, opened, started)
         log.info(
             "chip %s read: %d files, %d APDUs, %d ms",
-            fingerprint(raw.get("DG1", b"")),
+            Pseudonym(raw.get("DG1", b"")),
             len(raw),
             channel.apdus,
             result.read_ms,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from station.fingerprint import fingerprint
+from station.fingerprint import Pseudonym
 from station.qr.decoder import Frame, QrDecoder, QrTracker
 from station.qr.models import QrResult
 from station.qr.payload import parse_payload
@@ -48,5 +48,5 @@ class QrReader:
         today = self._today()
         results = tuple(parse_payload(p, today=today) for p in events)
         for payload, result in zip(events, results, strict=True):
-            log.info("QR event %s: %s", fingerprint(payload), result.status)
+            log.info("QR event %s: %s", Pseudonym(payload), result.status)
         return results

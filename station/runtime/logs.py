@@ -10,7 +10,15 @@ Otherwise lines are ``time LEVEL logger: message key=value``.
 
 :class:`RedactFilter` is a safety net, not the privacy policy: code must never log names,
 ID numbers or MRZ data in the first place; this filter masks any 12-digit run (a CCCD ID
-number) and any 9-digit run (the chip's document number) that slips through anyway.
+number) and any 9-digit run (the chip's document number) that slips through anyway. It
+never touches a UUID (record ids) or a run of 16 or more hex digits (fingerprints,
+certificate hashes), whose digits may happen to form such a run. It also formats each
+``station.fingerprint.Pseudonym`` argument with the station's secret log key.
+
+One log call is one line: in the message and its ``key=value`` fields, line breaks and
+other control characters are escaped (``\n``, ``\x1b``, ``\u2028``), so a string that
+came from the network (a record id in an ack, a reason word) cannot forge a log line.
+Only a traceback spans lines, each one prefixed in the journal.
 """
 
 from __future__ import annotations
@@ -20,10 +28,21 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
+
+from station.fingerprint import Pseudonym
 
 _ID12 = re.compile(r"(?<!\d)\d{12}(?!\d)")
 _NUM9 = re.compile(r"(?<!\d)\d{9}(?!\d)")
+# Never masked: a UUID, or 16+ hex digits standing alone (fingerprints, SHA-256 hex).
+_KEEP = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{16,})(?![0-9A-Za-z])"
+)
+# Control characters (C0 but tab, DEL, C1) and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r"}
 
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
@@ -38,9 +57,24 @@ _PRIORITY = {
 }
 
 
-def redact(text: str) -> str:
-    """Mask 12-digit (ID number) and 9-digit (document number) runs of digits."""
+def _mask(text: str) -> str:
     return _NUM9.sub("[redacted-9]", _ID12.sub("[redacted-id]", text))
+
+
+def redact(text: str) -> str:
+    """Mask 12-digit (ID number) and 9-digit (document number) runs of digits, outside
+    UUIDs and hex fingerprints."""
+    out, last = [], 0
+    for keep in _KEEP.finditer(text):
+        out += [_mask(text[last : keep.start()]), keep.group()]
+        last = keep.end()
+    out.append(_mask(text[last:]))
+    return "".join(out)
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters and line separators escaped."""
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), repr(m.group())[1:-1]), text)
 
 
 def syslog_priority(levelno: int) -> int:
@@ -54,8 +88,8 @@ def syslog_priority(levelno: int) -> int:
 def _value(value: object) -> str:
     text = str(value)
     if not text or any(c.isspace() or c in '"=' for c in text):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return text
+        return '"' + escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+    return escape_controls(text)
 
 
 def extra_fields(record: logging.LogRecord) -> str:
@@ -69,9 +103,23 @@ def extra_fields(record: logging.LogRecord) -> str:
 
 
 class RedactFilter(logging.Filter):
-    """Masks ID-like numbers in the message, its arguments and extra fields."""
+    """Masks ID-like numbers in the message, its arguments and extra fields; formats
+    ``Pseudonym`` arguments with ``pseudonym_key`` (None: the process's own key)."""
+
+    def __init__(self, pseudonym_key: bytes | None = None) -> None:
+        super().__init__()
+        self.pseudonym_key = pseudonym_key
+
+    def _keyed(self, value: object) -> object:
+        if isinstance(value, Pseudonym) and self.pseudonym_key is not None:
+            return value.with_key(self.pseudonym_key)
+        return value
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._keyed(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._keyed(v) for k, v in record.args.items()}
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: emit() reports it, never the caller
@@ -93,7 +141,7 @@ class JournalFormatter(logging.Formatter):
     """``<N>logger: message key=value``; every line of a traceback gets the prefix too."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{record.name}: {record.getMessage()}{extra_fields(record)}"
+        text = escape_controls(f"{record.name}: {record.getMessage()}{extra_fields(record)}")
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         prefix = f"<{syslog_priority(record.levelno)}>"
@@ -107,9 +155,14 @@ class HumanFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        head = super().format(record)
-        first, sep, rest = head.partition("\n")
-        return redact(first + extra_fields(record) + sep + rest)
+        message = escape_controls(record.getMessage())
+        line = f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
+        line += extra_fields(record)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return redact(line)
 
 
 def stream_is_journal(stream: TextIO, env: Mapping[str, str]) -> bool:
@@ -129,14 +182,16 @@ def configure_logging(
     *,
     stream: TextIO | None = None,
     env: Mapping[str, str] | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> logging.Handler:
-    """Replace the root logger's handlers with one redacting handler; returns it."""
+    """Replace the root logger's handlers with one redacting handler; returns it.
+    ``pseudonym_key``: the station's secret log key (:func:`load_log_key`)."""
     stream = sys.stderr if stream is None else stream
     env = os.environ if env is None else env
     handler = logging.StreamHandler(stream)
     journal = stream_is_journal(stream, env)
     handler.setFormatter(JournalFormatter() if journal else HumanFormatter())
-    handler.addFilter(RedactFilter())
+    handler.addFilter(RedactFilter(pseudonym_key))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -146,12 +201,22 @@ def configure_logging(
     return handler
 
 
+def load_log_key(data_dir: Path) -> bytes:
+    """The station's secret log key (``<data_dir>/log_pseudonym.key``, made on first use,
+    mode 0600): it names card-derived bytes in logs (``Pseudonym``)."""
+    from station.sync.storage import load_or_create_key
+
+    return load_or_create_key(data_dir / "log_pseudonym.key")
+
+
 __all__ = [
     "HumanFormatter",
     "JournalFormatter",
     "RedactFilter",
     "configure_logging",
+    "escape_controls",
     "extra_fields",
+    "load_log_key",
     "redact",
     "stream_is_journal",
     "syslog_priority",

@@ -92,7 +92,8 @@ def create_private_file(path: Path, data: bytes) -> bool:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The 32-byte store key; created (mode 0600) when missing, never overwritten."""
+    """A 32-byte secret key file (the store key, the log key); created (mode 0600) when
+    missing, never overwritten."""
     try:
         key = path.read_bytes()
     except FileNotFoundError:
@@ -100,12 +101,12 @@ def load_or_create_key(path: Path) -> bytes:
         try:
             made = create_private_file(path, key)
         except OSError as exc:
-            raise StoreError(f"cannot create outbox key {path}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create key file {path}: {exc.strerror}") from exc
         return key if made else load_or_create_key(path)  # another process won: theirs
     except OSError as exc:
-        raise StoreError(f"cannot read outbox key {path}: {exc.strerror}") from exc
+        raise StoreError(f"cannot read key file {path}: {exc.strerror}") from exc
     if len(key) != KEY_BYTES:
-        raise StoreError(f"outbox key {path} has {len(key)} bytes, expected {KEY_BYTES}")
+        raise StoreError(f"key file {path} has {len(key)} bytes, expected {KEY_BYTES}")
     return key
 
 

@@ -160,7 +160,7 @@ def passive_authenticate(
         # asn1crypto parses lazily: a malformed certificate surfaces only here
         problems[Passive.BAD_SIGNATURE] = f"EF.SOD's signer certificate is malformed: {exc}"
     status = next((p for p in SEVERITY if p in problems), Passive.OK)
-    log.info("passive authentication of SOD %s: %s", sod.fingerprint, status.value)
+    log.info("passive authentication of SOD %s: %s", sod.pseudonym, status.value)
     notes = []
     if anchor is not None and crl_state is not CrlState.CURRENT:
         notes.append(

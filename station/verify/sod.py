@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from asn1crypto import cms, x509
 
-from station.fingerprint import fingerprint
+from station.fingerprint import Pseudonym
 from station.icao import keys
 from station.icao.tlv import parse_one
 from station.verify.asn1 import HASH_NAMES, OID_LDS_SECURITY_OBJECT, LdsSecurityObject
@@ -45,8 +45,9 @@ class Sod:
     certificates: tuple[x509.Certificate, ...]
 
     @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.content)
+    def pseudonym(self) -> Pseudonym:
+        """How logs name this SOD (a keyed hash: the SOD is a card's own data)."""
+        return Pseudonym(self.content)
 
 
 def parse_sod(data: bytes) -> Sod:

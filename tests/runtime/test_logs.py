@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
+import random
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import pytest
 
+from station.fingerprint import Pseudonym, fingerprint, keyed
+from station.qr.decoder import QrTracker
+from station.qr.reader import QrReader
 from station.runtime.logs import (
     JournalFormatter,
     RedactFilter,
     configure_logging,
+    load_log_key,
     redact,
     stream_is_journal,
     syslog_priority,
 )
 from station.sim.citizens import generate_many
+from station.sim.frames import card_frame
 
 
 @pytest.fixture
@@ -134,3 +143,55 @@ def test_journald_prefix_parsed_by_real_journal_format() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == "<3>station.runtime.app: x [redacted-id]\n"
+
+
+def test_uuids_and_hex_fingerprints_are_never_masked() -> None:
+    rng = random.Random(13)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(20_000)]
+    hexes = [fingerprint(str(i)) for i in range(20_000)] + [hashlib.sha256(b"x").hexdigest()]
+    mangled = [t for t in ids + hexes if redact(f"record {t} stored") != f"record {t} stored"]
+    assert mangled == []  # (the plain digit mask mangled ~1.5% of ids and ~0.5% of hexes)
+    # the mask still works right next to them
+    line = f"record {ids[0]} of 001099012345 fp {hexes[0]}, doc 123456789"
+    assert redact(line) == f"record {ids[0]} of [redacted-id] fp {hexes[0]}, doc [redacted-9]"
+
+
+FORGED = "x\n<3>station.runtime.app: FORGED\r\u2028\x1b[2Jline"
+
+
+def test_network_strings_cannot_forge_log_lines(
+    restore_root: None, journal: tuple[IO[str], dict[str, str]]
+) -> None:
+    f, env = journal
+    configure_logging("INFO", stream=f, env=env)
+    log = logging.getLogger("station.sync.publisher")
+    log.warning("the ward refused record %s (%s)", FORGED, "forged")
+    log.info("field", extra={"reason": FORGED})
+    f.seek(0)
+    lines = f.read().splitlines()
+    assert len(lines) == 2 and all(line.startswith(("<4>", "<6>")) for line in lines)
+    assert "\\n<3>station.runtime.app: FORGED\\r\\u2028\\x1b[2Jline" in lines[0]
+    buf = io.StringIO()
+    configure_logging("INFO", stream=buf, env={})
+    log.warning("the ward refused record %s", FORGED)
+    assert buf.getvalue().count("\n") == 1 and "FORGED" in buf.getvalue()
+
+
+def test_card_bytes_are_logged_by_a_keyed_pseudonym(restore_root: None) -> None:
+    citizen = generate_many(3, 1)[0]
+    payload = citizen.qr_payload().encode("utf-8")
+    key = bytes(range(32))
+    buf = io.StringIO()
+    configure_logging("INFO", stream=buf, env={}, pseudonym_key=key)
+    reader = QrReader(tracker=QrTracker(absent_frames=1, absent_s=0.0))
+    assert reader.process(card_frame(citizen), 0.0)  # the real call site: "QR event ..."
+    text = buf.getvalue()
+    assert keyed(payload, key) in text
+    assert fingerprint(payload) not in text  # what anyone holding the card could compute
+    assert str(Pseudonym(payload)) != fingerprint(payload) != keyed(payload, bytes(32))
+
+
+def test_the_station_keeps_one_log_key(tmp_path: Path) -> None:
+    first = load_log_key(tmp_path)
+    assert load_log_key(tmp_path) == first and len(first) == 32
+    assert (tmp_path / "log_pseudonym.key").stat().st_mode & 0o777 == 0o600
