@@ -125,7 +125,13 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
     from station.sim.counter import CardFactory, SimCounter
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher
-    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+    from station.sync.signing import (
+        WARD_KEY_NAME,
+        key_paths,
+        load_or_create_signing_key,
+        public_key_text,
+        ward_key_text,
+    )
     from station.verify.store import import_file
     from station.ward.db import WardDB
 
@@ -145,6 +151,7 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
         db = WardDB(ward_db)
         db.enroll("bench", public_key_text(key.public_key()))
         db.close()
+        cfg = config_mod.replace(cfg, "mqtt", ward_key=ward_key_text(tmp / WARD_KEY_NAME))
         ward = start_ward(broker, ward_db, tmp)
         audit = AuditLog(cfg.audit_path)
         outbox = Outbox.from_config(cfg, audit=audit)

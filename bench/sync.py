@@ -32,9 +32,11 @@ from station.sim.citizens import generate_many
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
 from station.sync.signing import (
+    WARD_KEY_NAME,
     key_paths,
     load_or_create_signing_key,
     public_key_text,
+    ward_key_text,
 )
 from station.ward.db import WardDB
 
@@ -161,6 +163,8 @@ def run(n: int, window: int | None, batch: int | None) -> dict[str, Any]:
                 out["bare"] = bare_paho(broker, payloads, cfg.mqtt.inflight)
                 db = WardDB(work / "ward.sqlite")
                 db.enroll(STATION, public_key_text(key.public_key()))
+                ward_key = ward_key_text(work / WARD_KEY_NAME)  # what `ward serve` signs with
+                cfg = config.replace(cfg, "mqtt", ward_key=ward_key)
                 ward = start_ward(broker, work)
                 try:
                     wait_subscribed(ward)

@@ -167,6 +167,9 @@ class StoreSection:
     path: str = opt("", "outbox file ('' = <data_dir>/outbox.db)")
     max_records: int = opt(10000, "refuse new reads when this many wait", lo=10, hi=1_000_000)
     min_free_mb: int = opt(50, "refuse new reads below this free disk space", lo=1, hi=100_000)
+    alert_age_h: float = opt(
+        24.0, "alert (idle screen, ward) when a record has waited this long", lo=0.1, hi=8760
+    )
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,11 @@ class MqttSection:
     heartbeat_s: float = opt(60.0, "heartbeat period (queue depth, uptime)", lo=1, hi=86400)
     reconnect_max_s: float = opt(60.0, "longest wait between reconnects", lo=1, hi=3600)
     session_expiry_s: int = opt(604800, "broker keeps the session this long", lo=0, hi=4294967295)
+    ward_key: str = opt(
+        "",
+        "the ward's ack key (base64, printed by `station ward enroll`); records are deleted"
+        " only on acks it signed ('' = never)",
+    )
 
 
 @dataclass(frozen=True)

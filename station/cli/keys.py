@@ -2,8 +2,10 @@
 
     station keygen [--config /etc/station/station.toml] [--data-dir DIR]
 
-Prints the line to run on the ward server: ``station ward enroll ID PUBKEY``.
-An existing key is never replaced.
+Prints the line to run on the ward server: ``station ward enroll ID PUBKEY``; that
+command prints the ward's ack key, which goes into ``[mqtt] ward_key`` of this station's
+config (records are deleted only on acks that key signed). An existing key is never
+replaced.
 """
 
 from __future__ import annotations
@@ -49,5 +51,6 @@ def _keygen(args: argparse.Namespace) -> int:
         where = "--data-dir" if args.data_dir else "station.data_dir"
         raise CliError(f"{exc} (check {where}: a folder the station user may write)") from None
     print(f"{'existing' if existed else 'new'} key: {key_file}")
+    print("run on the ward server, then put the ward_key line it prints into [mqtt]:")
     print(f"station ward enroll {cfg.station.id} {public_key_text(key.public_key())}")
     return 0

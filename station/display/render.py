@@ -90,10 +90,25 @@ def _idle(model: IdleScreen) -> Layout:
     count = str(model.pending) if model.pending <= 99999 else "99999+"
     fits = [f"{link} · chờ gửi {count}", f"{link} · chờ {count}", f"{link} · {count}"]
     footer = next((t for t in fits if width(font(FOOTER_SIZE), t) <= W - 2 * MARGIN), fits[-1])
+    if model.stale_min > 0:  # records wait too long: what a stolen box would give away
+        footer = f"Chưa gửi {_age(model.stale_min)} · báo IT"
     if model.refused > 0:  # the ward will never take these: the admin must act
         refused = str(model.refused) if model.refused <= 99999 else "99999+"
         footer = f"Bị từ chối {refused} · báo IT"
+    if model.denied is not None:  # the broker drops every record: nothing leaves the box
+        denied = model.denied
+        if denied.clash:
+            body = f"Sai mã trạm: {denied.station_id}, chứng thư {denied.identity}"
+        else:
+            body = f"Máy chủ không nhận hồ sơ của trạm {denied.station_id}"
+        footer = "Không gửi được · báo IT"
     return _screen("Mời đặt thẻ", body, footer)
+
+
+def _age(minutes: int) -> str:
+    if minutes < 120:
+        return f"{minutes} phút"
+    return f"{minutes // 60} giờ" if minutes < 48 * 60 else f"{minutes // 1440} ngày"
 
 
 def _kb(n: int) -> str:

@@ -120,6 +120,20 @@ def mask_id(id_number: str, keep_head: int = 4, keep_tail: int = 2) -> str:
 
 
 @dataclass(frozen=True)
+class Denied:
+    """The broker refuses this station's records (MQTT 5 reason code on each publish):
+    its ``station.id`` and who the broker takes it for (its certificate's name; "" when
+    unknown). Different ids are the usual cause: the ACL drops the topic."""
+
+    station_id: str
+    identity: str = ""
+
+    @property
+    def clash(self) -> bool:
+        return bool(self.identity) and self.identity != self.station_id
+
+
+@dataclass(frozen=True)
 class IdleScreen:
     """Waiting for a card: how to place it, and the officer's sync/queue line."""
 
@@ -127,6 +141,8 @@ class IdleScreen:
     pending: int = 0
     chip: bool = True  # the reader is enabled: tell the citizen to place it over the reader
     refused: int = 0  # records the ward refused: the footer asks for the admin instead
+    stale_min: int = 0  # the oldest record has waited this many minutes (past the alert age)
+    denied: Denied | None = None  # the broker refuses every record: call IT, naming both ids
 
 
 @dataclass(frozen=True)
@@ -216,6 +232,7 @@ __all__ = [
     "MESSAGES",
     "VERDICT_WORDS",
     "Check",
+    "Denied",
     "ErrorKind",
     "ErrorScreen",
     "Face",

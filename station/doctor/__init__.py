@@ -21,6 +21,7 @@ from station.doctor.checks import (
     check_outbox,
     check_station_key,
     check_trust,
+    check_ward_key,
 )
 from station.doctor.results import Check, CheckResult, fail, failed, render_json, render_text
 
@@ -51,6 +52,7 @@ def default_checks() -> list[tuple[str, Check]]:
         ("disk", check_disk),
         ("outbox", check_outbox),
         ("station key", check_station_key),
+        ("ward key", check_ward_key),
     ]
 
 
@@ -73,6 +75,7 @@ __all__ = [
     "check_outbox",
     "check_station_key",
     "check_trust",
+    "check_ward_key",
     "default_checks",
     "failed",
     "hardware",

@@ -1,5 +1,5 @@
 """`station doctor` checks of the software side: config, clock, disk, outbox, station key,
-trust anchors, broker. Device checks are in :mod:`station.doctor.hardware`.
+ward key, trust anchors, broker. Device checks are in :mod:`station.doctor.hardware`.
 
 Each is ``check_x(cfg, ...) -> CheckResult`` with its file, clock or network access
 injectable. Nothing is written: the outbox is only read, and the broker check connects
@@ -248,6 +248,9 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> CheckResult:
             "check [mqtt] ca_file, cert_file, key_file, "
             "password_file: paths and that user station can read them",
         )
+    clash = _identity_clash(cfg)
+    if clash is not None:
+        return clash
     problem = probe(settings, ctx, timeout)
     if problem is not None:
         return fail("broker", f"{where}: {problem.detail}", _PROBE_FIXES[problem.kind])
@@ -259,6 +262,51 @@ def check_broker(cfg: Config, timeout: float = 5.0) -> CheckResult:
             "set mqtt.tls = true: records must not travel in clear",
         )
     return ok("broker", f"connected to {where} with TLS ({auth})")
+
+
+def _identity_clash(cfg: Config) -> CheckResult | None:
+    """FAIL when the broker would take this station for another one: the deploy ACL lets a
+    client write only under its own name (certificate CN or user name), so records sent
+    under ``station.id`` would be refused (the broker's PUBACK says Not authorized)."""
+    from station.sync.link import client_identity
+
+    identity = client_identity(cfg.mqtt.cert_file, cfg.mqtt.username)
+    if not identity or identity == cfg.station.id:
+        return None
+    source = "client certificate's CN" if cfg.mqtt.cert_file else "mqtt.username"
+    return fail(
+        "broker",
+        f"station.id is {cfg.station.id!r} but the {source} is {identity!r}: the broker's ACL "
+        f"refuses every record this station sends under {cfg.station.id!r}",
+        f"set station.id = {identity!r} (records made meanwhile name {cfg.station.id!r}: "
+        "they are refused by the ward, see station outbox status), or give this station a "
+        f"certificate for {cfg.station.id!r} (make-certs.sh) and enrol it",
+    )
+
+
+def check_ward_key(cfg: Config) -> CheckResult:
+    """The ward's ack key is pinned: without it no ack is believed, nothing is deleted."""
+    from station.sync.errors import SyncError
+    from station.sync.publisher import ward_key_of
+
+    if not cfg.mqtt.enabled:
+        return ok("ward key", "sync disabled (mqtt.enabled = false)")
+    fix = (
+        "on the ward server: station ward enroll STATION_ID PUBKEY prints the line "
+        'ward_key = "..."; put it in [mqtt] of /etc/station/station.toml'
+    )
+    try:
+        key = ward_key_of(cfg)
+    except SyncError as exc:
+        return fail("ward key", str(exc), fix)
+    if key is None:
+        return fail(
+            "ward key",
+            "mqtt.ward_key is not set: no ack can be verified, so no record is ever "
+            "deleted from the outbox (they wait, safe, until it is set)",
+            fix,
+        )
+    return ok("ward key", f"acks must be signed by the ward key {cfg.mqtt.ward_key.strip()}")
 
 
 _PROBE_FIXES = {
@@ -283,4 +331,5 @@ __all__ = [
     "check_outbox",
     "check_station_key",
     "check_trust",
+    "check_ward_key",
 ]

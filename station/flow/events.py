@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from station.display.screens import Face, Outcome, Person, Screen, SyncLink
+from station.display.screens import Denied, Face, Outcome, Person, Screen, SyncLink
 from station.ports import ButtonKind, Leds, Pattern
 from station.qr.models import QrResult
 
@@ -156,6 +156,8 @@ class SyncState:
     link: SyncLink
     pending: int
     refused: int = 0  # records the ward refused for good, kept until the admin requeues
+    stale_min: int = 0  # minutes the oldest record has waited, once past store.alert_age_h
+    denied: Denied | None = None  # the broker refuses our records (and who it takes us for)
 
 
 @dataclass(frozen=True)

@@ -370,6 +370,13 @@ def _health(state: State, now: float, **changes: Any) -> Result:
     return state, []
 
 
+def _on_sync(state: State, ev: SyncState) -> Result:
+    return _health(
+        state, ev.now, sync=ev.link, pending=ev.pending, refused=ev.refused,
+        stale_min=ev.stale_min, denied=ev.denied,
+    )  # fmt: skip
+
+
 def _on_stop(state: State, ev: Stop) -> Result:
     fx: list[Effect] = [CancelChipRead(state.job)] if state.phase is Phase.READING else []
     health = replace(state.health, stopped=True)
@@ -395,7 +402,7 @@ _HANDLERS: dict[type, Callable[[State, Any], Result]] = {
     CameraState: lambda s, e: _health(s, e.now, camera=e.ok),
     ClockState: lambda s, e: _health(s, e.now, clock=e.ok),
     StoreState: lambda s, e: _health(s, e.now, store_full=e.full),
-    SyncState: lambda s, e: _health(s, e.now, sync=e.link, pending=e.pending, refused=e.refused),
+    SyncState: _on_sync,
     Stop: _on_stop,
 }
 

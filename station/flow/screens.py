@@ -59,7 +59,10 @@ def idle_screen(state: State) -> Screen:
     if problem is not None:
         return ErrorScreen(problem)
     h = state.health
-    return IdleScreen(h.sync, h.pending, chip=state.settings.chip, refused=h.refused)
+    return IdleScreen(
+        h.sync, h.pending, chip=state.settings.chip, refused=h.refused, stale_min=h.stale_min,
+        denied=h.denied,
+    )  # fmt: skip
 
 
 def idle_leds(state: State) -> Leds:

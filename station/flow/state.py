@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from station.config import Config
-from station.display.screens import ErrorKind, Face, Outcome, Person, SyncLink
+from station.display.screens import Denied, ErrorKind, Face, Outcome, Person, SyncLink
 from station.flow.events import Phase, StartTimer
 from station.qr.models import QrResult
 
@@ -50,6 +50,8 @@ class Health:
     sync: SyncLink = SyncLink.CONNECTING
     pending: int = 0
     refused: int = 0
+    stale_min: int = 0  # minutes the oldest record has waited, once past the alert age
+    denied: Denied | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from station import flow
 from station.config import Config
-from station.display.screens import SyncLink
+from station.display.screens import Denied, SyncLink
 from station.ports import ButtonEvent
 from station.record import build_record
 from station.runtime.refresh import RefreshWorker
@@ -90,7 +90,8 @@ class Station:
         link = SyncLink.ONLINE if state.connected else SyncLink.OFFLINE
         if state.connecting:
             link = SyncLink.CONNECTING
-        self.post(flow.SyncState(now, link, state.pending, state.refused))
+        denied = Denied(self.cfg.station.id, state.identity) if state.denied else None
+        self.post(flow.SyncState(now, link, state.pending, state.refused, state.stale_min, denied))
         self.post(flow.StoreState(now, self.services.outbox.is_full_now()))
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -84,20 +84,29 @@ def _fresh_out_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def start_ward(broker: Broker, cfg: config_mod.Config, ward_db: Path) -> WardReceiver:
-    """The ward receiver on the demo's broker, with the station's key enrolled."""
-    from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+def start_ward(
+    broker: Broker, cfg: config_mod.Config, ward_db: Path
+) -> tuple[WardReceiver, config_mod.Config]:
+    """The ward receiver on the demo's broker, with the station's key enrolled; ``cfg``
+    with the ward's ack key pinned (``mqtt.ward_key``, as ``station ward enroll`` says)."""
+    from station.sync.signing import (
+        key_paths,
+        load_or_create_signing_key,
+        public_key_text,
+        ward_key_text,
+    )
     from station.ward.db import WardDB
-    from station.ward.receiver import WardReceiver
+    from station.ward.receiver import WardReceiver, ack_key_file
 
     key = load_or_create_signing_key(*key_paths(cfg))
     db = WardDB(ward_db)
     db.enroll(STATION_ID, public_key_text(key.public_key()))
     db.close()
+    ward_key = ward_key_text(ack_key_file(ward_db))
     ward = WardReceiver(broker.link_settings("ward", client_id="ward-demo"), ward_db)
     ward.start()
     ward.ready.wait(10)
-    return ward
+    return ward, config_mod.replace(cfg, "mqtt", ward_key=ward_key)
 
 
 def start_console(db: Path, ward: WardReceiver, out: Callable[[str], None]) -> ConsoleServer | None:
@@ -194,7 +203,7 @@ async def run_demo(
             if on_broker is not None:
                 on_broker(broker)
             _install_trust(cfg, factory, tmp)
-            ward = start_ward(broker, cfg, report.ward_db)
+            ward, cfg = start_ward(broker, cfg, report.ward_db)
             console = start_console(report.ward_db, ward, out)
             station, outbox, counter = start_station(cfg, clock, terminal=terminal, out=out)
             driver = TourDriver(station, counter, clock, out)

@@ -1,7 +1,7 @@
 """A whole ward side on loopback: real mosquitto + ward receiver, for the demo and tests.
 
     with LoopbackWard(workdir) as ward:
-        cfg = ward.attach(cfg)                  # station id, [mqtt] -> broker, key enrolled
+        cfg = ward.attach(cfg)                  # [mqtt] -> broker, key enrolled, ward key pinned
         outbox = Outbox.from_config(cfg)
         publisher = Publisher.from_config(cfg, outbox, on_state=...).start()
         ...
@@ -17,11 +17,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from station import config
 from station.audit import AuditLog
 from station.config import Config
 from station.sim.broker import Broker
 from station.sync.errors import SyncError
-from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+from station.sync.signing import (
+    WARD_KEY_NAME,
+    key_paths,
+    load_or_create_signing_key,
+    public_key_text,
+    ward_key_text,
+)
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
 
@@ -75,12 +82,18 @@ class LoopbackWard:
         finally:
             db.close()
 
+    @property
+    def ward_key(self) -> str:
+        """The receiver's ack key (public, base64): a station's ``mqtt.ward_key``."""
+        return ward_key_text(self.db_path.with_name(WARD_KEY_NAME))
+
     def attach(self, cfg: Config, *, tls: bool = True) -> Config:
-        """``cfg`` pointed at this broker, its station key made (if needed) and enrolled."""
+        """``cfg`` pointed at this broker, its station key made (if needed) and enrolled,
+        the ward's ack key pinned (as ``station ward enroll`` tells the admin to)."""
         cfg = self.broker.station_config(cfg, cfg.station.id, tls=tls)
         key = load_or_create_signing_key(*key_paths(cfg))
         self.enroll(cfg.station.id, public_key_text(key.public_key()))
-        return cfg
+        return config.replace(cfg, "mqtt", ward_key=self.ward_key)
 
     def db(self) -> WardDB:
         """A fresh connection to the ward database (close it when done)."""

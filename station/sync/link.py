@@ -6,7 +6,9 @@ the ward receiver each own their state without locks. Reconnects use our own
 capped exponential backoff with jitter (:class:`Backoff`), never paho's.
 Sessions are persistent (clean_start False + session expiry), TLS pins the
 configured CA and may present a client certificate; user name + password are
-optional. Nothing here knows about records.
+optional. A QoS 1 publish the broker refuses (MQTT 5 PUBACK reason code, e.g.
+"Not authorized" when its ACL drops the topic) is reported to ``on_publish_result``
+with the topic, like every accepted one. Nothing here knows about records.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class Backoff:
 
 MessageHandler = Callable[[str, bytes], None]
 ConnectHandler = Callable[[bool], None]
+PublishResult = Callable[[str, str | None], None]  # (topic, None or the refusal reason)
 
 
 class Link:
@@ -153,6 +156,7 @@ class Link:
         will: tuple[str, bytes] | None = None,
         max_inflight: int = 100,
         on_subscribed: Callable[[], None] | None = None,
+        on_publish_result: PublishResult | None = None,
     ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -167,6 +171,8 @@ class Link:
         self._connecting = False
         self.connected = False
         self.answered = False  # a connection attempt has had its answer (accepted or not)
+        self._on_publish_result = on_publish_result
+        self._topics: dict[int, str] = {}  # mid -> topic of a QoS 1 publish awaiting PUBACK
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -183,6 +189,7 @@ class Link:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
         if on_subscribed is not None:
             client.on_subscribe = lambda c, u, mid, codes, props: on_subscribed()
         self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -213,6 +220,12 @@ class Link:
 
     def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
         self._on_message_cb(str(message.topic), bytes(message.payload))
+
+    def _handle_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        topic = self._topics.pop(mid, None)
+        if topic is None or self._on_publish_result is None:
+            return
+        self._on_publish_result(topic, str(rc) if rc.is_failure else None)
 
     def _where(self) -> tuple[str, int]:
         return self.settings.host, self.settings.port
@@ -274,6 +287,10 @@ class Link:
         if not self.connected:
             return False
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == 0 and qos > 0 and self._on_publish_result is not None:
+            self._topics[info.mid] = topic  # paho resends it, same mid, after a reconnect
+            if len(self._topics) > 0xFFFF:  # mids wrap at 65535: older ones are stale
+                self._topics = {info.mid: topic}
         return bool(info.rc == 0)
 
     def subscribe(self, topics: list[tuple[str, int]]) -> None:
@@ -292,7 +309,23 @@ class Link:
         self.connected = False
 
 
-__all__ = ["Backoff", "Link", "LinkSettings"]
+def client_identity(cert_file: str, username: str = "") -> str:
+    """Who the broker takes this client to be: the client certificate's CN (the deploy
+    config's ``use_identity_as_username``), else the user name; "" when unknown."""
+    if cert_file:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        try:
+            cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+        except (OSError, ValueError):
+            return ""
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(names[0].value) if names else ""
+    return username
+
+
+__all__ = ["Backoff", "Link", "LinkSettings", "client_identity"]
 
 
 ProbeKind = Literal[

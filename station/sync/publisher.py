@@ -6,8 +6,10 @@ Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
   records, each signed when it was stored (:mod:`station.sync.signing`);
 - ``P/S/ack`` ward -> station, QoS 1, ``{"ack": [record_id, ...]}``, optionally
   with ``"refused": [{"record_id": ..., "reason": "station mismatch"}, ...]`` for
-  records the ward will never accept (an ack without "refused" is the old format;
-  a ward always sends "ack", possibly empty, so old stations still parse it);
+  records the ward will never accept, signed by the ward's key
+  (:func:`station.sync.signing.open_ack`). Only an ack whose signature verifies with
+  the pinned ``mqtt.ward_key`` is acted on, and only for records in flight: without a
+  pinned key nothing is ever deleted (the records wait, ``station doctor`` says why);
 - ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
   Last Will and is also sent on a clean stop);
 - ``P/S/heartbeat`` ``{"pending", "refused", "oldest_pending_age_s", "uptime_s", "version"}``.
@@ -31,11 +33,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from station import __version__
 from station.config import Config
-from station.sync.link import Link, LinkSettings
+from station.sync.errors import SyncError
+from station.sync.link import Link, LinkSettings, client_identity
 from station.sync.outbox import Outbox, clean_reason
-from station.sync.signing import batch_payload
+from station.sync.signing import EnvelopeError, batch_payload, open_ack, parse_public_key
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,9 @@ class SyncState:
     oldest_pending_age_s: float | None = None
     refused: int = 0  # records the ward refused, kept until `station outbox requeue`
     connecting: bool = False  # not connected, and the first attempt has had no answer yet
+    stale_min: int = 0  # minutes the oldest record has waited, once past the alert age; else 0
+    denied: str = ""  # the broker's reason when it refuses our records (MQTT 5 PUBACK)
+    identity: str = ""  # who the broker takes us for (certificate CN / user name)
 
 
 def topics(prefix: str, station_id: str) -> dict[str, str]:
@@ -72,6 +80,9 @@ class Publisher:
         ack_timeout_s: float = 30.0,
         heartbeat_s: float = 60.0,
         on_state: Callable[[SyncState], None] | None = None,
+        ward_key: Ed25519PublicKey | None = None,
+        alert_age_s: float = 24 * 3600.0,
+        identity: str = "",
     ) -> None:
         if not station_id or any(c in station_id for c in "/+#"):
             raise ValueError(f"station id {station_id!r} cannot be used in an MQTT topic")
@@ -83,12 +94,18 @@ class Publisher:
         self.ack_timeout_s = ack_timeout_s
         self.heartbeat_s = heartbeat_s
         self._on_state = on_state
+        self.ward_key = ward_key  # acks not signed by it are ignored (None: all are)
+        self.acks_ignored = 0  # ack messages (or ids in them) not acted on
+        self.alert_age_s = alert_age_s
+        self.identity = identity
+        self.denied = ""  # the broker's reason for refusing our last records publish
         self._link = Link(
             settings,
             on_connect=self._connected,
             on_message=self._message,
             will=(self.topics["status"], self._status("offline")),
             max_inflight=inflight,
+            on_publish_result=self._published,
         )
         self._inflight: dict[str, float] = {}  # record_id -> monotonic send time
         self._acked: list[str] = []
@@ -124,6 +141,9 @@ class Publisher:
             ack_timeout_s=m.ack_timeout_s,
             heartbeat_s=m.heartbeat_s,
             on_state=on_state,
+            ward_key=ward_key_of(cfg),
+            alert_age_s=cfg.store.alert_age_h * 3600.0,
+            identity=client_identity(m.cert_file, m.username),
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -232,19 +252,20 @@ class Publisher:
     def _report(self, *, force: bool = False) -> None:
         if self._on_state is None and not force:
             return
+        age = self.outbox.oldest_pending_age()
         state = SyncState(
             connected=self._link.connected,
             pending=self.outbox.pending_count(),
             last_sync_at=self._last_sync,
-            oldest_pending_age_s=self.outbox.oldest_pending_age(),
+            oldest_pending_age_s=age,
             refused=self.outbox.refused_count(),
             connecting=not self._link.connected and not self._link.answered,
+            stale_min=max(1, int(age // 60)) if age is not None and age >= self.alert_age_s else 0,
+            denied=self.denied,
+            identity=self.identity,
         )
         old = self._state
-        changed = old is None or (
-            (state.connected, state.connecting, state.pending, state.last_sync_at, state.refused)
-            != (old.connected, old.connecting, old.pending, old.last_sync_at, old.refused)
-        )
+        changed = old is None or _shown(state) != _shown(old)
         self._state = state
         if changed and self._on_state is not None:
             try:
@@ -269,24 +290,71 @@ class Publisher:
     def _message(self, topic: str, payload: bytes) -> None:
         if topic != self.topics["ack"]:
             return
-        try:
-            doc = json.loads(payload)
-            ids = doc.get("ack", [])
-            refused = doc.get("refused", [])
-            if not isinstance(ids, list) or not isinstance(refused, list):
-                raise TypeError("ack or refused is not a list")
-        except (ValueError, AttributeError, TypeError):
-            log.warning("ignoring a malformed ack message (%d bytes)", len(payload))
+        if self.ward_key is None:
+            self._ignore("mqtt.ward_key is not set, so no ack can be verified")
             return
-        for record_id in ids:
-            if isinstance(record_id, str):
-                self._inflight.pop(record_id, None)
+        try:
+            ack = open_ack(payload, self.station_id, self.ward_key)
+        except EnvelopeError as exc:
+            self._ignore(str(exc))
+            return
+        strays = 0
+        for record_id in ack.ack:
+            if self._inflight.pop(record_id, None) is None:
+                strays += 1  # not sent by us, or already acked / expired: nothing to do
+            else:
                 self._acked.append(record_id)
-        for item in refused:
-            record_id = item.get("record_id") if isinstance(item, dict) else None
-            if isinstance(record_id, str) and record_id:
-                self._inflight.pop(record_id, None)
-                self._refusals.append((record_id, clean_reason(item.get("reason"))))
+        for record_id, reason in ack.refused:
+            if self._inflight.pop(record_id, None) is None:
+                strays += 1
+            else:
+                self._refusals.append((record_id, clean_reason(reason)))
+        if strays:
+            self.acks_ignored += strays
+            log.debug("ack named %d records not in flight: ignored", strays)
+
+    def _published(self, topic: str, refusal: str | None) -> None:
+        """The broker's answer to a QoS 1 publish (MQTT 5 PUBACK reason code)."""
+        if topic != self.topics["records"] or (refusal or "") == self.denied:
+            return
+        self.denied = refusal or ""
+        if refusal is None:
+            log.info("the broker accepts this station's records again")
+            return
+        clash = self.identity and self.identity != self.station_id
+        log.warning(
+            "the broker refused records on %s (%s)%s",
+            topic,
+            refusal,
+            f": station.id is {self.station_id!r} but the broker knows this station as "
+            f"{self.identity!r} (its certificate)"
+            if clash
+            else "",
+        )
+
+    def _ignore(self, why: str) -> None:
+        self.acks_ignored += 1
+        if self.acks_ignored == 1 or self.acks_ignored % 100 == 0:
+            log.warning("ignoring an ack message (%d so far): %s", self.acks_ignored, why)
 
 
-__all__ = ["Publisher", "SyncState", "topics"]
+def _shown(state: SyncState) -> tuple[object, ...]:
+    """What of a sync state the idle screen shows (a change is reported at once)."""
+    return (
+        state.connected, state.connecting, state.pending, state.last_sync_at, state.refused,
+        state.stale_min, state.denied,
+    )  # fmt: skip
+
+
+def ward_key_of(cfg: Config) -> Ed25519PublicKey | None:
+    """The pinned ward key (``mqtt.ward_key``), None when not set; SyncError when unusable."""
+    text = cfg.mqtt.ward_key.strip()
+    if not text:
+        return None
+    try:
+        return parse_public_key(text)
+    except SyncError as exc:
+        raise SyncError(f"mqtt.ward_key: {exc}") from None
+
+
+__all__ = ["Publisher", "SyncState", "topics", "ward_key_of"]

@@ -13,6 +13,19 @@ items (batching amortises the per-message cost on both ends)::
 The receiver checks that the topic's station, the envelope's and every record's
 agree and that each signature verifies with the key enrolled for that station;
 a bad item is refused on its own, the others are kept.
+
+Acknowledgements go the other way and are signed too, by the ward's own Ed25519 key
+(``ward_ack_ed25519.key`` on the ward server; its public half is what ``station ward
+enroll`` prints and the station pins as ``mqtt.ward_key``)::
+
+    {"v": 1, "station_id": "...", "ack": [record_id, ...],
+     "refused": [{"record_id": ..., "reason": ...}], "sig": "<base64 Ed25519>"}
+
+``sig`` covers ``canonical_bytes`` of the document without ``sig``: the station id is
+inside, so an ack for one station cannot be replayed to another. The station acts on an
+ack only when its signature verifies with the pinned key (:func:`open_ack`), and then
+only for records it has in flight: a client that can publish on the ack topic (a
+misconfigured broker) cannot delete or set aside anything.
 """
 
 from __future__ import annotations
@@ -72,13 +85,13 @@ def load_or_create_signing_key(key_file: Path, pub_file: Path) -> Ed25519Private
     except FileNotFoundError:
         return _create_key(key_file, pub_file)
     except OSError as exc:
-        raise SyncError(f"cannot read station key {key_file}: {exc.strerror}") from exc
+        raise SyncError(f"cannot read signing key {key_file}: {exc.strerror}") from exc
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except ValueError as exc:
-        raise SyncError(f"station key {key_file} is not a PEM private key") from exc
+        raise SyncError(f"signing key {key_file} is not a PEM private key") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise SyncError(f"station key {key_file} is not an Ed25519 key")
+        raise SyncError(f"signing key {key_file} is not an Ed25519 key")
     if not pub_file.exists():
         pub_file.write_text(public_key_text(key.public_key()) + "\n", encoding="ascii")
     return key
@@ -94,7 +107,7 @@ def _create_key(key_file: Path, pub_file: Path) -> Ed25519PrivateKey:
     try:
         made = create_private_file(key_file, pem)
     except OSError as exc:
-        raise SyncError(f"cannot create station key {key_file}: {exc.strerror}") from exc
+        raise SyncError(f"cannot create signing key {key_file}: {exc.strerror}") from exc
     if not made:  # another process made it first: use theirs
         return load_or_create_signing_key(key_file, pub_file)
     pub_file.write_text(public_key_text(key.public_key()) + "\n", encoding="ascii")
@@ -197,16 +210,85 @@ def _open_item(item: Any, station: str, key: Ed25519PublicKey) -> Opened | Rejec
     return Opened(record, sig_text, canonical)
 
 
+@dataclass(frozen=True)
+class Ack:
+    """A verified acknowledgement: ids the ward stored, (id, reason) pairs it refused."""
+
+    ack: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...]
+
+
+def seal_ack(doc: Mapping[str, Any], station_id: str, key: Ed25519PrivateKey) -> bytes:
+    """The ack message for ``station_id``: ``doc`` ({"ack": [...], "refused": [...]})
+    with the version, the station id and the ward's signature over all of it."""
+    body = {**doc, "v": ENVELOPE_VERSION, "station_id": station_id}
+    body.pop("sig", None)
+    sig = base64.b64encode(key.sign(canonical_bytes(body))).decode("ascii")
+    return json.dumps({**body, "sig": sig}, ensure_ascii=False).encode("utf-8")
+
+
+def open_ack(payload: bytes, station_id: str, key: Ed25519PublicKey) -> Ack:
+    """Check an ack message for ``station_id`` against the pinned ward key; EnvelopeError
+    (a short reason, no data) when it is malformed, unsigned, forged or for another
+    station. Items that are not well-formed ids are dropped."""
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise EnvelopeError("malformed ack: not JSON") from exc
+    if not isinstance(doc, dict) or doc.get("v") != ENVELOPE_VERSION:
+        raise EnvelopeError("unsigned or malformed ack (not a version 1 ack)")
+    sig = doc.pop("sig", None)
+    if not isinstance(sig, str) or not sig:
+        raise EnvelopeError("unsigned ack")
+    try:
+        key.verify(base64.b64decode(sig, validate=True), canonical_bytes(doc))
+    except (InvalidSignature, binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise EnvelopeError("ack signature does not verify with the ward key") from exc
+    if doc.get("station_id") != station_id:
+        raise EnvelopeError("ack for another station")
+    ids, refused = doc.get("ack", []), doc.get("refused", [])
+    if not isinstance(ids, list) or not isinstance(refused, list):
+        raise EnvelopeError("malformed ack: ack or refused is not a list")
+    return Ack(
+        tuple(i for i in ids if isinstance(i, str) and i),
+        tuple(
+            (str(r["record_id"]), str(r.get("reason", "")))
+            for r in refused
+            if isinstance(r, dict) and isinstance(r.get("record_id"), str) and r["record_id"]
+        ),
+    )
+
+
+WARD_KEY_NAME = "ward_ack_ed25519.key"  # default: beside the ward database
+
+
+def ward_key_text(key_file: Path) -> str:
+    """The base64 public half of the ward's ack key (made if missing): ``mqtt.ward_key``."""
+    return public_key_text(load_ward_key(key_file).public_key())
+
+
+def load_ward_key(key_file: Path) -> Ed25519PrivateKey:
+    """The ward's ack-signing key (PKCS#8 PEM, 0600), made with its public half (base64,
+    ``<name>.pub``) when it does not exist yet."""
+    return load_or_create_signing_key(key_file, key_file.with_suffix(".pub"))
+
+
 __all__ = [
+    "WARD_KEY_NAME",
+    "Ack",
     "EnvelopeError",
     "Opened",
     "Rejected",
     "batch_payload",
     "key_paths",
     "load_or_create_signing_key",
+    "load_ward_key",
+    "open_ack",
     "open_envelope",
     "parse_public_key",
     "public_key_text",
+    "seal_ack",
     "seal_envelope",
     "seal_item",
+    "ward_key_text",
 ]

@@ -12,6 +12,10 @@
 ``--db`` is an SQLite file or a ``postgresql://user@host/db`` URL. ``list`` and
 ``export`` show each record's verification level; ``stations`` shows each station's
 queue and how many of its records it holds aside because this ward refused them.
+
+Acks are signed with the ward's key (``--ack-key``, default ``ward_ack_ed25519.key`` beside
+an SQLite database, else in the working folder; made on first use); ``enroll`` prints its
+public half, which the station pins as ``mqtt.ward_key``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from station.config import bounded_number
 from station.record import iso_local
-from station.ward.cli_db import db_arg, fail, open_db
+from station.ward.cli_db import ack_key_arg, db_arg, fail, open_db
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -42,6 +46,7 @@ def register(subparsers: Subparsers) -> None:
         help="where to serve (default 127.0.0.1:8080; any other host needs HTTPS)",
     )  # fmt: skip
     _console_args(console)
+    ack_key_arg(console)
     console.set_defaults(func=_console)
     cli_users.register(sub)
 
@@ -49,6 +54,7 @@ def register(subparsers: Subparsers) -> None:
     enroll.add_argument("station_id", help="the station's station.id (its certificate CN)")
     enroll.add_argument("pubkey", help="base64 Ed25519 public key, as `station keygen` prints it")
     db_arg(enroll)
+    ack_key_arg(enroll)
     enroll.set_defaults(func=_enroll)
 
     revoke = sub.add_parser("revoke", help="refuse a station's records from now on")
@@ -122,6 +128,7 @@ def _serve_parser(sub: Subparsers) -> None:
         help="also serve the console there (HTTPS with --tls-cert/--tls-key off loopback)",
     )  # fmt: skip
     _console_args(serve)
+    ack_key_arg(serve)
     serve.set_defaults(func=_serve)
 
 
@@ -151,7 +158,8 @@ def _console(args: argparse.Namespace) -> int:
 def _enroll(args: argparse.Namespace) -> int:
     from station.config import STATION_ID_RULE, valid_station_id
     from station.sync.errors import SyncError
-    from station.sync.signing import parse_public_key, public_key_text
+    from station.sync.signing import parse_public_key, public_key_text, ward_key_text
+    from station.ward.receiver import ack_key_file
 
     if not valid_station_id(args.station_id):
         return fail("enroll", f"station id {args.station_id!r}: must be {STATION_ID_RULE}", 2)
@@ -159,6 +167,10 @@ def _enroll(args: argparse.Namespace) -> int:
         key = parse_public_key(args.pubkey)
     except SyncError as exc:
         return fail("enroll", f"{exc} (give the key `station keygen` prints)", 2)
+    try:
+        ward_key = ward_key_text(ack_key_file(args.db, args.ack_key))
+    except (SyncError, OSError) as exc:
+        return fail("enroll", f"the ward's ack key: {exc}")
     db = open_db("enroll", args.db, create=True)
     if db is None:
         return 1
@@ -166,6 +178,8 @@ def _enroll(args: argparse.Namespace) -> int:
         db.enroll(args.station_id, public_key_text(key))
         db.audit("cli", "enroll", [("", args.station_id)])
     print(f"enrolled {args.station_id}")
+    print(f"on {args.station_id}, in /etc/station/station.toml, section [mqtt]:")
+    print(f'ward_key = "{ward_key}"')
     return 0
 
 

@@ -19,6 +19,14 @@ def db_arg(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def ack_key_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ack-key", default="", metavar="FILE",
+        help="the ward's ack-signing key, made if missing (default: ward_ack_ed25519.key "
+        "beside an SQLite database, else in the working folder)",
+    )  # fmt: skip
+
+
 def fail(command: str, message: str, status: int = 1) -> int:
     print(f"station ward {command}: {message}", file=sys.stderr)
     return status
@@ -44,4 +52,4 @@ def open_db(command: str, target: str, *, create: bool = False) -> WardDB | None
     return None
 
 
-__all__ = ["db_arg", "fail", "open_db"]
+__all__ = ["ack_key_arg", "db_arg", "fail", "open_db"]

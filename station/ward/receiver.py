@@ -15,9 +15,11 @@ writes an audit line for each (``--retention-days``, else the console's setting)
 Negative acknowledgements. The ack message to ``<prefix>/<station>/ack`` is
 ``{"ack": [ids], "refused": [{"record_id": id, "reason": word}]}`` ("ack" is
 always present, possibly empty, so stations that predate "refused" still parse
-it). It always goes to the station named by the *topic*, which the broker ACL
-ties to the sender's certificate, never to the station a record claims to be
-from. What is refused, and what is not:
+it), signed with the ward's ack key (``ack_key``, made on first use; see
+:func:`station.sync.signing.seal_ack`): stations act only on acks that key signed.
+It always goes to the station named by the *topic*, which the broker ACL ties to
+the sender's certificate, never to the station a record claims to be from. What is
+refused, and what is not:
 
 - Permanent, answered: a refusal of one item (:data:`PERMANENT`: "station
   mismatch", "forged", "unsigned", "conflict"). A conflict is a record whose
@@ -56,20 +58,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from station.audit import AuditLog
 from station.fingerprint import fingerprint
 from station.sync.errors import SyncError
 from station.sync.link import Link, LinkSettings
 from station.sync.signing import (
+    WARD_KEY_NAME,
     EnvelopeError,
     Opened,
     Rejected,
+    load_ward_key,
     open_envelope,
     parse_public_key,
+    seal_ack,
 )
-from station.ward.db import DatabaseError, StoreResult, WardDB, describe
+from station.ward.db import DatabaseError, StoreResult, WardDB, describe, is_postgres
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,16 @@ RETENTION_CHECK_S = 3600.0
 # Item-level refusals that resending cannot change (see the module docstring).
 PERMANENT = frozenset({"station mismatch", "forged", "unsigned", "conflict"})
 DB_RETRY_S = 1.0  # wait this long before reopening a database that failed
+
+
+def ack_key_file(db: str | Path, given: str | Path | None = None) -> Path:
+    """The ward's ack key file: ``given``, else ``ward_ack_ed25519.key`` beside an SQLite
+    database, or in the working folder for a PostgreSQL URL."""
+    if given:
+        return Path(given)
+    if is_postgres(str(db)):
+        return Path(WARD_KEY_NAME)
+    return Path(db).with_name(WARD_KEY_NAME)
 
 
 @dataclass
@@ -106,9 +121,16 @@ class WardReceiver:
         retention_days: float | None = None,
         verify_threads: int = 2,
         on_stored: Callable[[int], None] | None = None,
+        ack_key: Ed25519PrivateKey | str | Path | None = None,
     ) -> None:
         self.db_path = db_path  # an SQLite file or a postgresql:// URL
         self.on_stored = on_stored
+        # the ward's ack-signing key; its public half goes to each station as mqtt.ward_key
+        self._ack_key = (
+            ack_key
+            if isinstance(ack_key, Ed25519PrivateKey)
+            else load_ward_key(ack_key_file(db_path, ack_key))
+        )
         self.prefix = prefix
         self.group = group
         self.audit = audit
@@ -333,7 +355,7 @@ class WardReceiver:
         if refused:
             doc["refused"] = refused
             self.stats.refused_sent += len(refused)
-        link.publish(f"{self.prefix}/{station}/ack", json.dumps(doc).encode())
+        link.publish(f"{self.prefix}/{station}/ack", seal_ack(doc, station, self._ack_key))
 
     def _reject(self, station: str, payload: bytes, bad: list[Rejected]) -> None:
         for r in bad:
@@ -414,4 +436,4 @@ def _open(
         return [], [Rejected(str(exc).split(":")[0], str(exc))]
 
 
-__all__ = ["WardReceiver", "WardStats"]
+__all__ = ["WardReceiver", "WardStats", "ack_key_file"]

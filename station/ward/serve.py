@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from station.audit import AuditLog
 from station.sync.errors import SyncError
 from station.sync.link import LinkSettings
+from station.sync.signing import load_ward_key, ward_key_text
 from station.ward.cli_db import fail, open_db
 from station.ward.db import DatabaseError, describe, is_postgres
 from station.ward.notify import Bell, ring_sockets, socket_folder
@@ -79,14 +80,17 @@ def listen_on(args: argparse.Namespace, listen: str) -> tuple[str, int, bool]:
 def console_server(
     args: argparse.Namespace, listen: str, bell: Bell | None = None
 ) -> ConsoleServer:
-    """The console for ``args`` (``--tls-cert``, ``--tls-key``, ``--session-idle-min``)."""
+    """The console for ``args`` (``--tls-cert``, ``--tls-key``, ``--session-idle-min``,
+    ``--ack-key``: its public half is shown on the stations page)."""
     from station.ward.console.app import ConsoleConfig, create_app
     from station.ward.console.server import ConsoleServer
+    from station.ward.receiver import ack_key_file
 
     host, port, https = listen_on(args, listen)
     cfg = ConsoleConfig(
-        db=args.db, https=https, bell=bell, session_idle_s=args.session_idle_min * 60.0
-    )
+        db=args.db, https=https, bell=bell, session_idle_s=args.session_idle_min * 60.0,
+        ward_key=ward_key_text(ack_key_file(args.db, args.ack_key)),
+    )  # fmt: skip
     return ConsoleServer(
         create_app(cfg), host, port, certfile=args.tls_cert, keyfile=args.tls_key,
         log_level="warning",
@@ -111,7 +115,7 @@ def _usable(command: str, args: argparse.Namespace, listen: str, *, create: bool
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from station.ward.receiver import WardReceiver
+    from station.ward.receiver import WardReceiver, ack_key_file
 
     try:
         settings = _settings(args)
@@ -124,12 +128,15 @@ def run_serve(args: argparse.Namespace) -> int:
     bell = Bell() if args.console else None
     try:
         server = console_server(args, args.console, bell) if args.console else None
+        ack_key = load_ward_key(ack_key_file(args.db, args.ack_key))
     except DatabaseError as exc:
         return fail("serve", str(exc))
+    except (SyncError, OSError) as exc:
+        return fail("serve", f"the ward's ack key: {exc}")
     receiver = WardReceiver(
         settings, args.db, prefix=args.prefix, group=args.group,
         audit=AuditLog(_audit_path(args)), retention_days=args.retention_days,
-        on_stored=_on_stored(args.db, bell),
+        on_stored=_on_stored(args.db, bell), ack_key=ack_key,
     )  # fmt: skip
     if server is None:
         signal.signal(signal.SIGTERM, lambda *_: receiver.stop(0))
@@ -180,6 +187,8 @@ def run_console(args: argparse.Namespace) -> int:
         server = console_server(args, args.listen)
     except DatabaseError as exc:
         return fail("console", str(exc))
+    except (SyncError, OSError) as exc:
+        return fail("console", f"the ward's ack key: {exc}")
     print(f"ward console on {server.url}", file=sys.stderr)
     _quiet_after_uvicorn()
     asyncio.run(server.serve())

@@ -12,6 +12,7 @@ from station.display.outcome import outcome_from_verification
 from station.display.render import layout, result_pages
 from station.display.screens import (
     Check,
+    Denied,
     ErrorKind,
     ErrorScreen,
     IdleScreen,
@@ -25,7 +26,7 @@ from station.display.screens import (
     VerifyingScreen,
 )
 from station.sim.citizens import generate_many
-from station.verify.passive import Passive
+from station.verify.passive import CrlState, Passive
 from station.verify.verdict import Auth, Verification
 
 # Worst cases: long multi-part names, addresses with every kind of stacked mark.
@@ -87,6 +88,8 @@ def screens() -> dict[str, Screen]:
         "idle-offline": IdleScreen(SyncLink.OFFLINE, 1234),
         "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False),
         "idle-refused": IdleScreen(SyncLink.ONLINE, 2, refused=12),
+        "idle-stale": IdleScreen(SyncLink.OFFLINE, 37, stale_min=26 * 60),
+        "idle-denied": IdleScreen(SyncLink.ONLINE, 3, denied=Denied("station-02", "station-01")),
         "qr-seen": QrSeenScreen(),
         "qr-seen-qr-only": QrSeenScreen(chip=False),
         "reading-start": ReadingScreen(0.0, 0),
@@ -104,10 +107,23 @@ def screens() -> dict[str, Screen]:
             outcome.verdict, outcome.reason, person, outcome.checks, shown_face,
             advice=outcome.advice,
         )  # fmt: skip
+    out["result-clone"] = _outcome_screen(
+        Verification(
+            Passive.OK, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED, True, missing=(14, 15),
+            crl=CrlState.MISSING,
+        ),
+        person,
+    )  # fmt: skip
     out["result-revealed"] = ResultScreen(
         VERIFIED.verdict, VERIFIED.reason, person, CHECKS, page=1, reveal_id=True
     )
     return out
+
+
+def _outcome_screen(v: Verification, person: Person) -> ResultScreen:
+    """The result screen the station draws for ``v`` (station.display.outcome)."""
+    o = outcome_from_verification(v)
+    return ResultScreen(o.verdict, o.reason, person, o.checks, advice=o.advice)
 
 
 def worst_screens() -> dict[str, Screen]:

@@ -33,6 +33,9 @@ NOW = datetime.now(UTC)
 CLI = "import sys; from station.cli import main; sys.exit(main())"
 
 
+WARD_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="  # an Ed25519 public key
+
+
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
     data = tmp_path / "data"
@@ -179,6 +182,28 @@ def test_broker_plain_is_a_warning_and_disabled_is_ok(cfg: Config, broker: Broke
     assert doctor.check_broker(plain).status == "WARN"
     off = config.replace(cfg, "mqtt", enabled=False)
     assert doctor.check_broker(off).status == "OK"
+
+
+def test_station_id_other_than_the_certificate_names_both(cfg: Config, broker: Broker) -> None:
+    renamed = config.replace(broker.station_config(cfg, "st-1"), "station", id="st-2")
+    result = doctor.check_broker(renamed)
+    assert result.status == "FAIL"
+    assert "'st-2'" in result.summary and "'st-1'" in result.summary and "CN" in result.summary
+    assert "station.id = 'st-1'" in result.fix
+    pw = config.replace(renamed, "mqtt", cert_file="", key_file="", username="st-1")
+    assert "mqtt.username is 'st-1'" in doctor.check_broker(pw).summary
+
+
+def test_ward_key(cfg: Config) -> None:
+    pinned = config.replace(cfg, "mqtt", ward_key=WARD_KEY)
+    assert doctor.check_ward_key(pinned).status == "OK"
+    unset = doctor.check_ward_key(cfg)
+    assert unset.status == "FAIL" and "no record is ever deleted" in unset.summary
+    assert "ward enroll" in unset.fix
+    bad = doctor.check_ward_key(config.replace(cfg, "mqtt", ward_key="not a key"))
+    assert bad.status == "FAIL" and bad.summary.startswith("mqtt.ward_key:")
+    off = config.replace(cfg, "mqtt", enabled=False)
+    assert doctor.check_ward_key(off).status == "OK"
 
 
 # --- outbox and station key -------------------------------------------------------------
@@ -377,18 +402,23 @@ def break_part(part: str, cfg: Config, tmp: Path) -> Config:
 
         key_paths(cfg)[0].chmod(0o644)
         return cfg
+    if part == "ward key":
+        return config.replace(cfg, "mqtt", ward_key="")
     return pi(cfg, part)  # display, gpio: the real devices do not exist on this machine
 
 
 @pytest.mark.parametrize(
-    "part", [None, "broker", "trust anchors", "camera", "outbox", "station key", "display", "gpio"]
-)
+    "part",
+    [None, "broker", "trust anchors", "camera", "outbox", "station key", "ward key", "display",
+     "gpio"],
+)  # fmt: skip
 def test_all_ok_on_sim_hardware_then_each_part_broken(
     cfg: Config, broker: Broker, tmp_path: Path, part: str | None
 ) -> None:
     from station.sync.signing import key_paths, load_or_create_signing_key
 
     good = broker.station_config(cfg, "st-1")
+    good = config.replace(good, "mqtt", ward_key=WARD_KEY)
     install_csca(good, tmp_path, NOW)
     load_or_create_signing_key(*key_paths(good))
     path = tmp_path / "station.toml"

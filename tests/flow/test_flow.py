@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from station.display.screens import (
+    Denied,
     ErrorKind,
     ErrorScreen,
     IdleScreen,
@@ -325,6 +326,17 @@ def test_records_refused_by_the_ward_show_on_idle_and_reads_go_on() -> None:
     assert st.job_of(StartChipRead)
     st.send(SyncState(st.now, SyncLink.ONLINE, 3, refused=0))  # requeued and delivered
     assert st.state.health.refused == 0
+
+
+def test_old_records_and_a_refusing_broker_show_on_idle_and_reads_go_on() -> None:
+    st = Station()
+    st.send(SyncState(st.now, SyncLink.ONLINE, 5, stale_min=26 * 60))
+    assert st.screen == IdleScreen(SyncLink.ONLINE, 5, stale_min=26 * 60)
+    denied = Denied("station-02", "station-01")
+    st.send(SyncState(st.now, SyncLink.ONLINE, 5, stale_min=26 * 60, denied=denied))
+    assert isinstance(st.screen, IdleScreen) and st.screen.denied == denied
+    st.send(QrSeen(st.now, A))  # records are still stored: the counter keeps serving
+    assert st.job_of(StartChipRead)
 
 
 def test_timeouts_on_every_wait() -> None:

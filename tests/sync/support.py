@@ -14,6 +14,7 @@ from station.record import qr_record
 from station.sim.broker import Broker
 from station.sim.citizens import SyntheticCitizen, generate_many
 from station.sim.loopback import LoopbackWard
+from station.sync.signing import WARD_KEY_NAME, ward_key_text
 from tests.support import wait_for
 
 STATION = "station-1"
@@ -39,6 +40,13 @@ def make_record(citizen: SyntheticCitizen, station_id: str = STATION) -> dict[st
 
 def make_records(n: int, seed: int = 1, station_id: str = STATION) -> list[dict[str, Any]]:
     return [make_record(c, station_id) for c in generate_many(seed, n)]
+
+
+def pin_ward_key(cfg: config.Config, ward_db: Path) -> config.Config:
+    """``cfg`` with ``mqtt.ward_key`` = the ack key of the receiver on ``ward_db`` (made
+    now if needed; the receiver's default place: beside its database)."""
+    key = ward_key_text(ward_db.with_name(WARD_KEY_NAME))
+    return config.replace(cfg, "mqtt", ward_key=key)
 
 
 @pytest.fixture

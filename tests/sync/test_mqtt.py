@@ -19,7 +19,7 @@ from station.sync.signing import key_paths, load_or_create_signing_key, seal_env
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
 from tests.support import wait_for
-from tests.sync.support import STATION, RawClient, make_records
+from tests.sync.support import STATION, RawClient, make_records, pin_ward_key
 
 pytestmark = pytest.mark.mqtt
 
@@ -80,6 +80,7 @@ def test_station_over_tls_with_password(tmp_path: Path, station_cfg: config.Conf
         from station.sync.signing import public_key_text
 
         db.enroll(STATION, public_key_text(key.public_key()))
+        cfg = pin_ward_key(cfg, tmp_path / "ward.sqlite")
         ward_settings = broker.link_settings("ward", client_id="ward-pw")
         with WardReceiver(ward_settings, tmp_path / "ward.sqlite") as receiver:
             assert receiver.ready.wait(5)

@@ -22,7 +22,14 @@ from station.cli import main
 from station.sim.loopback import LoopbackWard
 from station.sync.outbox import Outbox, OutboxBusy, read_summary
 from station.sync.publisher import Publisher, SyncState
-from station.sync.signing import key_paths, load_or_create_signing_key, seal_envelope
+from station.sync.signing import (
+    WARD_KEY_NAME,
+    key_paths,
+    load_or_create_signing_key,
+    load_ward_key,
+    seal_ack,
+    seal_envelope,
+)
 from station.ward.db import WardDB
 from tests.support import wait_for
 from tests.sync.support import STATION, RawClient, make_records
@@ -251,33 +258,56 @@ def test_ward_database_failure_is_not_a_refusal(
 
 
 @pytest.mark.mqtt
-def test_ack_formats_old_and_new(ward: LoopbackWard, station_cfg: config.Config) -> None:
-    """An old-format ack still deletes; "refused" entries set records aside; junk is ignored."""
+def test_only_signed_acks_for_records_in_flight_count(
+    ward: LoopbackWard, station_cfg: config.Config
+) -> None:
+    """Unsigned (old format), forged, misaddressed and junk acks change nothing; a signed
+    ack deletes and sets aside what it names, and only records in flight."""
     cfg = ward.attach(config.replace(station_cfg, "mqtt", ack_timeout_s=60.0))
     ward.stop_receiver()
+    ward_key = load_ward_key(ward.db_path.with_name(WARD_KEY_NAME))
     fake_ward = RawClient(ward.broker.link_settings("ward", client_id="fake-ward"))
-    records = make_records(4)
+    records = make_records(5)
     ids = [r["record_id"] for r in records]
     try:
         fake_ward.client.subscribe(f"cccd/{STATION}/records", qos=1)
         wait_for(lambda: fake_ward.subacks, 5, "SUBACK")
-        with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
-            for r in records:
+        with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox) as pub:
+            for r in records[:4]:
                 outbox.append(r)
             wait_for(lambda: fake_ward.messages, 10, "records at the fake ward")
             ack = f"cccd/{STATION}/ack"
-            fake_ward.publish(ack, json.dumps({"ack": [ids[0]]}).encode())  # old format
-            fake_ward.publish(ack, b'{"refused": "not a list"}')
-            fake_ward.publish(ack, b'["not", "an", "object"]')
+            everything = {
+                "ack": ids,
+                "refused": [{"record_id": i, "reason": "forged"} for i in ids],
+            }
+            hostile = [
+                json.dumps(everything).encode(),  # unsigned (the old format)
+                seal_ack(everything, STATION, Ed25519PrivateKey.generate()),  # another key
+                seal_ack(everything, "station-2", ward_key),  # signed, for another station
+                b'{"refused": "not a list"}',
+                b'["not", "an", "object"]',
+                b"\xff" * 10,
+                b"[" * 100_000,  # deeper than any parser's recursion limit
+            ]
+            for payload in hostile:
+                fake_ward.publish(ack, payload)
+            wait_for(lambda: pub.acks_ignored >= len(hostile), 10, "hostile acks seen")
+            assert outbox.pending_count() == 4 and outbox.refused_count() == 0
             refused = [
                 {"record_id": ids[1], "reason": "Station Mismatch; <script>\n"},
+                {"record_id": ids[4], "reason": "forged"},  # not sent: not in flight
                 {"reason": "forged"},
                 "junk",
             ]
-            fake_ward.publish(ack, json.dumps({"ack": [], "refused": refused}).encode())
+            signed = {"ack": [ids[0], ids[4], "not-ours"], "refused": refused}
+            fake_ward.publish(ack, seal_ack(signed, STATION, ward_key))
             wait_for(lambda: outbox.pending_count() == 2, 10, "ack and refusal applied")
             assert outbox.refused() == {ids[1]: "station mismatch script"}
-            assert outbox.record_ids() == ids[2:]
+            assert outbox.record_ids() == ids[2:4]
+            outbox.append(records[4])  # an ack seen before it was sent counted for nothing
+            wait_for(lambda: len(fake_ward.messages) >= 2, 10, "the fifth record sent")
+            assert outbox.pending_count() == 3
     finally:
         fake_ward.close()
 

@@ -131,7 +131,7 @@ def _station_cmd(cfg: config.Config, ward: LoopbackWard) -> dict[str, Any]:
     return {
         "task": "publish", "dir": str(cfg.store_path), "key": str(cfg.data_dir / "outbox.key"),
         "link": dataclasses.asdict(link), "station": STATION, "ack_timeout_s": 2.0, "inflight": 10,
-        "sign_key": str(cfg.data_dir / "station_ed25519.key"),
+        "sign_key": str(cfg.data_dir / "station_ed25519.key"), "ward_key": cfg.mqtt.ward_key,
     }  # fmt: skip
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script:
 from station.sync.link import LinkSettings
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher, SyncState
-from station.sync.signing import load_or_create_signing_key
+from station.sync.signing import load_or_create_signing_key, parse_public_key
 from tests.sync.support import make_records
 
 
@@ -62,6 +62,7 @@ def task_publish(cmd: dict[str, Any]) -> None:
     pub = Publisher(
         outbox, LinkSettings(**cmd["link"]), station_id=cmd["station"],
         ack_timeout_s=cmd["ack_timeout_s"], inflight=cmd.get("inflight", 100), on_state=on_state,
+        ward_key=parse_public_key(cmd["ward_key"]),
     )  # fmt: skip
     pub.start()
     drained.wait(cmd.get("timeout", 60))

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def test_keygen_enroll_serve_list_show_export(
     assert enroll_line[:3] == ["station", "ward", "enroll"]
     db_path = str(tmp_path / "ward.sqlite")
     assert main(["ward", "enroll", STATION, enroll_line[-1], "--db", db_path]) == 0
+    pin_line = capsys.readouterr().out.splitlines()[-1]  # ward_key = "..." for station.toml
+    assert pin_line.startswith('ward_key = "')
+    ward_key = tomllib.loads(pin_line)["ward_key"]
     assert main(["ward", "enroll", "a/b", enroll_line[-1], "--db", db_path]) == 2
     assert main(["ward", "enroll", STATION, "not-a-key", "--db", db_path]) == 2
     files = broker.pki.client("ward")
@@ -49,6 +53,7 @@ def test_keygen_enroll_serve_list_show_export(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     cfg = broker.station_config(config.replace(station_cfg, "station", data_dir=str(data)), STATION)
+    cfg = config.replace(cfg, "mqtt", ward_key=ward_key)
     records = make_records(12)
     db = WardDB(db_path)
     try:

@@ -84,7 +84,7 @@ async def _stations_page(
     views = station_views(rows, cfg, console.clock())
     return console.render(
         request, "admin_stations.html", visit, status_code=status, stations=views,
-        alerts=alerts, error=error,
+        alerts=alerts, error=error, ward_key=console.cfg.ward_key,
     )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ class ConsoleConfig:
     session_max_s: float = 12 * 3600.0
     pool_size: int = 4
     bell: Bell | None = None  # None: LISTEN (PostgreSQL) or a socket in <db>.live/ (SQLite)
+    ward_key: str = ""  # the public half of the ward's ack key (mqtt.ward_key), shown to admins
     clock: Callable[[], float] = field(default=time.time)
 
 
