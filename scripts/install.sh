@@ -102,12 +102,20 @@ create_user() {
 }
 
 make_dirs() {
-  local owner
+  local owner trust
   owner="$(station_owner)"
+  trust="$(st_data)/trust"
   as_root install -d -m 0755 "$(st_etc)"
-  as_root install -d -m 0700 "$(st_data)" "$(st_data)/trust"
+  as_root install -d -m 0700 "$(st_data)"
   as_root install -d -m 0750 "$(st_logs)"
-  as_root chown "$owner" "$(st_data)" "$(st_data)/trust" "$(st_logs)"
+  as_root chown "$owner" "$(st_data)" "$(st_logs)"
+  # The trust anchors are root's: the service reads them (and ReadOnlyPaths= in the
+  # unit), only `sudo station trust import` changes them. An older install left them
+  # to the station user: taken back here.
+  as_root install -d -m 0755 "$trust"
+  as_root chown -R 0:0 "$trust"
+  as_root find "$trust" -type d -exec chmod 0755 {} +
+  as_root find "$trust" -type f -exec chmod 0644 {} +
 }
 
 install_code() { copy_checkout "$(st_prefix)"; }

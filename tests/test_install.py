@@ -145,7 +145,16 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
         link = root / "etc/systemd/system/multi-user.target.wants/station.service"
         assert os.readlink(link) == "/etc/systemd/system/station.service"
 
-    # re-run: an upgrade in place keeps config, keys and the outbox
+    trust = root / "var/lib/station/trust"
+    assert (trust.stat().st_uid, trust.stat().st_mode & 0o777) == (0, 0o755)  # root's
+
+    # re-run: an upgrade in place keeps config, keys and the outbox, and takes back a
+    # trust store an older install gave to the station user
+    (trust / "certs").mkdir()
+    (trust / "certs" / "a.der").write_bytes(b"anchor")
+    for path in (trust, trust / "certs", trust / "certs" / "a.der"):
+        os.chown(path, uid, uid)
+        path.chmod(0o700)
     cfg.write_text(cfg.read_text() + "\n# edited by the admin\n")
     key_bytes = key.read_bytes()
     outbox = root / "var/lib/station/outbox.db"
@@ -156,6 +165,8 @@ def test_install_twice_off_the_pi_skips_pi_steps(tmp_path: Path) -> None:
     assert "keeping the station key pair" in second.stderr
     assert cfg.read_text().endswith("# edited by the admin\n")
     assert key.read_bytes() == key_bytes and outbox.read_bytes() == b"pending records"
+    for path, mode in ((trust, 0o755), (trust / "certs", 0o755), (trust / "certs/a.der", 0o644)):
+        assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (0, mode), path
     assert passwd.count("station:x:") == (root / "etc/passwd").read_text().count("station:x:")
 
 

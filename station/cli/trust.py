@@ -2,7 +2,9 @@
 Passive Authentication (certificates, ICAO master lists, CRLs).
 
 The store folder is ``--trust-dir``, else ``trust.dir`` of ``--config`` (or of
-/etc/station/station.toml when it exists), else ``<data_dir>/trust``.
+/etc/station/station.toml when it exists), else ``<data_dir>/trust``. Every change is
+written to the store's own ``audit.log`` and, when a config file is in use, to the
+station's audit log. On the Pi the store is root's: run these with sudo.
 Exit status: 0 done, 1 something refused or skipped, 2 usage/config error.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from station.audit import AuditLog
     from station.cli import Subparsers
 
 
@@ -39,6 +42,20 @@ def resolve_trust_dir(args: argparse.Namespace) -> Path:
         option = "--trust-dir" if args.trust_dir else "trust.dir"
         raise CliError(f"{option} {path} is a file, not a trust store folder", USAGE)
     return path
+
+
+def station_audit(args: argparse.Namespace) -> tuple[AuditLog, ...]:
+    """The station's audit log when a config file is in use (trust changes go there too)."""
+    from station import config
+    from station.audit import AuditLog
+
+    path = args.config or (config.DEFAULT_PATH if config.DEFAULT_PATH.exists() else None)
+    if path is None:
+        return ()
+    try:
+        return (AuditLog(config.load(path).audit_path),)
+    except (config.ConfigError, OSError):
+        return ()
 
 
 def register(sub: Subparsers) -> None:
@@ -78,9 +95,12 @@ def _import(args: argparse.Namespace) -> int:
 
     directory = resolve_trust_dir(args)
     status = 0
+    audit = station_audit(args)
     for name in args.files:
         try:
-            report = import_file(directory, name, allow_unverified_list=args.allow_unverified_list)
+            report = import_file(
+                directory, name, allow_unverified_list=args.allow_unverified_list, audit=audit
+            )
         except TrustStoreError as exc:
             text = str(exc)
             where = "" if text.startswith((name, Path(name).name)) or f" {name}:" in text else name
@@ -93,8 +113,9 @@ def _import(args: argparse.Namespace) -> int:
             continue
         except OSError as exc:
             raise CliError(
-                f"cannot write to the trust store {directory}: {exc.strerror} (on the station: "
-                "sudo -u station ... trust import --config /etc/station/station.toml)"
+                f"cannot write to the trust store {directory}: {exc.strerror} (on the station it "
+                "is root's: sudo /opt/station/.venv/bin/station trust import --config "
+                "/etc/station/station.toml FILE)"
             ) from None
         if args.json:
             print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -121,6 +142,8 @@ def _print_report(report: object) -> None:
     )
     for problem in report.problems:
         print(f"  skipped: {problem}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -151,7 +174,7 @@ def _remove(args: argparse.Namespace) -> int:
 
     directory = resolve_trust_dir(args)
     try:
-        removed = remove(directory, args.fingerprint)
+        removed = remove(directory, args.fingerprint, audit=station_audit(args))
     except TrustStoreError as exc:
         raise CliError(f"{exc} (`station trust list` shows the fingerprints)") from None
     except OSError as exc:

@@ -220,11 +220,32 @@ def check_trust(cfg: Config, now: datetime | None = None) -> CheckResult:
         )
     soon = [a for a in valid if a.not_after - now < EXPIRY_WARNING]
     summary = f"{len(valid)} valid CSCA certificates, {len(store.crls)} CRLs"
+    loose = _writable_by_others(cfg.trust_dir) if cfg.station.hardware == "pi" else None
+    if loose is not None:
+        return warn(
+            "trust anchors",
+            f"{summary}; but {loose}: whoever runs as the station could change what it trusts",
+            f"sudo chown -R root:root {cfg.trust_dir} && sudo chmod -R go-w {cfg.trust_dir}",
+        )
     if expired or soon or store.problems:
         detail = f"{expired} expired, {len(soon)} expire within 30 days, "
         detail += f"{len(store.problems)} unreadable"
         return warn("trust anchors", f"{summary}; {detail}", install + " (a current master list)")
     return ok("trust anchors", summary)
+
+
+def _writable_by_others(root: Path) -> str | None:
+    """What in the trust store is not root's alone to change (None: all of it is)."""
+    for path in (root, root / "certs", root / "crls"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid != 0:
+            return f"{path} is owned by uid {st.st_uid}, not root"
+        if st.st_mode & 0o022:
+            return f"{path} is writable by its group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
 
 
 # --- broker -------------------------------------------------------------------------

@@ -1,7 +1,16 @@
 """Trust store folder operations: import, list, remove (used by ``station trust``).
 
 ``import_file`` recognises PEM or DER certificates, CRLs and ICAO master lists. A master
-list whose own CMS signature fails is refused unless ``allow_unverified_list``.
+list whose own CMS signature fails is refused unless ``allow_unverified_list``. A
+certificate that is not a CA (no basicConstraints cA, or a keyUsage without keyCertSign:
+a document signer, say) is installed with a warning: as an anchor it vouches for nothing
+it did not sign itself.
+
+Every change is written to the trust store's own audit log, ``<dir>/audit.log`` (and to
+any other ``audit`` log given): event ``trust-added`` / ``trust-removed``, the object's
+SHA-256 as fingerprint, its kind and subject as outcome. Files are written 0644 and
+folders 0755 whatever the umask: the station's service user reads the store, only root
+writes it (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from station.audit import AuditLog
 from station.verify import masterlist
 from station.verify.trust import (
     TrustStore,
@@ -19,6 +29,8 @@ from station.verify.trust import (
     parse_crl,
     pem_or_der_objects,
 )
+
+AUDIT_NAME = "audit.log"
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +43,7 @@ class ImportReport:
     already_present: int = 0
     problems: tuple[str, ...] = ()
     master_list: masterlist.MasterList | None = None
+    warnings: tuple[str, ...] = ()  # installed, but worth the admin's eye (non-CA anchors)
 
     def to_json(self) -> dict[str, object]:
         ml = self.master_list
@@ -40,6 +53,7 @@ class ImportReport:
             "added_crls": len(self.added_crls),
             "already_present": self.already_present,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
             "master_list": None
             if ml is None
             else {
@@ -61,7 +75,11 @@ class _Pending:
 
 
 def import_file(
-    directory: Path | str, path: Path | str, *, allow_unverified_list: bool = False
+    directory: Path | str,
+    path: Path | str,
+    *,
+    allow_unverified_list: bool = False,
+    audit: tuple[AuditLog, ...] = (),
 ) -> ImportReport:
     """Install every certificate / CRL that ``path`` holds into the trust store folder."""
     source = Path(path)
@@ -86,7 +104,7 @@ def import_file(
             pending.certs.append(parse_certificate(der).der)
         else:
             pending.problems.append(f"PEM block {kind!r} ignored")
-    return _write(Path(directory), source.name, pending, master)
+    return _write(Path(directory), source.name, pending, master, audit)
 
 
 def _looks_like_crl(der: bytes) -> bool:
@@ -102,12 +120,17 @@ def _looks_like_crl(der: bytes) -> bool:
 
 
 def _write(
-    root: Path, name: str, pending: _Pending, master: masterlist.MasterList | None
+    root: Path,
+    name: str,
+    pending: _Pending,
+    master: masterlist.MasterList | None,
+    audit: tuple[AuditLog, ...],
 ) -> ImportReport:
     added: dict[str, list[str]] = {"certs": [], "crls": []}
     present = 0
+    _folder(root)
     for folder, items in (("certs", pending.certs), ("crls", pending.crls)):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+        _folder(root / folder)
         for der in items:
             target = root / folder / f"{fingerprint(der)}.der"
             if target.exists():
@@ -115,8 +138,13 @@ def _write(
                 continue
             tmp = target.with_suffix(".tmp")
             tmp.write_bytes(der)
+            tmp.chmod(0o644)
             tmp.replace(target)
             added[folder].append(fingerprint(der))
+    warnings = tuple(w for d in pending.certs if fingerprint(d) in added["certs"]
+                     for w in _anchor_warnings(d))  # fmt: skip
+    _audit(root, audit, "trust-added", [*_described(root, "certs", added["certs"]),
+                                        *_described(root, "crls", added["crls"])])  # fmt: skip
     log.info(
         "trust import %s: %d certificates, %d CRLs added, %d present, %d problems",
         name,
@@ -132,10 +160,62 @@ def _write(
         already_present=present,
         problems=tuple(pending.problems),
         master_list=master,
+        warnings=warnings,
     )
 
 
-def remove(directory: Path | str, prefix: str) -> str:
+def _folder(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+
+
+def _anchor_warnings(der: bytes) -> list[str]:
+    """Why a certificate is a poor trust anchor (it is installed all the same)."""
+    cert = parse_certificate(der).cert
+    name = cert.subject.human_friendly
+    try:
+        constraints = cert.basic_constraints_value
+        usage = cert.key_usage_value
+    except ValueError:
+        return [f"{name}: its extensions do not parse; check it is a CSCA certificate"]
+    if constraints is None or not constraints["ca"].native:
+        return [
+            f"{name} is not a CA certificate (no basicConstraints cA): a document signer "
+            "or other end-entity certificate is no trust anchor; install its CSCA instead"
+        ]
+    if usage is not None and "key_cert_sign" not in usage.native:
+        return [f"{name}: its keyUsage does not allow signing certificates (keyCertSign)"]
+    return []
+
+
+def _described(root: Path, folder: str, fingerprints: list[str]) -> list[tuple[str, str]]:
+    """(fingerprint, "certificate <subject>" / "crl <issuer>") for the audit log."""
+    out = []
+    for fp in fingerprints:
+        try:
+            der = (root / folder / f"{fp}.der").read_bytes()
+            if folder == "certs":
+                what = f"certificate {parse_certificate(der).subject}"
+            else:
+                what = f"crl {parse_crl(der).issuer.human_friendly}"
+        except (OSError, TrustStoreError):
+            what = folder[:-1]
+        out.append((fp, what))
+    return out
+
+
+def _audit(
+    root: Path, extra: tuple[AuditLog, ...], event: str, items: list[tuple[str, str]]
+) -> None:
+    if not items:
+        return
+    entries = [(event, "", fp, what) for fp, what in items]
+    for log_file in (AuditLog(root / AUDIT_NAME), *extra):
+        log_file.write_many(entries)
+    (root / AUDIT_NAME).chmod(0o644)
+
+
+def remove(directory: Path | str, prefix: str, *, audit: tuple[AuditLog, ...] = ()) -> str:
     """Remove the one certificate or CRL whose fingerprint starts with ``prefix``."""
     prefix = prefix.lower().replace(":", "")
     if len(prefix) < 8:
@@ -146,8 +226,11 @@ def remove(directory: Path | str, prefix: str) -> str:
         raise TrustStoreError(f"no trust anchor or CRL with fingerprint {prefix}")
     if len(matches) > 1:
         raise TrustStoreError(f"fingerprint prefix {prefix} is ambiguous ({len(matches)} matches)")
-    matches[0].unlink()
-    return matches[0].stem
+    target = matches[0]
+    (described,) = _described(root, target.parent.name, [target.stem])
+    target.unlink()
+    _audit(root, audit, "trust-removed", [described])
+    return target.stem
 
 
 def listing(store: TrustStore) -> list[dict[str, object]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,49 @@ def test_verify_saved_emulated_card(pkis, citizen, read_card: ReadCard, tmp_path
     assert v["level"] == "signed-untrusted" and code == 1  # offline: never "verified"
     code, out = _run(capsys, "verify", "--trust-dir", str(trust), str(dump))
     assert code == 1 and out.startswith("SIGNED-UNTRUSTED")
+
+
+def test_trust_changes_are_audited_and_readable_whatever_the_umask(
+    pkis, tmp_path: Path, capsys
+) -> None:
+    from station import config
+    from station.audit import AuditLog
+
+    chain = pkis["p256"]
+    (tmp_path / "csca.der").write_bytes(chain.csca_der)
+    (tmp_path / "ca.crl").write_bytes(chain.crl_der)
+    conf = tmp_path / "station.toml"
+    conf.write_text(f'[station]\ndata_dir = "{tmp_path / "data"}"\n')
+    cfg = config.load(conf)
+    old = os.umask(0o077)
+    try:
+        code, out = _run(capsys, "trust", "import", "--config", str(conf),
+                         str(tmp_path / "csca.der"), str(tmp_path / "ca.crl"))  # fmt: skip
+    finally:
+        os.umask(old)
+    assert code == 0 and "warning" not in out
+    store = cfg.trust_dir
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in store.rglob("*")}
+    assert {m for n, m in modes.items() if n.endswith(".der")} == {0o644}
+    assert modes["certs"] == modes["crls"] == 0o755
+    fp = hashlib.sha256(chain.csca_der).hexdigest()
+    for log in (AuditLog(store / "audit.log"), AuditLog(cfg.audit_path)):
+        lines = [(a["event"], a["fingerprint"]) for a in log.read()]
+        assert ("trust-added", fp) in lines and len(lines) == 2
+    code, _ = _run(capsys, "trust", "remove", "--config", str(conf), fp[:16])
+    assert code == 0
+    removed = AuditLog(store / "audit.log").read()[-1]
+    assert (removed["event"], removed["fingerprint"]) == ("trust-removed", fp)
+    assert removed["outcome"].startswith("certificate ") and "CSCA" in removed["outcome"]
+    station_line = AuditLog(cfg.audit_path).read()[-1]
+    assert {**station_line, "at": removed["at"]} == removed
+
+
+def test_a_non_ca_anchor_is_installed_with_a_warning(pkis, tmp_path: Path, capsys) -> None:
+    dsc = tmp_path / "dsc.der"
+    dsc.write_bytes(pkis["rsa"].dsc_der)  # a document signer, not a CSCA
+    store = str(tmp_path / "trust")
+    code, out = _run(capsys, "trust", "import", "--trust-dir", store, str(dsc))
+    assert code == 0 and "warning:" in out and "not a CA certificate" in out
+    code, out = _run(capsys, "trust", "import", "--trust-dir", store, "--json", str(dsc))
+    assert json.loads(out)["already_present"] == 1

@@ -133,6 +133,20 @@ def test_trust_empty_valid_expired_and_expiring(cfg: Config, tmp_path: Path) -> 
     assert soon.status == "WARN" and "1 expire within 30 days" in soon.summary
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_on_a_pi_the_trust_store_must_be_roots_alone(cfg: Config, tmp_path: Path) -> None:
+    installed = config.replace(cfg, "station", hardware="pi")
+    install_csca(installed, tmp_path, NOW)
+    assert doctor.check_trust(installed).status == "OK"
+    os.chown(installed.trust_dir / "certs", 4242, 4242)  # left to the service user
+    loose = doctor.check_trust(installed)
+    assert loose.status == "WARN" and "owned by uid 4242" in loose.summary
+    assert "chown -R root:root" in loose.fix
+    os.chown(installed.trust_dir / "certs", 0, 0)
+    installed.trust_dir.chmod(0o777)
+    assert "writable by its group or others" in doctor.check_trust(installed).summary
+
+
 # --- broker (real mosquitto on loopback) ------------------------------------------------
 
 
