@@ -140,6 +140,8 @@ def qr_only_verification() -> dict[str, Any]:
         "qr_chip_match": None,
         "mismatches": [],
         "signer": None,
+        "missing": [],
+        "crl": None,
     }
 
 

@@ -285,6 +285,7 @@ PROBES: dict[str, tuple[Probe, Any]] = {
     "store.path": (lambda c: str(Outbox.from_config(c).path), "<tmp>/elsewhere"),
     "store.max_records": (outbox("max_records"), 50),
     "store.min_free_mb": (outbox("min_free_bytes"), 10),
+    "store.alert_age_h": (publisher("alert_age_s"), 2.0),
     "mqtt.enabled": (lambda c: publisher_factory(c, None) is None, False),  # type: ignore[arg-type]
     "mqtt.host": (link, "broker.example"),
     "mqtt.port": (link, 1883),
@@ -302,6 +303,7 @@ PROBES: dict[str, tuple[Probe, Any]] = {
     "mqtt.heartbeat_s": (publisher("heartbeat_s"), 30.0),
     "mqtt.reconnect_max_s": (link, 5.0),
     "mqtt.session_expiry_s": (link, 3600),
+    "mqtt.ward_key": (publisher("ward_key"), "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
     "privacy.store_sensitive": (record, True),
     "privacy.store_face": (record, True),
     "privacy.show_face": (settings("show_face"), True),

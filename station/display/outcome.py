@@ -54,9 +54,11 @@ OFFICER_REASONS = {
     "signer-revoked": "Chữ ký của thẻ đã bị thu hồi",
     "active-failed": "Chip giả hoặc bị sao chép",
     "chip-auth-failed": "Chip giả hoặc bị sao chép",
+    "clone-suspected": "Nghi chip bị sao chép",
     "qr-chip-mismatch": "QR không khớp chip",
     "untrusted-signer": "Chưa cài chứng thư gốc của Bộ Công an",
     "signer-expired": "Chữ ký của thẻ đã hết hạn",
+    "dg-missing": "Chip thiếu dữ liệu",
     "no-chip-proof": "Chưa xác minh được chip thật",
     "check-skipped": "Chưa kiểm tra đủ",
     "no-qr-compare": "Chưa so với mã QR",
@@ -81,7 +83,8 @@ _ADVICE = {
     "clone-suspected": ErrorKind.CHIP_NOT_GENUINE,
 }
 # What a missing data group holds, for the officer (DG14/DG15: the chip's keys).
-_DG_WORDS = {1: "MRZ", 2: "ảnh", 13: "thông tin", 14: "khóa chip", 15: "khóa chip"}
+_DG_WORDS = {1: "vùng đọc máy", 2: "ảnh", 13: "thông tin", 14: "khóa chip", 15: "khóa chip"}
+# The trust anchor's revocation list ("danh sách thu hồi"): installed and current or not.
 _CRL_DETAIL = {"missing": "chưa cài", "expired": "quá hạn"}
 
 
@@ -89,7 +92,7 @@ def _extra_checks(v: Verification) -> list[Check]:
     """Lines for a data group the chip did not give and for the anchor's CRL."""
     out = []
     if v.missing:
-        words = dict.fromkeys(_DG_WORDS.get(n, f"DG{n}") for n in v.missing)
+        words = dict.fromkeys(_DG_WORDS.get(n, "một phần") for n in v.missing)
         out.append(Check("Đủ dữ liệu", False, "thiếu " + ", ".join(words)))
     if v.crl is not None:
         crl = v.crl.value
@@ -99,8 +102,13 @@ def _extra_checks(v: Verification) -> list[Check]:
     return out
 
 
-def _genuine_check(active: str, chip_auth: str) -> Check:
-    """One line for both proofs that the chip is not a copy (Active / Chip Authentication)."""
+def _genuine_check(active: str, chip_auth: str, missing: tuple[int, ...] = ()) -> Check:
+    """One line for both proofs that the chip is not a copy (Active / Chip Authentication);
+    a chip that leaves out the files holding its keys is a suspected copy."""
+    from station.verify.verdict import CLONE_TELLS
+
+    if CLONE_TELLS.intersection(missing):
+        return Check("Chip thật", False, "nghi bị sao chép")
     if "failed" in (active, chip_auth):
         return Check("Chip thật", False, "chip giả hoặc bị sao chép")
     if "ok" in (active, chip_auth):
@@ -123,7 +131,7 @@ def outcome_from_verification(v: Verification) -> Outcome:
         Check("Chữ ký số", True if passive == "ok" else (None if passive in (
             "not-checked", "untrusted-signer", "signer-expired") else False),
             _PASSIVE_DETAIL.get(passive, passive)),
-        _genuine_check(v.active.value, v.chip_auth.value),
+        _genuine_check(v.active.value, v.chip_auth.value, v.missing),
     ]  # fmt: skip
     checks += _extra_checks(v)
     if v.qr_chip_match is not None:

@@ -57,13 +57,16 @@ def test_oversized_images_are_refused_from_their_header() -> None:
 def test_a_9000_pixel_png_costs_no_memory(tmp_path: Path) -> None:
     # Its own interpreter, so the peak resident size is this decode's alone: decoded,
     # the 80 KB PNG would need ~81 MB as grayscale and ~490 MB on the way to a thumbnail.
+    # (VmHWM: the peak of this process's own memory; ru_maxrss would count the forking
+    # parent's, which Linux carries over exec)
     script = (
-        "import resource\n"
+        "import re\n"
         "from station.sim.emulator.face import bomb_png\n"
         "from station.display.face import face_thumbnail\n"
         "data = bomb_png()\n"
         "assert face_thumbnail(data) is None\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True

@@ -95,6 +95,7 @@ def test_suspected_clone_is_failed_and_says_what_is_missing() -> None:
     assert out.verdict is Verdict.FAILED and out.advice is ErrorKind.CHIP_NOT_GENUINE
     assert out.reason == "Nghi chip bị sao chép"
     assert Check("Đủ dữ liệu", False, "thiếu khóa chip") in out.checks
+    assert Check("Chip thật", False, "nghi bị sao chép") in out.checks
 
 
 def test_crl_state_is_on_the_checks_page() -> None:

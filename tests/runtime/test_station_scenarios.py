@@ -152,7 +152,7 @@ def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory
 
 @pytest.mark.parametrize(
     ("kind", "reason"),
-    [("stripped-clone", "Nghi chip bị sao chép"), ("forged-signer", "Chữ ký số sai")],
+    [("stripped-clone", "Nghi chip bị sao chép"), ("forged-signer", "Chữ ký trên chip sai")],
 )
 def test_clone_and_forged_signer_are_refused(
     station: Running, factory: CardFactory, kind: str, reason: str
