@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 DEFAULT_PATH = Path("/etc/station/station.toml")
+# The station's secret key files (see Config.key_file; `station keys seal` seals them).
+OUTBOX_KEY, SIGNING_KEY, LOG_KEY, TLS_KEY = (
+    "outbox.key", "station_ed25519.key", "log_pseudonym.key", "tls-client.key",
+)  # fmt: skip
 
 Hardware = Literal["sim", "pi"]
 Backend = Literal["auto", "sim", "pi"]
@@ -83,6 +87,12 @@ class StationSection:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = opt("INFO", "log level")
     audit_log: str = opt(
         "", "audit log file ('' = <data_dir>/audit.log; the service uses /var/log/station)"
+    )
+    unsealed_dir: str = opt(
+        "/run/station/keys", "where sealed keys are unsealed at start (RAM; station keys seal)"
+    )
+    otp_command: str = opt(
+        "rpi-otp-private-key", "prints the board's OTP private key (hex) that seals the keys"
     )
 
 
@@ -262,6 +272,21 @@ class Config:
         )
 
     @property
+    def sealed_dir(self) -> Path:
+        """Sealed keys (``<name>.sealed``), when ``station keys seal`` was run."""
+        return self.data_dir / "sealed"
+
+    def key_sealed(self, name: str) -> bool:
+        return (self.sealed_dir / f"{name}.sealed").exists()
+
+    def key_file(self, name: str) -> Path:
+        """Where the secret key ``name`` is read: ``<data_dir>/<name>``, or its unsealed
+        copy in ``station.unsealed_dir`` when it is sealed (``<data_dir>/sealed``)."""
+        if self.key_sealed(name):
+            return Path(self.station.unsealed_dir) / name
+        return self.data_dir / name
+
+    @property
     def trust_dir(self) -> Path:
         return Path(self.trust.dir) if self.trust.dir else self.data_dir / "trust"
 
@@ -431,6 +456,10 @@ def render_defaults() -> str:
 
 __all__ = [
     "DEFAULT_PATH",
+    "LOG_KEY",
+    "OUTBOX_KEY",
+    "SIGNING_KEY",
+    "TLS_KEY",
     "Config",
     "ConfigError",
     "ConfigMissing",

@@ -37,6 +37,7 @@ def register(subparsers: Subparsers) -> None:
 def _keygen(args: argparse.Namespace) -> int:
     from station import config
     from station.cli._common import CliError, load_config
+    from station.config import SIGNING_KEY
     from station.sync.errors import SyncError
     from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
 
@@ -46,7 +47,7 @@ def _keygen(args: argparse.Namespace) -> int:
     key_file, pub_file = key_paths(cfg)
     existed = key_file.exists()
     try:
-        key = load_or_create_signing_key(key_file, pub_file)
+        key = load_or_create_signing_key(key_file, pub_file, create=not cfg.key_sealed(SIGNING_KEY))
     except (SyncError, OSError) as exc:
         where = "--data-dir" if args.data_dir else "station.data_dir"
         raise CliError(f"{exc} (check {where}: a folder the station user may write)") from None

@@ -58,6 +58,7 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _status(args: argparse.Namespace) -> int:
     from station.cli._common import CliError, duration
+    from station.config import OUTBOX_KEY
     from station.sync.errors import StoreError
     from station.sync.outbox import OutboxSummary, read_summary
 
@@ -65,7 +66,7 @@ def _status(args: argparse.Namespace) -> int:
     store = cfg.store_path
     try:
         found = (
-            read_summary(store, (cfg.data_dir / "outbox.key").read_bytes())
+            read_summary(store, cfg.key_file(OUTBOX_KEY).read_bytes())
             if store.is_dir()
             else OutboxSummary()
         )

@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         raise CliError(f"config error: {exc}", USAGE) from None
     try:
-        key: bytes | None = load_log_key(cfg.data_dir)
+        key: bytes | None = load_log_key(cfg)
     except StoreError as exc:  # logs still work, keyed for this run only
         key, problem = None, str(exc)
     configure_logging(cfg.station.log_level, pseudonym_key=key)

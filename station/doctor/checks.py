@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from station import config as config_mod
-from station.config import Config
+from station.config import OUTBOX_KEY, Config
 from station.doctor.results import CheckResult, fail, ok, warn
 from station.runtime.clock import ClockState, clock_state
 
@@ -102,7 +102,7 @@ def check_outbox(cfg: Config, now: Callable[[], float] | None = None) -> CheckRe
     from station.sync.errors import StoreError
     from station.sync.outbox import is_full, read_summary
 
-    store, key_file = cfg.store_path, cfg.data_dir / "outbox.key"
+    store, key_file = cfg.store_path, cfg.key_file(OUTBOX_KEY)
     quarantine = store.parent / f"{store.name}.corrupt"
     segments = _segments(store) if store.is_dir() else []
     if not segments:

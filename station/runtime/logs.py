@@ -28,9 +28,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TextIO
 
+from station.config import LOG_KEY, Config
 from station.fingerprint import Pseudonym
 
 _ID12 = re.compile(r"(?<!\d)\d{12}(?!\d)")
@@ -201,12 +201,12 @@ def configure_logging(
     return handler
 
 
-def load_log_key(data_dir: Path) -> bytes:
+def load_log_key(cfg: Config) -> bytes:
     """The station's secret log key (``<data_dir>/log_pseudonym.key``, made on first use,
-    mode 0600): it names card-derived bytes in logs (``Pseudonym``)."""
+    mode 0600; its unsealed copy when sealed): it names card-derived bytes in logs."""
     from station.sync.storage import load_or_create_key
 
-    return load_or_create_key(data_dir / "log_pseudonym.key")
+    return load_or_create_key(cfg.key_file(LOG_KEY), create=not cfg.key_sealed(LOG_KEY))
 
 
 __all__ = [

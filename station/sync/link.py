@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from station.config import Config
+from station.config import TLS_KEY, Config
 from station.sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class LinkSettings:
             tls=m.tls,
             ca_file=m.ca_file,
             cert_file=m.cert_file,
-            key_file=m.key_file,
+            key_file=str(cfg.key_file(TLS_KEY)) if cfg.key_sealed(TLS_KEY) else m.key_file,
             username=m.username,
             password=password,
             keepalive_s=m.keepalive_s,

@@ -49,11 +49,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tinydb import TinyDB
 
 from station.audit import AuditLog
-from station.config import Config
+from station.config import OUTBOX_KEY, Config
 from station.fingerprint import fingerprint
 from station.record import canonical_bytes
 from station.sync.errors import StoreError, StoreFull
-from station.sync.signing import key_paths, load_or_create_signing_key, seal_item
+from station.sync.signing import seal_item, station_signing_key
 from station.sync.storage import (
     EncryptedAtomicStorage,
     StoreCorrupt,
@@ -108,8 +108,10 @@ class Outbox:
         segment_size: int = SEGMENT_SIZE,
         audit: AuditLog | None = None,
         exclusive: bool = False,
+        create_key: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.create_key = create_key
         self.exclusive = exclusive
         self._lock_fd = -1
         self.key_file = Path(key_file)
@@ -141,15 +143,18 @@ class Outbox:
     def from_config(
         cls, cfg: Config, *, audit: AuditLog | None = None, exclusive: bool = False
     ) -> Outbox:
-        """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``.
+        """The station's outbox: ``store.path`` (a folder), key ``<data_dir>/outbox.key``
+        (its unsealed copy when the keys are sealed: ``Config.key_file``).
 
         Records are signed with the station key (made on first use) when stored;
         deletions go to ``audit`` (default: ``station.audit_log``, see ``cfg.audit_path``).
+        Sealed keys are never made anew: a missing one is an error.
         """
         return cls(
             cfg.store_path,
-            key_file=cfg.data_dir / "outbox.key",
-            signing_key=load_or_create_signing_key(*key_paths(cfg)),
+            key_file=cfg.key_file(OUTBOX_KEY),
+            create_key=not cfg.key_sealed(OUTBOX_KEY),
+            signing_key=station_signing_key(cfg),
             max_records=cfg.store.max_records,
             min_free_mb=cfg.store.min_free_mb,
             audit=audit if audit is not None else AuditLog(cfg.audit_path),
@@ -265,7 +270,17 @@ class Outbox:
         return docs
 
     def _open(self) -> None:
-        self._key = load_or_create_key(self.key_file)
+        # a new key would make every stored record unreadable: only for an empty store
+        stored = self.path.is_dir() and any(self.path.glob(f"{_SEG_PREFIX}*{_SEG_SUFFIX}"))
+        try:
+            self._key = load_or_create_key(self.key_file, create=self.create_key and not stored)
+        except StoreError:
+            if stored and not self.key_file.exists():
+                raise StoreError(
+                    f"outbox key {self.key_file} is missing but {self.path} holds records: "
+                    "no new key is made (it could never read them)"
+                ) from None
+            raise
         if self.path.exists() and not self.path.is_dir():
             self._quarantine(self.path, "not a store folder")
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -474,6 +489,21 @@ class Outbox:
         return len(changed)
 
 
+def outbox_in_use(store: Path) -> bool:
+    """Whether a station (any process) has the outbox open: its ``.lock`` is held."""
+    lock = store / _LOCK_NAME
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases a lock taken here
+    return False
+
+
 def _order(entry: _Entry) -> tuple[int, int]:
     return entry.segment, entry.doc_id
 
@@ -535,5 +565,6 @@ __all__ = [
     "StoreFull",
     "clean_reason",
     "is_full",
+    "outbox_in_use",
     "read_summary",
 ]

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from station.config import Config
+from station.config import SIGNING_KEY, Config
 from station.record import canonical_bytes
 from station.sync.errors import SyncError
 from station.sync.storage import create_private_file
@@ -58,7 +58,14 @@ class EnvelopeError(SyncError):
 
 
 def key_paths(cfg: Config) -> tuple[Path, Path]:
-    return cfg.data_dir / "station_ed25519.key", cfg.data_dir / "station_ed25519.pub"
+    """The station's key pair: the private key (its unsealed copy when sealed) and the
+    public half, which always stays in ``data_dir``."""
+    return cfg.key_file(SIGNING_KEY), cfg.data_dir / "station_ed25519.pub"
+
+
+def station_signing_key(cfg: Config) -> Ed25519PrivateKey:
+    """The station's signing key, made on first use (a sealed one never is)."""
+    return load_or_create_signing_key(*key_paths(cfg), create=not cfg.key_sealed(SIGNING_KEY))
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
@@ -78,11 +85,18 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def load_or_create_signing_key(key_file: Path, pub_file: Path) -> Ed25519PrivateKey:
-    """Load the station key; make the pair (0600 private key) when it does not exist."""
+def load_or_create_signing_key(
+    key_file: Path, pub_file: Path, *, create: bool = True
+) -> Ed25519PrivateKey:
+    """Load the station key; make the pair (0600 private key) when it does not exist
+    (and ``create``)."""
     try:
         pem = key_file.read_bytes()
     except FileNotFoundError:
+        if not create:
+            raise SyncError(
+                f"signing key {key_file} is missing (and must not be made anew)"
+            ) from None
         return _create_key(key_file, pub_file)
     except OSError as exc:
         raise SyncError(f"cannot read signing key {key_file}: {exc.strerror}") from exc
@@ -290,5 +304,6 @@ __all__ = [
     "seal_ack",
     "seal_envelope",
     "seal_item",
+    "station_signing_key",
     "ward_key_text",
 ]

@@ -91,12 +91,14 @@ def create_private_file(path: Path, data: bytes) -> bool:
     return True
 
 
-def load_or_create_key(path: Path) -> bytes:
+def load_or_create_key(path: Path, *, create: bool = True) -> bytes:
     """A 32-byte secret key file (the store key, the log key); created (mode 0600) when
-    missing, never overwritten."""
+    missing and ``create``, never overwritten."""
     try:
         key = path.read_bytes()
     except FileNotFoundError:
+        if not create:
+            raise StoreError(f"key file {path} is missing (and must not be made anew)") from None
         key = secrets.token_bytes(KEY_BYTES)
         try:
             made = create_private_file(path, key)
