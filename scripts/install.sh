@@ -226,7 +226,9 @@ pi_install() {
   log "  - set [station] id and [mqtt] in /etc/station/station.toml (sudo nano ...), then"
   log "    print the enrol line again: sudo -u $STATION_USER $bin keygen --config /etc/station/station.toml"
   log "  - check the box: sudo -u $STATION_USER $bin doctor"
-  log "  - on the ward server, enrol this station's signing key (with the id set above):"
+  log "  - install the trust anchors (root's): sudo $bin trust import --config /etc/station/station.toml FILE"
+  log "  - on the ward server, enrol this station's signing key (with the id set above), and"
+  log "    put the ward_key = \"...\" line it prints into [mqtt] of /etc/station/station.toml:"
   log "    $(enrol_line)"
 }
 
