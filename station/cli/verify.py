@@ -110,6 +110,11 @@ def _text(v: dict[str, Any], reason: str, findings: Sequence[str]) -> list[str]:
     lines.append(f"  {'QR matches chip':22} {match}")
     if v["mismatches"]:
         lines.append(f"  {'fields that differ':22} {', '.join(v['mismatches'])}")
+    if v.get("missing"):
+        lines.append(f"  {'not given by the chip':22} {', '.join(v['missing'])} (listed in EF.SOD)")
+    crl = {"current": "current", "missing": "NONE installed: a revoked signer would pass",
+           "expired": "EXPIRED (past its next update)", None: "-"}[v.get("crl")]  # fmt: skip
+    lines.append(f"  {'trust anchor CRL':22} {crl}")
     signer = v.get("signer")
     if signer:
         lines.append(f"  {'document signer':22} {signer['subject']}")

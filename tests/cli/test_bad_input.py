@@ -138,6 +138,9 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         # keys, outbox, demo
         (["keygen", "--data-dir", str(f.garbage)], 1, "--data-dir"),
         (["keygen", "--data-dir", "/proc/no-such-folder"], 1, "/proc/no-such-folder"),
+        (["keys", "seal", "--config", str(f.config(mqtt_port=1, name="k.toml"))], 1, "otp_command"),
+        (["keys", "unseal", "--config", str(f.bad_toml)], 2, "not valid TOML"),
+        (["keys", "status", "--config", str(f.missing)], 2, str(f.missing)),
         (["outbox", "status", "--config", str(f.config(mqtt_port=1, name="o.toml"))], 0, "0"),
         (["demo", "--out", "/proc/no-such-folder", "--cards", "1"], 1, "--out"),
         (["demo", "--out", str(f.garbage), "--cards", "1"], 1, "--out"),
