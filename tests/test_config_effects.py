@@ -238,12 +238,30 @@ def log_level(cfg: Config) -> Any:
 
 
 # option -> (probe, a value other than the default)
+def sealed_key(cfg: Config) -> Any:
+    """Where a sealed key is read (its unsealed copy): the first sealed one made here."""
+    cfg.sealed_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.sealed_dir / "outbox.key.sealed").touch()
+    return cfg.key_file("outbox.key")
+
+
+def otp(cfg: Config) -> Any:
+    from station.sync.sealing import SealError, otp_secret
+
+    try:
+        return otp_secret(cfg.station.otp_command)
+    except SealError as exc:
+        return str(exc)
+
+
 PROBES: dict[str, tuple[Probe, Any]] = {
     "station.id": (lambda c: LinkSettings.from_config(c).client_id, "desk-2"),
     "station.hardware": (camera, "pi"),
     "station.data_dir": (lambda c: key_paths(c), "<tmp>/other"),
     "station.log_level": (log_level, "DEBUG"),
     "station.audit_log": (outbox("audit"), "<tmp>/audit.log"),
+    "station.unsealed_dir": (sealed_key, "<tmp>/ram"),
+    "station.otp_command": (otp, "echo " + "5a" * 32),
     "camera.backend": (camera, "pi"),
     "camera.width": (camera, 320),
     "camera.height": (camera, 240),

@@ -148,7 +148,7 @@ class Outbox:
 
         Records are signed with the station key (made on first use) when stored;
         deletions go to ``audit`` (default: ``station.audit_log``, see ``cfg.audit_path``).
-        Sealed keys are never made anew: a missing one is an error.
+        A sealed key is never made anew: a missing one is an error.
         """
         return cls(
             cfg.store_path,
@@ -270,15 +270,16 @@ class Outbox:
         return docs
 
     def _open(self) -> None:
-        # a new key would make every stored record unreadable: only for an empty store
+        # A lost plain key: a new one, the unreadable segments moved aside, the station
+        # serves on. A sealed key that was not unsealed must not be replaced: it exists.
         stored = self.path.is_dir() and any(self.path.glob(f"{_SEG_PREFIX}*{_SEG_SUFFIX}"))
         try:
-            self._key = load_or_create_key(self.key_file, create=self.create_key and not stored)
+            self._key = load_or_create_key(self.key_file, create=self.create_key)
         except StoreError:
             if stored and not self.key_file.exists():
                 raise StoreError(
                     f"outbox key {self.key_file} is missing but {self.path} holds records: "
-                    "no new key is made (it could never read them)"
+                    "no new key is made (unseal it: station keys unseal)"
                 ) from None
             raise
         if self.path.exists() and not self.path.is_dir():

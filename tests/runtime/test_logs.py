@@ -192,6 +192,9 @@ def test_card_bytes_are_logged_by_a_keyed_pseudonym(restore_root: None) -> None:
 
 
 def test_the_station_keeps_one_log_key(tmp_path: Path) -> None:
-    first = load_log_key(tmp_path)
-    assert load_log_key(tmp_path) == first and len(first) == 32
+    from station import config
+
+    cfg = config.replace(config.Config(), "station", data_dir=str(tmp_path))
+    first = load_log_key(cfg)
+    assert load_log_key(cfg) == first and len(first) == 32
     assert (tmp_path / "log_pseudonym.key").stat().st_mode & 0o777 == 0o600

@@ -92,14 +92,15 @@ def test_a_card_taken_to_another_board_opens_nothing(tmp_path: Path) -> None:
                signing_key=Ed25519PrivateKey.generate(), create_key=False)  # fmt: skip
 
 
-def test_an_outbox_with_records_never_gets_a_new_key(tmp_path: Path) -> None:
+def test_a_sealed_key_not_unsealed_is_never_made_anew(tmp_path: Path) -> None:
     cfg = station(tmp_path)
     with Outbox.from_config(cfg) as box:
         box.append(make_records(1, station_id="st-1")[0])
-    (cfg.data_dir / "outbox.key").unlink()  # lost, or not unsealed
-    with pytest.raises(StoreError, match="holds records: no new key"):
+    seal_keys(cfg, otp_secret(cfg.station.otp_command))  # and no unseal: /run is empty
+    with pytest.raises(SyncError, match="must not be made anew"):
         Outbox.from_config(cfg)
-    assert not (cfg.data_dir / "outbox.key").exists()
+    assert not cfg.key_file("outbox.key").exists()
+    assert [p.name for p in cfg.store_path.glob("seg-*")]  # the records untouched
 
 
 def test_an_empty_outbox_gets_a_fresh_key_that_only_exists_sealed(tmp_path: Path) -> None:
