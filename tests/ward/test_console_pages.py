@@ -274,7 +274,8 @@ def test_admin_pages_enrol_revoke_users_retention_alerts(console: Served) -> Non
     added = admin.post("/admin/users", data={**user, "password": "mat-khau-moi-2"})
     assert added.status_code == 303 and "canbo2" in admin.get("/admin/users").text
     console.login(("canbo2", "officer", "mat-khau-moi-2"))
-    settings = {"retention_days": "1", "offline_alert_min": "15", "refused_alert_min": "60"}
+    settings = {"retention_days": "1", "offline_alert_min": "15", "refused_alert_min": "60",
+                "waiting_alert_min": "1440"}  # fmt: skip
     assert admin.post("/admin/retention", data={**settings, "csrf_token": token}).status_code == 303
     console.clock.advance(2 * 86400)  # two days later
     admin = console.login(ADMIN)
@@ -287,6 +288,28 @@ def test_admin_pages_enrol_revoke_users_retention_alerts(console: Served) -> Non
     audit = admin.get("/admin/audit").text
     assert "enroll" in audit and "revoke" in audit and "user-add" in audit
     assert re.search(r"retention.*2 records older than 1 days", audit)
+
+
+def test_records_waiting_too_long_at_a_station_raise_an_alert(console: Served) -> None:
+    """What a stolen station gives away is its undelivered records: the admin sees a
+    station whose oldest record has waited past the set age, counting the time since its
+    last heartbeat (a station that went silent still holds them)."""
+    _store(console, *make_records(1))
+    with WardDB(console.db) as db:
+        db.update_status(STATION, {"state": "online", "pending": 2,
+                                   "oldest_pending_age_s": 23.5 * 3600})  # fmt: skip
+        db.update_status("quay-2", {"state": "online", "pending": 0})
+    admin = console.login(ADMIN)
+    assert "Bản ghi chờ gửi" not in admin.get("/admin/stations").text  # 23.5 h < 24 h
+    console.clock.advance(2 * 3600)
+    admin = console.login(ADMIN)
+    page = admin.get("/admin/stations").text
+    assert re.findall(r"Bản ghi chờ gửi đã [^<]*", page) == ["Bản ghi chờ gửi đã 25 giờ"]
+    token = console.csrf(admin, "/admin/retention")
+    settings = {"retention_days": "0", "offline_alert_min": "15", "refused_alert_min": "60",
+                "waiting_alert_min": "1560", "csrf_token": token}  # fmt: skip
+    assert admin.post("/admin/retention", data=settings).status_code == 303
+    assert "Bản ghi chờ gửi" not in admin.get("/admin/stations").text  # 25.5 h < 26 h
 
 
 def _image(fmt: str, size: tuple[int, int] = (60, 80)) -> str:

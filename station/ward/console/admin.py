@@ -3,8 +3,11 @@ retention, the audit log. No record content is shown here (the admin role sees n
 citizen's data; the officer role sees no admin page).
 
 A station is *offline* when its last message said so or it has been silent for
-``SILENT_S``; an alert is raised when it has been offline, or has held records the ward
-refused, for longer than the minutes set on the retention page.
+``SILENT_S``; an alert is raised when it has been offline, has held records the ward
+refused, or has had a record waiting to be delivered (its heartbeat's oldest pending
+age, plus the time since that heartbeat) for longer than the minutes set on the
+retention page. Undelivered records are what a stolen station gives away
+(docs/security.md): the waiting alert keeps that window in sight.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from station.ward.console.security import Visit
 from station.ward.db import ROLES, WardDB
 
 SILENT_S = 300.0  # no heartbeat for this long: offline (stations beat every 60 s by default)
-DEFAULTS = {"retention_days": "0", "offline_alert_min": "15", "refused_alert_min": "60"}
+DEFAULTS = {
+    "retention_days": "0",
+    "offline_alert_min": "15",
+    "refused_alert_min": "60",
+    "waiting_alert_min": "1440",  # the stations' store.alert_age_h default (24 h)
+}
 STATION_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -59,8 +67,22 @@ def station_views(
         if s["refused_since"] and now - s["refused_since"] > refused_s:
             minutes = int((now - s["refused_since"]) // 60)
             alerts.append(f"Giữ {s['refused']} bản ghi bị từ chối ({minutes} phút)")
+        if waited := _waited(s, now, float(cfg["waiting_alert_min"]) * 60):
+            alerts.append(f"Bản ghi chờ gửi đã {waited}")
         out.append(StationView(s, online, tuple(alerts)))
     return out
+
+
+def _waited(s: dict[str, Any], now: float, limit_s: float) -> str:
+    """How long the station's oldest undelivered record has waited ("26 giờ"), when that
+    is past ``limit_s``; else ''."""
+    age, seen = s["oldest_age"], s["last_seen"]
+    if s["revoked_at"] or not age or not seen or not s["pending"]:
+        return ""
+    waited = age + max(0.0, now - seen)
+    if waited <= limit_s:
+        return ""
+    return f"{int(waited // 3600)} giờ" if waited >= 3600 else f"{int(waited // 60)} phút"
 
 
 def _redirect(path: str) -> Response:
