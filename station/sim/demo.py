@@ -109,16 +109,20 @@ def start_ward(
     return ward, config_mod.replace(cfg, "mqtt", ward_key=ward_key)
 
 
-def start_console(db: Path, ward: WardReceiver, out: Callable[[str], None]) -> ConsoleServer | None:
-    """The ward console on loopback, rung by the demo's receiver after each record."""
+def start_console(
+    db: Path, ward: WardReceiver, cfg: config_mod.Config, out: Callable[[str], None]
+) -> ConsoleServer | None:
+    """The ward console on loopback, rung by the demo's receiver after each record; its
+    stations page shows the ward key ``cfg`` pins."""
     try:
         from station.ward.console.server import ConsoleError, serve_in_thread
     except ImportError as exc:  # the [ward] extra is not installed
         out(f"ward console not started ({exc.name} missing: pip install '.[ward]')")
         return None
+    ward_key = cfg.mqtt.ward_key
     for port in CONSOLE_PORTS:
         try:
-            server = serve_in_thread(db, port=port, users=(DEMO_OFFICER,))
+            server = serve_in_thread(db, port=port, users=(DEMO_OFFICER,), ward_key=ward_key)
         except ConsoleError:
             continue
         ward.on_stored = server.bell.ring_threadsafe
@@ -204,7 +208,7 @@ async def run_demo(
                 on_broker(broker)
             _install_trust(cfg, factory, tmp)
             ward, cfg = start_ward(broker, cfg, report.ward_db)
-            console = start_console(report.ward_db, ward, out)
+            console = start_console(report.ward_db, ward, cfg, out)
             station, outbox, counter = start_station(cfg, clock, terminal=terminal, out=out)
             driver = TourDriver(station, counter, clock, out)
 

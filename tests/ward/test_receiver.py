@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from station.sync.signing import key_paths, load_or_create_signing_key, public_k
 from station.ward.db import WardDB
 from tests.support import wait_for
 from tests.sync.support import STATION, make_records
-from tests.ward.support import OFFICER, log_in
+from tests.ward.support import ADMIN, OFFICER, log_in
 from tests.ward.test_console_pages import _events
 
 pytestmark = pytest.mark.mqtt
@@ -132,21 +133,24 @@ def test_a_console_in_another_process_is_woken_through_its_socket(
 
 
 def test_ward_serve_with_the_console_in_one_process(
-    broker: Broker, station_cfg: config.Config, tmp_path: Path
+    broker: Broker, station_cfg: config.Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`station ward serve --console`: records stored by the receiver reach the console's
-    open page; plain HTTP off loopback is refused; SIGTERM stops both, exit 0."""
-    from tests.ward.support import OFFICER
-
+    open page and are deleted at the station on acks signed with the key `ward enroll`
+    printed, which the admin's stations page shows too; plain HTTP off loopback is
+    refused; SIGTERM stops both, exit 0."""
     db_path = tmp_path / "ward.sqlite"
     cfg = broker.station_config(config.replace(station_cfg, "mqtt", ack_timeout_s=2.0), STATION)
     key = load_or_create_signing_key(*key_paths(cfg))
     assert main(["ward", "enroll", STATION, public_key_text(key.public_key()), "--db",
                  str(db_path)]) == 0  # fmt: skip
-    password = tmp_path / "pw"
-    password.write_text(OFFICER[2] + "\n")
-    assert main(["ward", "user", "add", OFFICER[0], "--role", "officer", "--password-file",
-                 str(password), "--db", str(db_path)]) == 0  # fmt: skip
+    pin_line = capsys.readouterr().out.splitlines()[-1]
+    cfg = config.replace(cfg, "mqtt", ward_key=tomllib.loads(pin_line)["ward_key"])
+    for who in (OFFICER, ADMIN):
+        password = tmp_path / "pw"
+        password.write_text(who[2] + "\n")
+        assert main(["ward", "user", "add", who[0], "--role", who[1], "--password-file",
+                     str(password), "--db", str(db_path)]) == 0  # fmt: skip
     files = broker.pki.client("ward")
     base = [
         str(STATION_CLI), "ward", "serve", "--broker", broker.url(), "--db", str(db_path),
@@ -173,7 +177,10 @@ def test_ward_serve_with_the_console_in_one_process(
             ):
                 outbox.append(record)
                 name, _, data = next(_events(stream, 1))
+                wait_for(lambda: outbox.pending_count() == 0, 20, "the signed ack")
         assert name == "record" and record["citizen"]["full_name"] in data
+        with httpx.Client(base_url=url, timeout=20) as client:
+            assert pin_line in log_in(client, ADMIN).get("/admin/stations").text
     finally:
         os.kill(serve.pid, signal.SIGTERM)
         code = serve.wait(20)
