@@ -125,6 +125,8 @@ def test_good_card_verdict_sound_panel_and_record(station: Running, factory: Car
     assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
     assert shown.person is not None and shown.person.full_name == card.citizen.full_name
     wait_for(lambda: station.panel_shows(shown))
+    # the state (hence the screen) changes before the loop plays the sound: wait for it
+    wait_for(lambda: len(station.patterns) >= 2, what="the verdict's sound")
     assert station.patterns == [Pattern.QR_SEEN, Pattern.VERIFIED]
     (record,) = station.records
     assert record["verification"]["level"] == "verified"
@@ -147,7 +149,7 @@ def test_untrusted_signer_needs_attention(station: Running, factory: CardFactory
     wait_for(lambda: result(station) is not None)
     shown = result(station)
     assert shown is not None and shown.verdict is Verdict.ATTENTION
-    assert station.patterns[-1] is Pattern.ATTENTION
+    wait_for(lambda: station.patterns[-1:] == [Pattern.ATTENTION], what="the attention sound")
 
 
 @pytest.mark.parametrize(
@@ -162,7 +164,7 @@ def test_clone_and_forged_signer_are_refused(
     shown = result(station)
     assert shown is not None and (shown.verdict, shown.reason) == (Verdict.FAILED, reason)
     assert shown.advice is ErrorKind.CHIP_NOT_GENUINE
-    assert station.patterns[-1] is Pattern.FAILED
+    wait_for(lambda: station.patterns[-1:] == [Pattern.FAILED], what="the failed sound")
 
 
 @pytest.mark.parametrize(
@@ -179,7 +181,7 @@ def test_wrong_side_or_other_qr(
     station.counter.place(factory.make(kind))
     wait_for(lambda: station.screen == ErrorScreen(kind_shown))
     wait_for(lambda: station.panel_shows(ErrorScreen(kind_shown)))
-    assert Pattern.ERROR in station.patterns
+    wait_for(lambda: Pattern.ERROR in station.patterns, what="the error sound")
 
 
 def test_chip_but_no_qr_says_turn_the_card_over(station: Running, factory: CardFactory) -> None:
