@@ -41,7 +41,14 @@ from station.sim import citizens
 from station.sim.broker import Broker
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
-from station.sync.signing import Opened, key_paths, load_or_create_signing_key, public_key_text
+from station.sync.signing import (
+    WARD_KEY_NAME,
+    Opened,
+    key_paths,
+    load_or_create_signing_key,
+    public_key_text,
+    ward_key_text,
+)
 from station.ward import passwords
 from station.ward.console.app import ConsoleConfig, create_app
 from station.ward.console.server import ConsoleServer, serve_in_thread
@@ -128,11 +135,14 @@ class Commits:
 
 
 def station_configs(broker: Broker, work: Path, n: int) -> list[config.Config]:
+    """``n`` stations pinning the ward key in ``work`` (the receivers' ``ack_key``)."""
     out = []
+    work.mkdir(parents=True, exist_ok=True)
+    ward_key = ward_key_text(work / WARD_KEY_NAME)
     for i in range(n):
         cfg = config.replace(config.Config(), "station", id=f"station-{i:02d}",
                              data_dir=str(work / f"st{i:02d}"))  # fmt: skip
-        cfg = config.replace(cfg, "mqtt", heartbeat_s=30.0, ack_timeout_s=10.0)
+        cfg = config.replace(cfg, "mqtt", heartbeat_s=30.0, ack_timeout_s=10.0, ward_key=ward_key)
         out.append(broker.station_config(cfg, cfg.station.id))
     return out
 
@@ -202,7 +212,8 @@ def live(work: Path, db_target: str, backend: str, stations: int, seconds: float
             console.start_thread()
             commits = Commits()
         receiver = WardReceiver(broker.link_settings("ward", client_id=f"ward-{backend}"),
-                                db_target, on_stored=commits).start()  # fmt: skip
+                                db_target, on_stored=commits,
+                                ack_key=work / backend / WARD_KEY_NAME).start()  # fmt: skip
         receiver.ready.wait(10)
         arrivals: dict[int, float] = {}
         close = open_pages(console.url, [c.station.id for c in cfgs], arrivals)
@@ -289,8 +300,9 @@ def throughput(work: Path, db_target: str, backend: str, receivers: int) -> floa
         outboxes = [Outbox.from_config(cfg) for cfg in cfgs]
         for rec in fast_records(10_000, 10, seed=5):
             outboxes[int(rec["station_id"][-2:])].append(rec)
-        wards = [WardReceiver(broker.link_settings("ward", client_id=f"w{n}-{tag}"),
-                              db_target).start() for n in range(receivers)]  # fmt: skip
+        wards = [WardReceiver(broker.link_settings("ward", client_id=f"w{n}-{tag}"), db_target,
+                              ack_key=work / f"t-{tag}" / WARD_KEY_NAME).start()
+                 for n in range(receivers)]  # fmt: skip
         for w in wards:
             w.ready.wait(10)
         start = time.perf_counter()

@@ -15,7 +15,12 @@ from station import config
 from station.sim.broker import Broker
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
-from station.sync.signing import key_paths, load_or_create_signing_key, public_key_text
+from station.sync.signing import (
+    key_paths,
+    load_or_create_signing_key,
+    public_key_text,
+    ward_key_text,
+)
 from station.ward.console.app import ConsoleConfig, create_app
 from station.ward.console.server import ConsoleServer
 from station.ward.db import Search, WardDB
@@ -50,8 +55,12 @@ def test_two_receivers_write_2000_records_exactly_once_and_the_console_reads_the
                 key = load_or_create_signing_key(*key_paths(cfg))
                 db.enroll(cfg.station.id, public_key_text(key.public_key()))
             db.add_user(OFFICER[0], OFFICER[1], passwords.hash_password(OFFICER[2]))
+        ack_key = tmp_path / "ward_ack_ed25519.key"  # both receivers sign with it
+        cfgs = [config.replace(c, "mqtt", ward_key=ward_key_text(ack_key)) for c in cfgs]
         receivers = [
-            WardReceiver(broker.link_settings("ward", client_id=f"ward-{n}"), pg_url).start()
+            WardReceiver(
+                broker.link_settings("ward", client_id=f"ward-{n}"), pg_url, ack_key=ack_key
+            ).start()
             for n in (1, 2)
         ]
         app = create_app(ConsoleConfig(db=pg_url))  # LISTEN ward_records on its own
