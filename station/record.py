@@ -8,6 +8,7 @@ can rely on them. See README "Record format".
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -20,6 +21,18 @@ SCHEMA = "cccd-station/record/1"
 # Chip fields that are sensitive personal data (Decree 13/2023): kept out of
 # stored/sent records unless the config asks for them.
 SENSITIVE_FIELDS = ("ethnicity", "religion")
+
+# What a record from a station may hold (checked at the ward, :func:`received_problem`).
+RECORD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STATION_SOURCES = ("qr", "qr+chip")
+STATION_STATUSES = frozenset(str(s) for s in QrStatus)
+STATION_LEVELS = ("verified", "signed-untrusted", "qr-only", "failed")
+MAX_TEXT = 8192  # characters in one string (an unrecognised QR's text fits), the face aside
+MAX_KEY = 64  # characters in one object key
+MAX_ID_NUMBER = 32  # an indexed column: well past the 12 digits, far below index limits
+MAX_RECORD_DEPTH = 8  # the record object is level 1
+FACE_PATH = ("chip", "face", "data_b64")  # the one string bounded only by the item size
+MAX_INT = 2**53  # what every JSON reader (the console's browser too) holds exactly
 
 
 def now_local() -> datetime:
@@ -171,6 +184,94 @@ def build_record(
         message = CHIP_NOT_VERIFIED[chip_failure]
         record["warnings"] = [*record["warnings"], {"code": chip_failure, "message": message}]
     return record
+
+
+def valid_record_id(value: object) -> bool:
+    """A record id as stations make them: a UUID in its lowercase canonical form."""
+    return isinstance(value, str) and RECORD_ID.fullmatch(value) is not None
+
+
+_OPTIONAL_OBJECTS = ("chip", "verification")
+_TOP_KEYS = frozenset(
+    {
+        *("schema", "record_id", "station_id", "read_at", "clock_synced", "source", "status"),
+        *("citizen", "warnings", "errors", "chip", "verification", "qr_raw"),
+    }
+)
+
+
+def _where(path: tuple[str, ...]) -> str:
+    """Where in a record a problem is, for logs: a top-level key the format names (keys
+    that came with the record are never repeated: they could hold anything)."""
+    return path[0] if path and path[0] in _TOP_KEYS else "the record"
+
+
+def received_problem(record: Mapping[str, Any]) -> str | None:
+    """Why a record sent by a station is not one this format allows; None when it is.
+
+    The ward stores nothing before this says None (after the signature): the keys it
+    reads have the types it expects, a station cannot pass a record off as one typed at
+    the console (``source`` "manual"), and every value is bounded (strings by
+    :data:`MAX_TEXT`, no NUL, integers by :data:`MAX_INT`, nesting by
+    :data:`MAX_RECORD_DEPTH`), so one record cannot grow the database without bound or
+    break an index. Unknown keys are allowed (a newer station may add some).
+    """
+    if record.get("schema") != SCHEMA:
+        return "not a cccd-station/record/1 record"
+    if not valid_record_id(record.get("record_id")):
+        return "record_id is not a UUID"
+    if record.get("source") not in STATION_SOURCES:
+        return "source is not qr or qr+chip"
+    if record.get("status") not in STATION_STATUSES:
+        return "unknown status"
+    if not all(isinstance(record.get(k), str) for k in ("station_id", "read_at")):
+        return "station_id or read_at is not text"
+    if not all(isinstance(record.get(k), list) for k in ("warnings", "errors")):
+        return "warnings or errors is not a list"
+    if any(not isinstance(record.get(k, {}), dict) for k in _OPTIONAL_OBJECTS):
+        return "chip or verification is not an object"
+    verification = record.get("verification", {})
+    if "level" in verification and verification["level"] not in STATION_LEVELS:
+        return "unknown verification level"
+    return _citizen_problem(record.get("citizen")) or _bounds_problem(record)
+
+
+def _citizen_problem(citizen: object) -> str | None:
+    if citizen is None:
+        return None
+    if not isinstance(citizen, dict):
+        return "citizen is not an object"
+    if any(v is not None and not isinstance(v, str) for v in citizen.values()):
+        return "a citizen field is not text"
+    id_number = citizen.get("id_number")
+    if isinstance(id_number, str) and len(id_number) > MAX_ID_NUMBER:
+        return "id_number too long"
+    return None
+
+
+def _bounds_problem(record: Mapping[str, Any]) -> str | None:
+    """Depth, string, key and number bounds of the whole record (no recursion)."""
+    stack: list[tuple[object, tuple[str, ...]]] = [(record, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_RECORD_DEPTH:
+            return f"nested more than {MAX_RECORD_DEPTH} deep"
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT and path != FACE_PATH:
+                return f"a text of {len(value)} characters in {_where(path)}"
+            if "\x00" in value:
+                return f"a NUL character in {_where(path)}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > MAX_INT:
+                return f"a number out of range in {_where(path)}"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > MAX_KEY or "\x00" in key:
+                    return f"a key of {len(key)} characters in {_where(path)}"
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, "[]")) for item in value)
+    return None
 
 
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from station import __version__
 from station.config import Config
 from station.sync.errors import SyncError
+from station.sync.limits import MAX_ITEM_BYTES, batches
 from station.sync.link import Link, LinkSettings, client_identity
 from station.sync.outbox import Outbox, clean_reason
 from station.sync.signing import EnvelopeError, batch_payload, open_ack, parse_public_key
@@ -227,14 +228,28 @@ class Publisher:
         batch = self.outbox.next_payloads(free, exclude=[*self._inflight, *also_skip])
         self._maybe_more = len(batch) >= free
         now = time.monotonic()
-        for i in range(0, len(batch), self.batch_records):
-            chunk = batch[i : i + self.batch_records]
+        groups = batches([item for _, item in batch], self.batch_records)
+        self._set_aside_too_large(batch, groups)
+        for group in groups:
+            chunk = [batch[i] for i in group]
             payload = batch_payload(self.station_id, [item for _, item in chunk])
             if not self._link.publish(self.topics["records"], payload):
                 self._maybe_more = True
                 return
             for record_id, _ in chunk:
                 self._inflight[record_id] = now
+
+    def _set_aside_too_large(self, batch: list[tuple[str, bytes]], groups: list[list[int]]) -> None:
+        """Records no message may carry (the ward and the broker refuse them) are kept
+        aside as refused, as if the ward had said so, instead of being resent forever."""
+        sent = {i for group in groups for i in group}
+        large = [(rid, "too large") for i, (rid, _) in enumerate(batch) if i not in sent]
+        for record_id, _ in large:
+            log.warning(
+                "record %s is over %d bytes: kept aside, not sent", record_id, MAX_ITEM_BYTES
+            )
+        if large:
+            self.outbox.mark_refused(large)
 
     def _heartbeat(self, now: float) -> None:
         self._next_heartbeat = now + self.heartbeat_s

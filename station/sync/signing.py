@@ -46,8 +46,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from station.config import SIGNING_KEY, Config
-from station.record import canonical_bytes
+from station.record import canonical_bytes, received_problem, valid_record_id
 from station.sync.errors import SyncError
+from station.sync.limits import MAX_ITEM_BYTES, MAX_ITEMS, MAX_MESSAGE_BYTES, load_json
 from station.sync.storage import create_private_file
 
 ENVELOPE_VERSION = 1
@@ -178,18 +179,20 @@ def open_envelope(
 ) -> tuple[list[Opened], list[Rejected]]:
     """Check one message: its good records and the refused items.
 
-    Raises EnvelopeError when the whole message must be refused (not JSON, wrong
-    version, station mismatch, station not enrolled).
+    Raises EnvelopeError when the whole message must be refused (too large or deep, not
+    JSON, wrong version, too many items, station mismatch, station not enrolled).
     """
     try:
-        env = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError("malformed: not JSON") from exc
+        env = load_json(payload, MAX_MESSAGE_BYTES)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise EnvelopeError(f"malformed: {_short(exc)}") from exc
     if not isinstance(env, dict) or env.get("v") != ENVELOPE_VERSION:
         raise EnvelopeError("malformed: not a version 1 envelope")
     items = env.get("items")
     if not isinstance(items, list) or not items:
         raise EnvelopeError("malformed: no items")
+    if len(items) > MAX_ITEMS:
+        raise EnvelopeError(f"malformed: {len(items)} items, more than {MAX_ITEMS}")
     if env.get("station_id") != topic_station:
         raise EnvelopeError("station mismatch between topic and envelope")
     key = lookup(topic_station)
@@ -206,21 +209,38 @@ def open_envelope(
     return good, bad
 
 
+def _short(exc: ValueError) -> str:
+    """A parse error in a few words (a JSON error's text says where, not what)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return "not JSON"
+    return str(exc)
+
+
 def _open_item(item: Any, station: str, key: Ed25519PublicKey) -> Opened | Rejected:
     record = item.get("record") if isinstance(item, dict) else None
-    if not isinstance(record, dict) or not isinstance(record.get("record_id"), str):
-        return Rejected("malformed", "item without a record with a record_id")
+    if not isinstance(record, dict) or not valid_record_id(record.get("record_id")):
+        return Rejected("malformed", "item without a record with a UUID record_id")
     record_id = str(record["record_id"])
     sig_text = item.get("sig")
     if not isinstance(sig_text, str) or not sig_text:
         return Rejected("unsigned", "item has no signature", record_id)
-    canonical = canonical_bytes(record)
+    try:
+        canonical = canonical_bytes(record)
+    except ValueError:  # a lone surrogate (\ud800) cannot be UTF-8: nobody signed that
+        return Rejected("malformed", "record text is not valid Unicode", record_id)
+    if len(canonical) > MAX_ITEM_BYTES:
+        return Rejected("too large", f"record of {len(canonical)} bytes", record_id)
     if record.get("station_id") != station:
         return Rejected("station mismatch", "record names another station", record_id, canonical)
     try:
         key.verify(base64.b64decode(sig_text, validate=True), canonical)
     except (InvalidSignature, binascii.Error, ValueError):
         return Rejected("forged", "signature does not verify", record_id, canonical)
+    problem = received_problem(record)
+    if problem is not None:
+        return Rejected("malformed", problem, record_id, canonical)
     return Opened(record, sig_text, canonical)
 
 
