@@ -61,8 +61,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from station.audit import AuditLog
+from station.config import valid_station_id
 from station.fingerprint import fingerprint
 from station.sync.errors import SyncError
+from station.sync.limits import MAX_STATUS_BYTES, load_json
 from station.sync.link import Link, LinkSettings
 from station.sync.signing import (
     WARD_KEY_NAME,
@@ -80,7 +82,9 @@ log = logging.getLogger(__name__)
 
 RETENTION_CHECK_S = 3600.0
 # Item-level refusals that resending cannot change (see the module docstring).
-PERMANENT = frozenset({"station mismatch", "forged", "unsigned", "conflict"})
+PERMANENT = frozenset(
+    {"station mismatch", "forged", "unsigned", "conflict", "malformed", "too large", "revoked"}
+)
 DB_RETRY_S = 1.0  # wait this long before reopening a database that failed
 
 
@@ -104,7 +108,16 @@ class WardStats:
     rejected: int = 0
     refused_sent: int = 0  # negative acks sent (records the stations will set aside)
     db_errors: int = 0  # batches left unacknowledged because the database failed
+    errors: int = 0  # batches or records left unacknowledged by a fault of the ward's own
     reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StationKey:
+    """The key a station enrolled last, and whether it has been revoked since."""
+
+    key: Ed25519PublicKey
+    revoked: bool
 
 
 class WardReceiver:
@@ -140,6 +153,8 @@ class WardReceiver:
         self._settings = settings
         self._batch: list[tuple[str, bytes]] = []
         self._keys: dict[str, tuple[str, Ed25519PublicKey]] = {}  # station -> (text, key)
+        # Ed25519 verification releases the GIL: messages are opened on this pool.
+        self._pool = ThreadPoolExecutor(verify_threads, thread_name_prefix="ward-verify")
         self._db: WardDB | None = None
         self._db_retry_at = 0.0
         self._stop = threading.Event()
@@ -172,7 +187,6 @@ class WardReceiver:
     def run(self) -> None:
         """Serve until :meth:`stop` (or the stop event) is set."""
         self._db = WardDB(self.db_path)  # fails at start, with a clear message, if it cannot
-        self._pool = ThreadPoolExecutor(self.verify_threads, thread_name_prefix="ward-verify")
         link = Link(
             self._settings,
             on_connect=self._subscribe_on,
@@ -191,10 +205,13 @@ class WardReceiver:
                     continue
                 try:
                     if batch:
-                        self._handle(db, link, batch)
+                        self.handle_batch(db, link, batch)
                     self._maybe_purge(db)
                 except DatabaseError as exc:  # e.g. a key lookup: retried like any DB failure
                     self._db_failed(exc, len(batch), "messages")
+                except Exception:  # a fault of the ward's own: never the end of the receiver
+                    self.stats.errors += 1
+                    log.exception("%d messages not handled (left unacknowledged)", len(batch))
         finally:
             link.close()
             if self._db is not None:
@@ -242,9 +259,18 @@ class WardReceiver:
         if not topic.startswith(head):
             return None
         parts = topic[len(head) :].split("/")
-        return (parts[0], parts[1]) if len(parts) == 2 and parts[0] else None
+        if len(parts) != 2 or not valid_station_id(parts[0]):
+            log.warning("ignoring a message on topic %r", topic[:200])
+            return None
+        return parts[0], parts[1]
 
-    def _handle(self, db: WardDB, link: Link, batch: list[tuple[str, bytes]]) -> None:
+    def handle_batch(self, db: WardDB, link: Link, batch: list[tuple[str, bytes]]) -> None:
+        """The messages of one network step: checked, stored, then answered.
+
+        Every message is opened under one guard (:func:`_open`): whatever it holds, the
+        worst outcome is "malformed", refused and logged. Only the database's failures
+        (:class:`DatabaseError`) leave this method, for the caller to retry.
+        """
         messages: list[tuple[str, bytes]] = []
         for topic, payload in batch:
             where = self._split(topic)
@@ -257,8 +283,7 @@ class WardReceiver:
                 self._status(db, station, kind, payload)
         if not messages:
             return
-        keys = {station: self._key(db, station) for station, _ in messages}
-        # Ed25519 verification releases the GIL: spread messages over the pool.
+        keys = {station: self._key(db, station) for station in {s for s, _ in messages}}
         opened = self._pool.map(lambda m: _open(m, keys), messages)
         good: dict[str, list[Opened]] = {}  # by topic station
         refused: dict[str, list[Rejected]] = {}
@@ -269,17 +294,16 @@ class WardReceiver:
                 r for r in bad if r.record_id and r.reason in PERMANENT
             )
         result = self._store(db, [i for items in good.values() for i in items])
-        conflicts = {id(i) for i in result.conflicts} if result is not None else set()
+        stored = set() if result is None else {id(i) for i in result.stored}
+        conflicts = set() if result is None else {id(i) for i in result.conflicts}
         for station in good:
-            ids = [i.record_id for i in good[station] if id(i) not in conflicts]
+            ids = [i.record_id for i in good[station] if id(i) in stored]
             have, refuse = self._already_stored(db, refused[station])
             refuse += [
                 {"record_id": i.record_id, "reason": "conflict"}
                 for i in good[station]
                 if id(i) in conflicts
             ]
-            if result is None:
-                ids = []
             if ids or have or refuse:
                 self._answer(link, station, ids + have, refuse)
 
@@ -287,11 +311,38 @@ class WardReceiver:
         """Store ``good`` durably; None (nothing may be acked) when the database failed."""
         if not good:
             return StoreResult()
+        result: StoreResult | None
         try:
             result = db.store_many(good)
         except DatabaseError as exc:
             self._db_failed(exc, len(good), "records")
             return None
+        except Exception:  # the ward's fault: find the record, store the others
+            log.exception("storing %d records failed; storing them one by one", len(good))
+            result = self._store_each(db, good)
+        if result is not None:
+            self._stored(result)
+        return result
+
+    def _store_each(self, db: WardDB, good: list[Opened]) -> StoreResult | None:
+        """Each record alone: the one that fails is left unacknowledged (resent later)."""
+        result = StoreResult()
+        for item in good:
+            try:
+                one = db.store_many([item])
+            except DatabaseError as exc:
+                self._db_failed(exc, len(good), "records")
+                return None
+            except Exception:
+                self.stats.errors += 1
+                log.exception("record %s not stored (left unacknowledged)", item.record_id)
+                continue
+            result.new.extend(one.new)
+            result.duplicates.extend(one.duplicates)
+            result.conflicts.extend(one.conflicts)
+        return result
+
+    def _stored(self, result: StoreResult) -> None:
         new = [item for _, item in result.new]
         self.stats.stored += len(new)
         self.stats.duplicates += len(result.duplicates)
@@ -316,7 +367,6 @@ class WardReceiver:
             )
         if result.new and self.on_stored is not None:
             self.on_stored(max(seq for seq, _ in result.new))
-        return result
 
     def _already_stored(
         self, db: WardDB, refused: list[Rejected]
@@ -373,30 +423,31 @@ class WardReceiver:
                 ("rejected", r.record_id, fingerprint(payload), r.reason) for r in bad
             )
 
-    def _key(self, db: WardDB, station: str) -> Ed25519PublicKey | None:
+    def _key(self, db: WardDB, station: str) -> StationKey | None:
         """The key enrolled now (enrolled, re-keyed or revoked since the last batch?)."""
-        text = db.public_key(station)
-        if text is None:
+        found = db.station_key(station)
+        if found is None:
             self._keys.pop(station, None)
             return None
+        text, revoked = found
         cached = self._keys.get(station)
         if cached is not None and cached[0] == text:
-            return cached[1]
+            return StationKey(cached[1], revoked)
         try:
             key = parse_public_key(text)
         except SyncError:
             log.error("enrolled key of station %r is unusable", station)
             return None
         self._keys[station] = (text, key)
-        return key
+        return StationKey(key, revoked)
 
     def _status(self, db: WardDB, station: str, kind: str, payload: bytes) -> None:
         if db.public_key(station) is None:
             return  # only enrolled stations are tracked
         try:
-            doc = json.loads(payload) if payload else {"state": "offline"}
-        except ValueError:
-            log.warning("malformed %s message from station %r", kind, station)
+            doc = load_json(payload, MAX_STATUS_BYTES) if payload else {"state": "offline"}
+        except ValueError as exc:
+            log.warning("malformed %s message from station %r: %s", kind, station, exc)
             return
         if isinstance(doc, dict):
             if kind == "heartbeat":
@@ -427,13 +478,23 @@ def retention_setting(db: WardDB) -> float | None:
 
 
 def _open(
-    message: tuple[str, bytes], keys: dict[str, Ed25519PublicKey | None]
+    message: tuple[str, bytes], keys: dict[str, StationKey | None]
 ) -> tuple[list[Opened], list[Rejected]]:
+    """One message opened under the one guard: any exception is "malformed", never the
+    end of the receiver. A revoked station's records are checked, then refused."""
     station, payload = message
+    found = keys.get(station)
     try:
-        return open_envelope(payload, station, keys.get)
+        good, bad = open_envelope(payload, station, lambda _: found.key if found else None)
     except EnvelopeError as exc:
         return [], [Rejected(str(exc).split(":")[0], str(exc))]
+    except Exception as exc:  # the guard: what a message holds must not stop the receiver
+        log.debug("message from station %r raised while opened", station, exc_info=True)
+        return [], [Rejected("malformed", f"unreadable message ({type(exc).__name__})")]
+    if found is not None and found.revoked:
+        revoked = [Rejected("revoked", "station revoked", i.record_id, i.canonical) for i in good]
+        return [], revoked + bad
+    return good, bad
 
 
-__all__ = ["WardReceiver", "WardStats", "ack_key_file"]
+__all__ = ["StationKey", "WardReceiver", "WardStats", "ack_key_file"]

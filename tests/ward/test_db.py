@@ -155,6 +155,28 @@ def test_stations_revocation_status_and_refusal_age(db_target: str) -> None:
         assert db.stations()[0]["refused_since"] == first["refused_since"]  # since the first
         db.update_status(STATION, {"refused": 0})
         assert db.stations()[0]["refused_since"] is None
+        db.revoke(STATION)
+        assert db.station_key(STATION) == ("key-2", True)  # the receiver refuses its records
+        assert db.station_key("never-enrolled") is None
+
+
+def test_a_status_message_cannot_put_junk_in_the_stations_table(db_target: str) -> None:
+    """Values from a station's heartbeat that do not fit their column are NULL: before, a
+    NUL or an INTEGER overflow failed PostgreSQL's transaction (and so every batch with
+    that heartbeat, resent forever) and SQLite stored a string in a number column."""
+    with WardDB(db_target) as db:
+        db.enroll(STATION, "key-1")
+        db.update_status(STATION, {
+            "state": "online\x00", "version": "v" * 100_000, "pending": 2**40,
+            "oldest_pending_age_s": "old", "uptime_s": 1e300, "refused": -1,
+        })  # fmt: skip
+        row = db.stations()[0]
+        assert [row[k] for k in ("state", "version", "pending", "oldest_age", "refused")] == [
+            None, None, None, None, None,
+        ]  # fmt: skip
+        db.update_status(STATION, {"state": "online", "version": "0.9", "pending": 7})
+        row = db.stations()[0]
+        assert (row["state"], row["version"], row["pending"]) == ("online", "0.9", 7)
 
 
 def test_users_sessions_and_audit(db_target: str) -> None:

@@ -58,24 +58,27 @@ def test_a_record_id_conflict_is_refused_kept_at_the_station_and_raised(
 def test_revocation_and_enrolment_act_without_a_restart(
     ward: LoopbackWard, station_cfg: config.Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`station ward revoke` while the receiver runs: the station's records are refused
+    from then on (set aside at the station, reason "revoked"; before, they were left
+    unanswered and resent forever); enrolled again, they go through once requeued."""
     cfg = ward.attach(config.replace(station_cfg, "mqtt", ack_timeout_s=1.0))
     db_path = str(ward.db_path)
     before, during = make_records(2)
-    with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
-        outbox.append(before)
-        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered while enrolled")
-        assert main(["ward", "revoke", STATION, "--db", db_path]) == 0
-        assert main(["ward", "revoke", STATION, "--db", db_path]) == 1  # already
-        outbox.append(during)
-        receiver = ward.receiver
-        assert receiver is not None
-        wait_for(lambda: receiver.stats.reasons.get("unknown station (not enrolled)", 0) >= 2,
-                 15, "refused while revoked, twice (resent)")  # fmt: skip
-        assert outbox.pending_count() == 1 and outbox.refused_count() == 0  # kept, unanswered
+    with Outbox.from_config(cfg) as outbox:
+        with Publisher.from_config(cfg, outbox):
+            outbox.append(before)
+            wait_for(lambda: outbox.pending_count() == 0, 15, "delivered while enrolled")
+            assert main(["ward", "revoke", STATION, "--db", db_path]) == 0
+            assert main(["ward", "revoke", STATION, "--db", db_path]) == 1  # already
+            outbox.append(during)
+            wait_for(lambda: outbox.refused_count() == 1, 15, "refused while revoked")
+            assert outbox.refused() == {during["record_id"]: "revoked"}
         key = load_or_create_signing_key(*key_paths(cfg))
         pub = public_key_text(key.public_key())
         assert main(["ward", "enroll", STATION, pub, "--db", db_path]) == 0
-        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered once enrolled again")
+        assert outbox.requeue("revoked") == 1  # `station outbox requeue`, station stopped
+        with Publisher.from_config(cfg, outbox):
+            wait_for(lambda: outbox.pending_count() == 0, 15, "delivered once enrolled again")
     capsys.readouterr()
     assert main(["ward", "stations", "--db", db_path]) == 0
     assert STATION in capsys.readouterr().out
@@ -83,6 +86,34 @@ def test_revocation_and_enrolment_act_without_a_restart(
         assert sorted(db.record_ids()) == sorted([before["record_id"], during["record_id"]])
         actions = [a.action for a in db.audit_log()]
     assert actions.count("revoke") == 2 and actions.count("enroll") == 1
+    revoked = [a for a in ward.audit.read() if a["outcome"] == "revoked"]
+    assert [a["record_id"] for a in revoked] == [during["record_id"]]
+
+
+def test_a_replaced_key_is_used_from_the_next_message(
+    ward: LoopbackWard, station_cfg: config.Config, tmp_path: Path
+) -> None:
+    """`station ward enroll` with a new key (the station's box was replaced) while the
+    receiver runs: records signed with the old key are refused as forged at once, the
+    new key's go through, without restarting the receiver."""
+    cfg = ward.attach(config.replace(station_cfg, "mqtt", ack_timeout_s=1.0))
+    first, old_key_record = make_records(2)
+    new_box = config.replace(cfg, "station", data_dir=str(tmp_path / "new-box"))
+    with Outbox.from_config(cfg) as outbox, Publisher.from_config(cfg, outbox):
+        outbox.append(first)
+        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered with the first key")
+        new_key = load_or_create_signing_key(*key_paths(new_box))
+        pub = public_key_text(new_key.public_key())
+        assert main(["ward", "enroll", STATION, pub, "--db", str(ward.db_path)]) == 0
+        outbox.append(old_key_record)
+        wait_for(lambda: outbox.refused_count() == 1, 15, "the old key refused")
+        assert outbox.refused() == {old_key_record["record_id"]: "forged"}
+    (replacement,) = make_records(1, seed=7)
+    with Outbox.from_config(new_box) as outbox, Publisher.from_config(new_box, outbox):
+        outbox.append(replacement)
+        wait_for(lambda: outbox.pending_count() == 0, 15, "delivered with the new key")
+    with ward.db() as db:
+        assert sorted(db.record_ids()) == sorted([first["record_id"], replacement["record_id"]])
 
 
 def test_a_console_in_another_process_is_woken_through_its_socket(

@@ -75,6 +75,11 @@ class StoreResult:
     duplicates: list[Opened] = field(default_factory=list)
     conflicts: list[Opened] = field(default_factory=list)
 
+    @property
+    def stored(self) -> list[Opened]:
+        """What the ward now holds as sent: new records and replays (both acked)."""
+        return [item for _, item in self.new] + self.duplicates
+
 
 @dataclass(frozen=True)
 class Search:

@@ -1,9 +1,9 @@
 """Enrolled stations, their reported status, revocation and the ward's alerts.
 
-A revoked station has no key: its records are not verified, stored or acknowledged (as
-for a station never enrolled) until it is enrolled again. ``refused_since`` records when
-a station's heartbeat first reported records refused by the ward, so an alert can say
-how long it has been so.
+A revoked station's records are refused (reason "revoked": the station sets them aside)
+until it is enrolled again; a station never enrolled is not answered at all.
+``refused_since`` records when a station's heartbeat first reported records refused by
+the ward, so an alert can say how long it has been so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,31 @@ from typing import Any
 
 from station.ward.db.backend import Conn
 
-STATUS_COLUMNS = ("state", "version", "pending", "oldest_pending_age_s", "uptime_s", "refused")
+# What a station's status and heartbeat may set, and the type each column takes: anything
+# else (a string in a number column, a NUL, a number PostgreSQL's INTEGER cannot hold)
+# is stored as NULL, so a message cannot fail the transaction every time it is resent.
+STATUS_TYPES: dict[str, type] = {
+    "state": str, "version": str, "pending": int, "oldest_pending_age_s": float,
+    "uptime_s": float, "refused": int,
+}  # fmt: skip
+MAX_STATUS_TEXT = 64
+MAX_STATUS_INT = 2**31 - 1
+MAX_STATUS_FLOAT = 1e12
+
+
+def status_value(column: str, value: object) -> str | int | float | None:
+    """``value`` if it fits ``column`` (see :data:`STATUS_TYPES`), else None."""
+    kind = STATUS_TYPES[column]
+    if isinstance(value, bool):
+        return None
+    if kind is str:
+        ok = isinstance(value, str) and len(value) <= MAX_STATUS_TEXT and "\x00" not in value
+        return value if ok and isinstance(value, str) else None
+    if kind is int:
+        return value if isinstance(value, int) and 0 <= value <= MAX_STATUS_INT else None
+    if isinstance(value, int | float) and 0 <= value <= MAX_STATUS_FLOAT:
+        return float(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,13 @@ class StationsMixin:
             )
             return done.rowcount == 1
 
+    def station_key(self, station_id: str) -> tuple[str, bool] | None:
+        """The key enrolled last and whether the station is revoked; None if never enrolled."""
+        row = self._conn.execute(
+            "SELECT public_key, revoked_at FROM stations WHERE station_id = ?", (station_id,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1] is not None)
+
     def public_key(self, station_id: str) -> str | None:
         """The enrolled key; None when not enrolled or revoked."""
         row = self._conn.execute(
@@ -58,11 +89,7 @@ class StationsMixin:
         return None if row is None else str(row[0])
 
     def update_status(self, station_id: str, fields: Mapping[str, Any]) -> None:
-        known = {
-            k: (v if isinstance(v, int | float | str) and not isinstance(v, bool) else None)
-            for k, v in fields.items()
-            if k in STATUS_COLUMNS
-        }
+        known = {k: status_value(k, v) for k, v in fields.items() if k in STATUS_TYPES}
         now = time.time()
         with self._conn.transaction():
             self._conn.execute(
@@ -77,7 +104,7 @@ class StationsMixin:
                     "COALESCE(refused_since, ?) ELSE NULL END WHERE station_id = ?",
                     (refusing, now, station_id),
                 )
-            for col, value in known.items():  # names from STATUS_COLUMNS only
+            for col, value in known.items():  # names from STATUS_TYPES only
                 self._conn.execute(
                     f"UPDATE station_status SET {col} = ? WHERE station_id = ?",
                     (value, station_id),
