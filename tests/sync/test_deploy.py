@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +17,6 @@ from station.display.screens import Denied, IdleScreen
 from station.flow import screen_for
 from station.runtime.app import Services, Station
 from station.runtime.wiring import open_devices
-from station.sim.broker import MOSQUITTO, free_port
 from station.sync.link import LinkSettings
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
@@ -29,19 +24,10 @@ from station.sync.signing import key_paths, load_or_create_signing_key, public_k
 from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
 from tests.support import wait_for
+from tests.sync.deploy import deploy_broker
 from tests.sync.support import RawClient, make_records, pin_ward_key
 
 pytestmark = pytest.mark.mqtt
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager
@@ -49,30 +35,8 @@ def run_example(
     tmp_path: Path, edit: Callable[[str], str] = lambda conf: conf
 ) -> Iterator[tuple[Path, int]]:
     """mosquitto with deploy/mosquitto's files (``edit``: a change to its config)."""
-    certs = tmp_path / "cccd"
-    subprocess.run(
-        ["sh", str(DEPLOY / "make-certs.sh"), str(certs), "localhost", "station-01", "ward"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (certs / "acl").write_text((DEPLOY / "acl").read_text())
-    port = free_port()
-    conf = edit((DEPLOY / "mosquitto.conf").read_text())
-    conf = conf.replace("/etc/mosquitto/cccd/", f"{certs}/").replace(
-        "listener 8883", f"user root\nlistener {port} 127.0.0.1"
-    )
-    conf = conf.replace("/var/lib/mosquitto/", f"{tmp_path}/").replace("syslog", "stderr")
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    proc = subprocess.Popen(
-        [MOSQUITTO, "-c", str(tmp_path / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: _accepts(port) or proc.poll() is not None, 10, "broker port")
-        assert proc.poll() is None, "the example config does not start mosquitto"
-        yield certs, port
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+    with deploy_broker(tmp_path, edit=edit) as broker:
+        yield broker.certs, broker.port
 
 
 @pytest.fixture
@@ -147,7 +111,7 @@ def _open_broker(conf: str) -> str:
     """A real misconfiguration: anonymous clients allowed, no certificate needed, no ACL."""
     conf = conf.replace("require_certificate true", "require_certificate false")
     conf = conf.replace("allow_anonymous false", "allow_anonymous true")
-    dropped = ("acl_file", "use_identity_as_username")
+    dropped = ("plugin", "use_identity_as_username")  # the dynamic security plugin
     return "\n".join(line for line in conf.splitlines() if not line.startswith(dropped))
 
 
@@ -197,7 +161,7 @@ def test_anonymous_clients_on_an_open_broker_cannot_empty_an_outbox(tmp_path: Pa
 def test_a_station_id_its_certificate_does_not_name_is_on_the_idle_screen(
     example_broker: tuple[Path, int], tmp_path: Path
 ) -> None:
-    """station.id station-02 with station-01's certificate: the deploy ACL drops every
+    """station.id station-02 with station-01's certificate: the deploy config (dynamic security) refuses every
     record; mosquitto says so in each PUBACK (MQTT 5: Not authorized) and the station's
     idle screen names both ids."""
     certs, port = example_broker
