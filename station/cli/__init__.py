@@ -74,16 +74,23 @@ def _command_name(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
+def _logging(level: str) -> None:
+    """Every command logs through the redacting handler (``station.runtime.logs``: ID
+    numbers masked, control characters escaped, journald priorities under systemd), the
+    ward's commands too. A caller that set up logging already (a test, an embedding
+    program) keeps its handlers, as with ``logging.basicConfig``."""
+    from station.runtime.logs import configure_logging
+
+    if not logging.getLogger().handlers:
+        configure_logging(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from station.cli._common import CliError
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _logging(args.log_level)
     handler = cast(Handler, args.func)
     name = _command_name(args)
     try:

@@ -1,6 +1,7 @@
 """The receiver and the database layer together, over a real mosquitto: a record-id
-conflict is refused and raised, revocation and enrolment act without a restart, and a
-console in another process is woken through its socket (SQLite)."""
+conflict is refused and raised, revocation and enrolment act without a restart, a
+console in another process is woken through its socket (SQLite), and `ward serve` logs
+through the redacting handler."""
 
 from __future__ import annotations
 
@@ -235,3 +236,36 @@ def test_the_socket_folder_fits_a_unix_socket_path(tmp_path: Path) -> None:
     assert socket_folder("ward.sqlite") == Path("ward.sqlite").resolve().with_name(
         "ward.sqlite.live"
     )
+
+
+def test_ward_serve_logs_through_the_redacting_handler(broker: Broker, tmp_path: Path) -> None:
+    """`station ward serve`'s log is the station's redacting one: a station id from the
+    network holding a 12-digit run is masked, a topic with a line separator cannot start a
+    log line of its own. (Before, the ward CLI used logging.basicConfig: the id verbatim.)"""
+    from station.sync.link import LinkSettings
+    from tests.sync.support import RawClient
+
+    db_path = tmp_path / "ward.sqlite"
+    log_file = tmp_path / "serve.log"
+    with log_file.open("w") as err:
+        serve = subprocess.Popen(
+            [str(STATION_CLI), "--log-level", "INFO", "ward", "serve", "--broker",
+             broker.url(tls=False), "--db", str(db_path)],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+    sender = RawClient(LinkSettings(host="127.0.0.1", port=broker.plain_port, client_id="x"))
+    try:
+        wait_for(lambda: "subscribed" in log_file.read_text(), 20, "the receiver subscribed")
+        hostile = "st-012345678901"
+        body = b'{"v": 1, "station_id": "%s", "items": [{}]}' % hostile.encode()
+        assert not sender.publish(f"cccd/{hostile}/records", body).is_failure
+        assert not sender.publish("cccd/a\u2028FORGED b/records", b"{}").is_failure
+        wait_for(lambda: "FORGED" in log_file.read_text(), 20, "both messages logged")
+    finally:
+        sender.close()
+        os.kill(serve.pid, signal.SIGTERM)
+        code = serve.wait(20)
+    text = log_file.read_text()
+    assert code == 0, text
+    assert "st-[redacted-id]" in text and "012345678901" not in text
+    assert not any(line.startswith("FORGED") for line in text.splitlines())
