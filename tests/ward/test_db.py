@@ -5,6 +5,7 @@ written by the first receivers (schema version 1) upgraded in place."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -209,8 +210,18 @@ def test_users_sessions_and_audit(db_target: str) -> None:
 
 
 def test_sqlite_file_is_private(tmp_path: Path) -> None:
-    WardDB(tmp_path / "ward.sqlite").close()
-    assert (tmp_path / "ward.sqlite").stat().st_mode & 0o777 == 0o600
+    """The database and its WAL and shared-memory files are 0600 whatever the umask
+    (SQLite gives -wal and -shm the main file's mode)."""
+    old = os.umask(0o022)
+    try:
+        with WardDB(tmp_path / "ward.sqlite") as db:
+            db.enroll(STATION, "key-1")  # a write: the WAL and -shm files exist now
+            files = sorted(p.name for p in tmp_path.glob("ward.sqlite*"))
+            assert files == ["ward.sqlite", "ward.sqlite-shm", "ward.sqlite-wal"]
+            modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.glob("ward.sqlite*")}
+    finally:
+        os.umask(old)
+    assert set(modes.values()) == {0o600}, modes
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
