@@ -276,7 +276,7 @@ class Broker:
         ports = [p for p in (self.plain_port, self.tls_port, self.password_port) if p]
         deadline = time.monotonic() + timeout
         for port in ports:
-            while not _accepts(port):
+            while not accepts(port):
                 if self._proc.poll() is not None:
                     raise BrokerError(
                         f"mosquitto exited with {self._proc.returncode}: {self._log_tail()}"
@@ -375,7 +375,8 @@ class Broker:
         )
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """True if something listens on 127.0.0.1:``port``."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -383,4 +384,12 @@ def _accepts(port: int) -> bool:
         return False
 
 
-__all__ = ["Broker", "BrokerError", "ClientFiles", "TestPki", "free_port", "station_acl"]
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "ClientFiles",
+    "TestPki",
+    "accepts",
+    "free_port",
+    "station_acl",
+]

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from station.sim.broker import MOSQUITTO, free_port
+from station.sim.broker import MOSQUITTO, accepts, free_port
 from station.sync.link import LinkSettings
 from tests.support import wait_for
 
@@ -32,14 +31,6 @@ def dynsec_plugin() -> str:
     found = subprocess.run(["dpkg", "-L", "mosquitto"], capture_output=True, text=True)
     paths = [p for p in found.stdout.splitlines() if p.endswith("dynamic_security.so")]
     return paths[0] if paths else DEBIAN_PLUGIN
-
-
-def accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class DeployBroker:
@@ -122,4 +113,4 @@ def deploy_broker(
         broker.stop()
 
 
-__all__ = ["DEPLOY", "DeployBroker", "accepts", "deploy_broker", "dynsec_plugin"]
+__all__ = ["DEPLOY", "DeployBroker", "deploy_broker", "dynsec_plugin"]

@@ -208,7 +208,7 @@ def handler(tmp_path: Path) -> Iterator[tuple[WardReceiver, WardDB, Generator]]:
     receiver = WardReceiver(settings_, tmp_path / "ward.sqlite")
     # every rejection formatted as the service's log would (a hostile string must not
     # break it), then dropped: 70,000 warnings would only fill pytest's capture
-    log = logging.getLogger("station.ward")
+    log = logging.getLogger("station.ward.receiver")  # ours alone: not pytest's capture too
     out = logging.StreamHandler(io.StringIO())
     out.setFormatter(HumanFormatter())
     out.addFilter(RedactFilter())
