@@ -22,7 +22,10 @@ the sender's certificate, never to the station a record claims to be from. What 
 refused, and what is not:
 
 - Permanent, answered: a refusal of one item (:data:`PERMANENT`: "station
-  mismatch", "forged", "unsigned", "conflict"). A conflict is a record whose
+  mismatch", "forged", "unsigned", "malformed" (signed, but not a record the format
+  allows: :func:`station.record.received_problem`), "too large", "revoked" (the
+  station was revoked: its records are verified, then refused), "conflict"). A
+  conflict is a record whose
   (station_id, record_id) the ward already holds with other content: it is never
   acknowledged (the station keeps it aside) and raised as an alert at the ward.
   The outcome depends only on the item's own bytes, the key enrolled for the
@@ -33,7 +36,8 @@ refused, and what is not:
   the station was renamed or re-keyed): that is acked, not refused, so the
   station deletes a copy the ward has instead of keeping it aside forever.
 - Envelope-level (:class:`EnvelopeError`: station not enrolled, topic/envelope
-  mismatch, not JSON), NOT answered: the items are left unacknowledged and the
+  mismatch, not JSON, over the size, depth or item bounds of
+  :mod:`station.sync.limits`), NOT answered: the items are left unacknowledged and the
   station resends them after its ack timeout. "Not enrolled" is the normal state
   between installing a station and running ``station ward enroll``; it heals by
   itself once enrolled, and refusing would strand every record read meanwhile.
@@ -43,8 +47,14 @@ refused, and what is not:
 - The ward's own failures (database errors: disk full, locked, I/O, connection
   lost) are NOT refusals: the batch is neither acked nor refused, the error is
   logged, the receiver reopens the database and keeps running, the stations resend.
-- Enrolment and revocation take effect at the next message: the station's key is
-  looked up in the database for every batch (a revoked station has none).
+- Enrolment and revocation take effect at the next message: the station's key and
+  whether it is revoked are looked up in the database for every batch.
+- One guard: every message is opened under ``except Exception`` (:func:`_open`), so
+  whatever it holds (a nesting that would overflow the parser's stack, a lone
+  surrogate, a number Python refuses) the worst outcome is "malformed", refused and
+  logged; a fault while storing or answering leaves the batch unacknowledged (resent),
+  never the receiver stopped. Strings from the network are logged with ``%r`` (a
+  topic's station id is checked first) and record ids only once they are UUIDs.
 """
 
 from __future__ import annotations
