@@ -59,7 +59,6 @@ refused, and what is not:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time

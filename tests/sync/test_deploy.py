@@ -161,9 +161,9 @@ def test_anonymous_clients_on_an_open_broker_cannot_empty_an_outbox(tmp_path: Pa
 def test_a_station_id_its_certificate_does_not_name_is_on_the_idle_screen(
     example_broker: tuple[Path, int], tmp_path: Path
 ) -> None:
-    """station.id station-02 with station-01's certificate: the deploy config (dynamic security) refuses every
-    record; mosquitto says so in each PUBACK (MQTT 5: Not authorized) and the station's
-    idle screen names both ids."""
+    """station.id station-02 with station-01's certificate: the deploy config's dynamic
+    security refuses every record; mosquitto says so in each PUBACK (MQTT 5: Not
+    authorized) and the station's idle screen names both ids."""
     certs, port = example_broker
     cfg = station_01(certs, port, tmp_path / "data", station_id="station-02")
     cfg = config.replace(

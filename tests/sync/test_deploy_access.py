@@ -25,7 +25,7 @@ from station.ward.db import WardDB
 from station.ward.receiver import WardReceiver
 from tests.support import wait_for
 from tests.sync.deploy import DEPLOY, DeployBroker, deploy_broker
-from tests.sync.support import RawClient, make_records
+from tests.sync.support import RawClient, make_records, pin_ward_key
 
 pytestmark = pytest.mark.mqtt
 
@@ -74,8 +74,10 @@ class Probe:
         self.client.loop_stop()
 
 
-def _station_cfg(broker: DeployBroker, data: Path) -> config.Config:
+def _station_cfg(broker: DeployBroker, data: Path, ward_db: Path) -> config.Config:
+    """station-01 on ``broker``, pinning the ack key of the receiver on ``ward_db``."""
     cfg = config.replace(config.Config(), "station", id="station-01", data_dir=str(data))
+    cfg = pin_ward_key(cfg, ward_db)
     return config.replace(
         cfg, "mqtt", host="127.0.0.1", port=broker.port, tls=True,
         ca_file=str(broker.certs / "ca.crt"), cert_file=str(broker.certs / "station-01.crt"),
@@ -89,7 +91,7 @@ def test_a_station_may_subscribe_to_its_own_acks_only(tmp_path: Path) -> None:
     station-02 took every other record of station-01 away from the ward: the broker
     hands a shared subscription's messages round robin, then the read ACL drops them.)"""
     with deploy_broker(tmp_path, NAMES) as broker:
-        cfg = _station_cfg(broker, tmp_path / "data")
+        cfg = _station_cfg(broker, tmp_path / "data", tmp_path / "ward.sqlite")
         key = load_or_create_signing_key(*key_paths(cfg))
         with WardDB(tmp_path / "ward.sqlite") as db:
             db.enroll("station-01", public_key_text(key.public_key()))
