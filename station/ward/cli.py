@@ -167,10 +167,18 @@ def _enroll(args: argparse.Namespace) -> int:
         key = parse_public_key(args.pubkey)
     except SyncError as exc:
         return fail("enroll", f"{exc} (give the key `station keygen` prints)", 2)
+    key_file = ack_key_file(args.db, args.ack_key)
+    made = not key_file.exists()
     try:
-        ward_key = ward_key_text(ack_key_file(args.db, args.ack_key))
+        ward_key = ward_key_text(key_file)
     except (SyncError, OSError) as exc:
         return fail("enroll", f"the ward's ack key: {exc}")
+    if made:  # the ward server must sign with this key, or no station ever deletes a record
+        print(
+            f"station ward enroll: made a new ack key {key_file.resolve()}; "
+            "give ward serve and ward console the same one (--ack-key)",
+            file=sys.stderr,
+        )
     db = open_db("enroll", args.db, create=True)
     if db is None:
         return 1

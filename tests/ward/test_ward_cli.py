@@ -41,8 +41,13 @@ def test_keygen_enroll_serve_list_show_export(
     assert enroll_line[:3] == ["station", "ward", "enroll"]
     db_path = str(tmp_path / "ward.sqlite")
     assert main(["ward", "enroll", STATION, enroll_line[-1], "--db", db_path]) == 0
-    pin_line = capsys.readouterr().out.splitlines()[-1]  # ward_key = "..." for station.toml
+    out, err = capsys.readouterr()
+    pin_line = out.splitlines()[-1]  # ward_key = "..." for station.toml
     assert pin_line.startswith('ward_key = "')
+    assert "made a new ack key" in err and "--ack-key" in err  # the first enrolment made it
+    assert main(["ward", "enroll", STATION, enroll_line[-1], "--db", db_path]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == pin_line and "made a new ack key" not in err
     ward_key = tomllib.loads(pin_line)["ward_key"]
     assert main(["ward", "enroll", "a/b", enroll_line[-1], "--db", db_path]) == 2
     assert main(["ward", "enroll", STATION, "not-a-key", "--db", db_path]) == 2
