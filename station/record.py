@@ -155,6 +155,7 @@ def qr_only_verification() -> dict[str, Any]:
         "signer": None,
         "missing": [],
         "crl": None,
+        "trust_path": None,
     }
 
 

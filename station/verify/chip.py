@@ -68,6 +68,7 @@ def verify_chip(
         qr_chip_match=agreement.match,
         mismatches=agreement.mismatches,
         signer=passive.signer,
+        trust_path=passive.trust_path,
         findings=(
             *passive.findings,
             *(_not_given_finding(n, read) for n in missing),

@@ -21,16 +21,23 @@ The rules that are decisions, not plain PKIX:
   certificate must be valid at the read date. A problem is ``signer-expired``.
 - A signer on its anchor's CRL with a revocation date on or before the read date is
   ``signer-revoked`` (the key may have been used to backdate cards).
+
+How the signer was trusted is the result's ``trust_path``: ``"csca"`` when it chains to
+an installed CSCA, ``"pinned-ds"`` when it chains to none but is itself a document
+signer the ward approved after an in-person check (``TrustStore.pinned``, byte for byte
+the same certificate), None when it is not trusted.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Literal
 
 from asn1crypto import x509
 from cryptography import x509 as cx509
@@ -70,12 +77,16 @@ SEVERITY = (
 )
 
 
+TrustPath = Literal["csca", "pinned-ds"]
+
+
 @dataclass(frozen=True)
 class Signer:
     subject: str
     issuer: str
     serial: str  # hex, lower case
     sha256: str
+    der: bytes = field(default=b"", repr=False)  # the certificate (EF.SOD; no personal data)
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> Signer:
@@ -85,15 +96,22 @@ class Signer:
             issuer=issuer,
             serial=format(int(cert.serial_number), "x"),
             sha256=hashlib.sha256(cert.dump()).hexdigest(),
+            der=cert.dump(),
         )
 
     def to_json(self) -> dict[str, str]:
-        return {
+        """The record's ``verification.signer``: names, serial, fingerprint and the
+        certificate itself (base64 DER), so the ward learns every signer its stations
+        see (station.ward.signers)."""
+        out = {
             "subject": self.subject,
             "issuer": self.issuer,
             "serial": self.serial,
             "sha256": self.sha256,
         }
+        if self.der:
+            out["certificate"] = base64.b64encode(self.der).decode("ascii")
+        return out
 
 
 def _names(cert: x509.Certificate) -> tuple[str, str]:
@@ -116,6 +134,7 @@ class PassiveResult:
     anchor: str | None = None  # sha256 of the trust anchor the signer chains to
     sod: Sod | None = None
     crl: CrlState | None = None  # the anchor's CRL (None: the signer chains to no anchor)
+    trust_path: TrustPath | None = None
 
     def covers(self, dg: int) -> bool:
         """True when ``dg`` was read and its hash matches the (validly signed) SOD."""
@@ -145,7 +164,7 @@ def passive_authenticate(
         return PassiveResult(Passive.BAD_SIGNATURE, frozenset({Passive.BAD_SIGNATURE}), (str(exc),))
     problems: dict[Passive, str] = {}
     dg_status = _check_hashes(dgs, sod, problems)
-    signer = anchor = crl_state = None
+    signer = anchor = crl_state = trust_path = None
     try:
         reason = check_signature(sod)
         if reason is not None:
@@ -153,6 +172,7 @@ def passive_authenticate(
         if sod.signer_cert is not None:
             signer = Signer.of(sod.signer_cert)
             anchor = _chain(sod.signer_cert, store, problems)
+            trust_path = _trust_path(anchor, signer, store, problems)
             _validity(sod.signer_cert, at, issued, problems)
             if anchor is not None:
                 crl_state = _revocation(sod.signer_cert, anchor, store, at, problems)
@@ -176,7 +196,21 @@ def passive_authenticate(
         anchor=anchor.fingerprint if anchor else None,
         sod=sod,
         crl=crl_state,
+        trust_path=trust_path,
     )
+
+
+def _trust_path(
+    anchor: Anchor | None, signer: Signer, store: TrustStore, problems: dict[Passive, str]
+) -> TrustPath | None:
+    """ "csca" when chained; "pinned-ds" when the signer is pinned and chains to no
+    installed anchor (its ``untrusted-signer`` problem is then lifted)."""
+    if anchor is not None:
+        return "csca"
+    if Passive.UNTRUSTED_SIGNER in problems and store.is_pinned(signer.sha256):
+        del problems[Passive.UNTRUSTED_SIGNER]
+        return "pinned-ds"
+    return None
 
 
 def _check_hashes(

@@ -234,17 +234,20 @@ def remove(directory: Path | str, prefix: str, *, audit: tuple[AuditLog, ...] = 
 
 
 def listing(store: TrustStore) -> list[dict[str, object]]:
-    """One entry per anchor and CRL: kind, subject/issuer, validity, fingerprint."""
+    """One entry per anchor, pinned document signer and CRL: kind, subject/issuer,
+    validity, fingerprint, origin (``local`` or ``ward bundle vN``)."""
     rows: list[dict[str, object]] = [
         {
-            "kind": "certificate",
+            "kind": kind,
             "subject": a.subject,
             "not_before": a.not_before.isoformat(),
             "not_after": a.not_after.isoformat(),
             "key": a.key_description(),
             "sha256": a.fingerprint,
+            "origin": a.origin,
         }
-        for a in store.anchors
+        for kind, group in (("certificate", store.anchors), ("pinned-ds", store.pinned))
+        for a in group
     ]
     rows += [
         {
@@ -254,6 +257,7 @@ def listing(store: TrustStore) -> list[dict[str, object]]:
             "not_after": c.next_update.isoformat() if c.next_update else None,
             "revoked": len(c.crl["tbs_cert_list"]["revoked_certificates"]),
             "sha256": c.fingerprint,
+            "origin": c.origin,
         }
         for c in store.crls
     ]

@@ -4,6 +4,11 @@ Layout: ``<dir>/certs/<sha256>.der`` and ``<dir>/crls/<sha256>.der``, one DER ob
 per file, named by its SHA-256 fingerprint. ``import_file`` takes PEM/DER certificates,
 CRLs and ICAO master lists (``station.verify.masterlist``); ``TrustStore.load`` reads the
 folder and keeps going past anything unusable, recording which file and why.
+
+Each anchor says where it came from (``origin``: ``local`` for ``station trust import``,
+``ward bundle vN`` for the ward's signed bundle, ``station.verify.bundle``). ``pinned``
+are document signer certificates the ward approved one by one (no CSCA to chain to):
+they are trusted as themselves, byte for byte, never as issuers of anything.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ def fingerprint(der: bytes) -> str:
 
 @dataclass(frozen=True)
 class Anchor:
-    """One trusted CSCA certificate."""
+    """One trusted CSCA certificate (or, in ``TrustStore.pinned``, document signer)."""
 
     der: bytes
     cert: x509.Certificate
+    origin: str = "local"
 
     @property
     def fingerprint(self) -> str:
@@ -70,6 +76,7 @@ class Anchor:
 class Crl:
     der: bytes
     crl: crl.CertificateList
+    origin: str = "local"
 
     @property
     def fingerprint(self) -> str:
@@ -106,6 +113,10 @@ class TrustStore:
     anchors: tuple[Anchor, ...] = ()
     crls: tuple[Crl, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    pinned: tuple[Anchor, ...] = ()  # document signers trusted as themselves
+
+    def is_pinned(self, sha256: str) -> bool:
+        return any(p.fingerprint == sha256 for p in self.pinned)
 
     @classmethod
     def load(cls, directory: Path | str) -> TrustStore:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from station.verify.passive import CrlState, Passive, Signer
+from station.verify.passive import CrlState, Passive, Signer, TrustPath
 
 
 class Level(StrEnum):
@@ -84,6 +84,7 @@ class Verification:
     findings: tuple[str, ...] = ()  # English details (admin tool, logs); no personal data
     missing: tuple[int, ...] = ()  # data groups the SOD lists that the chip did not give
     crl: CrlState | None = None  # the trust anchor's CRL (None: no anchor found)
+    trust_path: TrustPath | None = None  # how the signer was trusted (see passive)
 
     @property
     def reason_code(self) -> str:
@@ -125,6 +126,7 @@ class Verification:
             "signer": None if self.signer is None else self.signer.to_json(),
             "missing": [f"DG{n}" for n in self.missing],
             "crl": None if self.crl is None else self.crl.value,
+            "trust_path": self.trust_path,
         }
 
 

@@ -83,6 +83,7 @@ def test_to_json_shape() -> None:
         "signer": None,
         "missing": [],
         "crl": None,
+        "trust_path": None,
     }
 
 
