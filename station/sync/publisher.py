@@ -12,7 +12,10 @@ Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
   pinned key nothing is ever deleted (the records wait, ``station doctor`` says why);
 - ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
   Last Will and is also sent on a clean stop);
-- ``P/S/heartbeat`` ``{"pending", "refused", "oldest_pending_age_s", "uptime_s", "version"}``.
+- ``P/S/heartbeat`` ``{"pending", "refused", "oldest_pending_age_s", "uptime_s", "version"}``;
+- ``P/trust/bundle`` ward -> every station, retained: the ward's signed trust bundle,
+  handed as it came to ``on_trust`` (``station.verify.bundle`` checks and installs it);
+  being retained, a station that was off gets the newest one when it connects.
 
 The outbox is the only buffer. At most ``inflight`` records are sent and not yet
 acknowledged; a record is deleted only when the ward acks it (a PUBACK only means
@@ -84,12 +87,15 @@ class Publisher:
         ward_key: Ed25519PublicKey | None = None,
         alert_age_s: float = 24 * 3600.0,
         identity: str = "",
+        on_trust: Callable[[bytes], None] | None = None,
     ) -> None:
         if not station_id or any(c in station_id for c in "/+#"):
             raise ValueError(f"station id {station_id!r} cannot be used in an MQTT topic")
         self.outbox = outbox
         self.station_id = station_id
         self.topics = topics(topic_prefix, station_id)
+        self.trust_topic = f"{topic_prefix}/trust/bundle"
+        self._on_trust = on_trust
         self.inflight_max = inflight
         self.batch_records = batch_records
         self.ack_timeout_s = ack_timeout_s
@@ -129,6 +135,7 @@ class Publisher:
         outbox: Outbox,
         *,
         on_state: Callable[[SyncState], None] | None = None,
+        on_trust: Callable[[bytes], None] | None = None,
     ) -> Publisher:
         """The station's publisher (records were signed by the outbox when stored)."""
         m = cfg.mqtt
@@ -145,6 +152,7 @@ class Publisher:
             ward_key=ward_key_of(cfg),
             alert_age_s=cfg.store.alert_age_h * 3600.0,
             identity=client_identity(m.cert_file, m.username),
+            on_trust=on_trust,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -294,7 +302,10 @@ class Publisher:
         return json.dumps(doc).encode()
 
     def _connected(self, session_present: bool) -> None:
-        self._link.subscribe([(self.topics["ack"], 1)])
+        wanted = [(self.topics["ack"], 1)]
+        if self._on_trust is not None:
+            wanted.append((self.trust_topic, 1))
+        self._link.subscribe(wanted)
         self._link.publish(self.topics["status"], self._status("online"), retain=True)
         self._next_heartbeat = 0.0
         if not session_present and self._inflight:
@@ -303,6 +314,12 @@ class Publisher:
         self._maybe_more = True
 
     def _message(self, topic: str, payload: bytes) -> None:
+        if topic == self.trust_topic and self._on_trust is not None:
+            try:
+                self._on_trust(payload)
+            except Exception:  # a bundle must never stop the records
+                log.exception("trust bundle handler failed")
+            return
         if topic != self.topics["ack"]:
             return
         if self.ward_key is None:

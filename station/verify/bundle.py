@@ -123,7 +123,7 @@ def open_bundle(payload: bytes, key: Ed25519PublicKey) -> Bundle:
         pinned = tuple(parse_certificate(d) for d in lists["pinned_ds"])
     except TrustStoreError as exc:
         raise BundleError(f"a certificate does not parse ({exc})") from None
-    crls = tuple(_checked_crl(der, cscas) for der in lists["crls"])
+    crls = tuple(checked_crl(der, cscas) for der in lists["crls"])
     origin = f"ward bundle v{version}"
     return Bundle(
         version=version,
@@ -170,7 +170,7 @@ def _der_list(value: object, name: str) -> list[bytes]:
     return out
 
 
-def _checked_crl(der: bytes, cscas: tuple[Anchor, ...]) -> Crl:
+def checked_crl(der: bytes, cscas: tuple[Anchor, ...]) -> Crl:
     """A CRL of the bundle: it parses and one of the bundle's CSCAs signed it."""
     try:
         crl = parse_crl(der)
@@ -275,6 +275,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "Installed",
+    "checked_crl",
     "install_bundle",
     "load_installed",
     "open_bundle",

@@ -86,6 +86,8 @@ from station.sync.signing import (
     seal_ack,
 )
 from station.ward.db import DatabaseError, StoreResult, WardDB, describe, is_postgres
+from station.ward.trust import BundleSender
+from station.ward.trust import topic as trust_topic
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ PERMANENT = frozenset(
     {"station mismatch", "forged", "unsigned", "conflict", "malformed", "too large", "revoked"}
 )
 DB_RETRY_S = 1.0  # wait this long before reopening a database that failed
+TRUST_CHECK_S = 0.5  # how often the trust revision is looked at (a new bundle to publish)
 
 
 def ack_key_file(db: str | Path, given: str | Path | None = None) -> Path:
@@ -153,6 +156,8 @@ class WardReceiver:
             if isinstance(ack_key, Ed25519PrivateKey)
             else load_ward_key(ack_key_file(db_path, ack_key))
         )
+        self._bundles = BundleSender(self._ack_key)  # the trust bundles: the same key signs
+        self._next_trust = 0.0
         self.prefix = prefix
         self.group = group
         self.audit = audit
@@ -216,6 +221,7 @@ class WardReceiver:
                     if batch:
                         self.handle_batch(db, link, batch)
                     self._maybe_purge(db)
+                    self._maybe_publish_trust(db, link)
                 except DatabaseError as exc:  # e.g. a key lookup: retried like any DB failure
                     self._db_failed(exc, len(batch), "messages")
                 except Exception:  # a fault of the ward's own: never the end of the receiver
@@ -247,6 +253,8 @@ class WardReceiver:
     # -- link callbacks ----------------------------------------------------------------
     def _subscribe_on(self, session_present: bool) -> None:
         p = self.prefix
+        self._bundles.published = 0  # publish the newest bundle again on this connection
+        self._next_trust = 0.0
         self._link.subscribe(
             [
                 (f"$share/{self.group}/{p}/+/records", 1),
@@ -254,6 +262,16 @@ class WardReceiver:
                 (f"{p}/+/heartbeat", 0),
             ]
         )
+
+    def _maybe_publish_trust(self, db: WardDB, link: Link) -> None:
+        """Publish (retained) the newest trust bundle once per connection and version."""
+        now = time.monotonic()
+        if now < self._next_trust or not link.connected:
+            return
+        self._next_trust = now + TRUST_CHECK_S
+        due = self._bundles.due(db)
+        if due is not None and link.publish(trust_topic(self.prefix), due[1], retain=True):
+            self._bundles.sent(due[0])
 
     def _subscribed(self) -> None:
         log.info("ward receiver subscribed to %s/+/records (group %s)", self.prefix, self.group)

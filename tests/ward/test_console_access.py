@@ -19,7 +19,7 @@ from tests.ward.support import ADMIN, OFFICER, Served, opened, serve_console
 
 CONSOLE = Path(__file__).resolve().parents[2] / "station" / "ward" / "console"
 PARAMS = {"station": STATION, "seq": "1", "seq:int": "1", "kind": "csv", "name": "canbo",
-          "action": "disable"}  # fmt: skip
+          "action": "disable", "sha256": "ab" * 32}  # fmt: skip
 OPEN = ("/login",)
 
 

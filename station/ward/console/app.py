@@ -5,7 +5,7 @@
 Pages are rendered on the server (Jinja2, autoescaped) and made live with htmx and its
 server-sent-events extension, both vendored in ``static/vendor`` (ward LANs have no
 internet). The officer's pages are in :mod:`.officer` and :mod:`.search`, the admin's in
-:mod:`.admin`, the login in :mod:`.auth`.
+:mod:`.admin` and :mod:`.trust`, the login in :mod:`.auth`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from station.ward.console import admin, auth, officer, search
+from station.ward.console import admin, auth, officer, search, trust
 from station.ward.console.context import Console, ConsoleConfig
 from station.ward.console.security import SecurityHeaders
 
@@ -43,6 +43,7 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
         *officer.routes(),
         *search.routes(),
         *admin.routes(),
+        *trust.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

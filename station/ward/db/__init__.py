@@ -3,7 +3,8 @@
 ``WardDB(target)`` opens an SQLite file (the embedded default) or, for a target starting
 with ``postgresql://``, a PostgreSQL database (several receivers on several machines
 behind one shared MQTT subscription), and migrates its schema (:mod:`.schema`). The
-queries are the same for both (:mod:`.records`, :mod:`.stations`, :mod:`.accounts`);
+queries are the same for both (:mod:`.records`, :mod:`.stations`, :mod:`.accounts`,
+:mod:`.signers`);
 every failure is a :class:`DatabaseError`. One ``WardDB`` is used from one thread.
 """
 
@@ -15,10 +16,11 @@ from station.ward.db.accounts import ROLES, AccountsMixin, AuditEntry, Session, 
 from station.ward.db.backend import DatabaseError, connect, describe, is_postgres
 from station.ward.db.records import NOTIFY_CHANNEL, RecordRow, RecordsMixin, Search, StoreResult
 from station.ward.db.schema import migrate
+from station.ward.db.signers import SignerRow, SignersMixin, TrustItem
 from station.ward.db.stations import Alert, StationsMixin
 
 
-class WardDB(RecordsMixin, StationsMixin, AccountsMixin):
+class WardDB(SignersMixin, RecordsMixin, StationsMixin, AccountsMixin):
     """One connection, schema migrated on open."""
 
     def __init__(self, target: str | Path) -> None:
@@ -57,7 +59,9 @@ __all__ = [
     "RecordRow",
     "Search",
     "Session",
+    "SignerRow",
     "StoreResult",
+    "TrustItem",
     "User",
     "WardDB",
     "describe",

@@ -22,6 +22,7 @@ from station.record import canonical_bytes
 from station.sync.signing import Opened
 from station.ward.db.backend import Conn
 from station.ward.fold import words
+from station.ward.signers import seen_signer
 from station.ward.summary import summarize
 
 NOTIFY_CHANNEL = "ward_records"
@@ -99,6 +100,9 @@ class Search:
 class RecordsMixin:
     _conn: Conn
 
+    def note_signers(self, seen: list[tuple[int, str, Any]], now: float) -> None:
+        """Index the signers of new records (``SignersMixin``)."""
+
     # -- storing -------------------------------------------------------------------------
     def store_many(self, items: Iterable[Opened]) -> StoreResult:
         """Insert once by (station_id, record_id) in one durable transaction."""
@@ -118,6 +122,11 @@ class RecordsMixin:
                 else:
                     result.conflicts.append(item)
                     self._conflict_alert(item, now)
+            self.note_signers(
+                [(seq, _station(i.record), s) for seq, i in result.new
+                 if (s := seen_signer(i.record)) is not None],
+                now,
+            )  # fmt: skip
             if result.new and self._conn.dialect == "postgres":
                 last = max(seq for seq, _ in result.new)
                 self._conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, str(last)))
@@ -273,6 +282,7 @@ class RecordsMixin:
                 (cutoff,),
             ).fetchall()
             self._conn.execute("DELETE FROM records WHERE received_at < ?", (cutoff,))
+            self._conn.execute("DELETE FROM signer_reads WHERE at < ?", (cutoff,))
             now = time.time()
             for record_id, _, station in gone:
                 self._conn.execute(

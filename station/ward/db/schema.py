@@ -11,6 +11,11 @@ Versions (table ``schema_version``):
    dossier number; a word index on the folded name (SQLite FTS5; PostgreSQL pg_trgm on
    ``' ' || name_folded``); revocation; the console's users, sessions, audit log,
    settings and alerts.
+3. Fleet trust (:mod:`.signers`): the document signers seen in the stations' records
+   (``signers``, one row per certificate, and ``signer_reads``, one row per chip record
+   naming it), the trust the ward approved (``ward_trust``: CSCAs, pinned document
+   signers, CRLs), the signed bundles made of it (``trust_bundles``), and the signer an
+   alert is about (``alerts.signer``).
 
 :func:`migrate` runs on every open, in one transaction (PostgreSQL: under an advisory
 lock, so receivers starting together migrate once). An SQLite file of version 1 is
@@ -29,7 +34,7 @@ from station.ward.summary import summarize
 
 log = logging.getLogger(__name__)
 
-LATEST = 2
+LATEST = 3
 MIGRATION_LOCK = 0x57415244  # "WARD": the advisory lock key on PostgreSQL
 
 _TYPES = {
@@ -124,6 +129,32 @@ PG_V2 = [
 ]
 
 
+V3 = [
+    """CREATE TABLE signers (
+        sha256 TEXT PRIMARY KEY, der TEXT, subject TEXT NOT NULL, issuer TEXT NOT NULL,
+        serial TEXT NOT NULL, not_before TEXT NOT NULL, not_after TEXT NOT NULL,
+        key_type TEXT NOT NULL, first_seen {FLOAT} NOT NULL, last_seen {FLOAT} NOT NULL)""",
+    """CREATE TABLE signer_reads (
+        seq BIGINT NOT NULL, signer TEXT NOT NULL, station_id TEXT NOT NULL,
+        at {FLOAT} NOT NULL, passive TEXT NOT NULL, active TEXT NOT NULL,
+        chip_auth TEXT NOT NULL, trust_path TEXT NOT NULL)""",
+    "CREATE INDEX signer_reads_signer ON signer_reads(signer, at)",
+    "CREATE INDEX signer_reads_at ON signer_reads(at)",
+    """CREATE TABLE ward_trust (
+        sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, der TEXT NOT NULL,
+        subject TEXT NOT NULL, added_by TEXT NOT NULL, added_at {FLOAT} NOT NULL,
+        source TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE trust_bundles (
+        version BIGINT PRIMARY KEY, at {FLOAT} NOT NULL, payload TEXT NOT NULL)""",
+    "ALTER TABLE alerts ADD COLUMN signer TEXT",
+]
+
+
+def _v3(conn: Conn) -> None:
+    for statement in V3:
+        conn.execute(_sql(conn, statement))
+
+
 def _sql(conn: Conn, statement: str) -> str:
     return statement.format(**_TYPES[conn.dialect])
 
@@ -199,8 +230,8 @@ def _postgres_v2(conn: Conn) -> None:
 
 
 STEPS: dict[str, dict[int, Callable[[Conn], None]]] = {
-    "sqlite": {1: _sqlite_v1, 2: _sqlite_v2},
-    "postgres": {1: lambda conn: None, 2: _postgres_v2},
+    "sqlite": {1: _sqlite_v1, 2: _sqlite_v2, 3: _v3},
+    "postgres": {1: lambda conn: None, 2: _postgres_v2, 3: _v3},
 }
 
 

@@ -46,7 +46,7 @@ def status_value(column: str, value: object) -> str | int | float | None:
 class Alert:
     seq: int
     at: float
-    kind: str  # "conflict" | "offline" | "refusing"
+    kind: str  # "conflict" | "signer-unapproved" | "signer-clones"
     station_id: str
     record_id: str
     detail: str

@@ -1,0 +1,182 @@
+"""Fleet trust at the ward, in the database (SQLite and PostgreSQL) and in the admin's
+console page "Chứng thư" over real HTTP: signers counted from the stations' records
+(their certificates shape-checked as hostile input), alerts, approvals, installs,
+removals, each audited, and the signed bundles made of the approved set."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from station.sim import pki
+from station.sim.citizens import generate_many
+from station.verify.bundle import open_bundle
+from station.ward.db import WardDB
+from station.ward.db.signers import CLONE_WAVE
+from station.ward.trust import BundleSender, TrustError, parse_upload
+from tests.sync.support import STATION
+from tests.verify.support import REFERENCE
+from tests.ward.support import ADMIN, OFFICER, Served, chip_record, opened
+
+OTHER_STATION = "station-2"
+
+
+@pytest.fixture(scope="module")
+def chain() -> pki.TestPki:
+    return pki.make_test_pki("p256", name="Ward")
+
+
+def signed_record(
+    chain: pki.TestPki, seed: int, station: str = STATION, **checks: str
+) -> dict[str, Any]:
+    """A chip record naming ``chain``'s document signer, with its certificate."""
+    (citizen,) = generate_many(seed, 1)
+    rec = chip_record(citizen, station, level="signed-untrusted")
+    from station.verify.passive import Signer
+    from station.verify.trust import parse_certificate
+
+    signer = Signer.of(parse_certificate(chain.dsc_der).cert)
+    rec["verification"].update(signer=signer.to_json(), trust_path=None, **checks)
+    return rec
+
+
+def test_signers_counted_with_outcomes_and_alerts(db_target: str, chain: pki.TestPki) -> None:
+    records = [signed_record(chain, n, STATION if n % 2 else OTHER_STATION) for n in range(4)]
+    again = copy.deepcopy(records[0])
+    again["record_id"] = "another-read-of-the-same-card"
+    with WardDB(db_target) as db:
+        db.store_many([opened(r) for r in [*records, again]])
+        (row,) = db.signers()
+        assert row.sha256 == records[0]["verification"]["signer"]["sha256"]
+        assert (row.cards, row.stations, row.reads) == (4, 2, 5)
+        assert row.subject.startswith("CN=DS Ward p256") and row.key_type == "EC secp256r1"
+        assert row.outcomes["passive"] == {"untrusted-signer": 5} and row.trust == ""
+        assert db.signer_der(row.sha256) == chain.dsc_der
+        (alert,) = db.alerts()  # one per signer, at first sight
+        assert alert.kind == "signer-unapproved" and row.sha256[:16] in alert.detail
+        clones = [signed_record(chain, 10 + n, active="failed") for n in range(CLONE_WAVE)]
+        db.store_many([opened(r) for r in clones[:-1]])
+        assert len(db.alerts()) == 1  # not a wave yet
+        db.store_many([opened(clones[-1])])
+        assert [a.kind for a in db.alerts()] == ["signer-clones", "signer-unapproved"]
+        db.store_many([opened(signed_record(chain, 20, chip_auth="failed"))])
+        assert len(db.alerts()) == 2  # one open alert per wave
+        assert db.signers()[0].outcomes["active"] == {"ok": 6, "failed": CLONE_WAVE}
+
+
+def test_hostile_signer_fields(db_target: str, chain: pki.TestPki) -> None:
+    """The ward names a signer by the certificate it holds, never by what the record
+    claims; junk certificates count under the claimed fingerprint, without details."""
+    liar = signed_record(chain, 1)
+    liar["verification"]["signer"]["sha256"] = "ab" * 32
+    junk = signed_record(chain, 2)
+    junk["verification"]["signer"].update(certificate="%%%", sha256="cd" * 32, subject="x" * 9999)
+    not_der = signed_record(chain, 3)
+    not_der["verification"]["signer"].update(
+        certificate=base64.b64encode(b"\x30\x03abc").decode(), sha256="not hex"
+    )
+    huge = signed_record(chain, 4)
+    huge["verification"]["signer"]["certificate"] = "A" * 100_000
+    odd = signed_record(chain, 5)
+    odd["verification"].update(active=["failed"], passive={"x": 1})
+    with WardDB(db_target) as db:
+        db.store_many([opened(r) for r in (liar, junk, not_der, huge, odd)])
+        rows = {r.sha256: r for r in db.signers()}
+    real = signed_record(chain, 9)["verification"]["signer"]["sha256"]
+    assert set(rows) == {real, "cd" * 32}  # the one without a usable name is not counted
+    assert rows[real].reads == 3 and rows[real].outcomes["active"] == {"ok": 2, "other": 1}
+    assert not rows["cd" * 32].has_certificate and len(rows["cd" * 32].subject) == 300
+
+
+def test_trust_changes_make_signed_bundles(db_target: str, chain: pki.TestPki) -> None:
+    key = Ed25519PrivateKey.generate()
+    sender = BundleSender(key)
+    with WardDB(db_target) as db:
+        assert sender.due(db) is None  # nothing approved yet
+        db.store_many([opened(signed_record(chain, 1))])
+        from station.ward.trust import pinned_item
+
+        assert db.add_trust([pinned_item(db, chain_sha(chain), "quantri")])
+        due = sender.due(db)
+        assert due is not None and due[0] == 1
+        sender.sent(due[0])
+        assert sender.due(db) is None  # published already
+        bundle = open_bundle(due[1], key.public_key())
+        assert [p.der for p in bundle.pinned] == [chain.dsc_der]
+        assert (db.signers()[0].trust, db.trust_revision()) == ("pinned-ds", 1)
+        assert db.remove_trust(chain_sha(chain)) is not None
+        due = sender.due(db)
+        assert due is not None and due[0] == 2
+        assert open_bundle(due[1], key.public_key()).pinned == ()
+        assert BundleSender(key).due(db) == due  # another receiver publishes the same bytes
+
+
+def chain_sha(chain: pki.TestPki) -> str:
+    import hashlib
+
+    return hashlib.sha256(chain.dsc_der).hexdigest()
+
+
+def test_uploads(chain: pki.TestPki) -> None:
+    pem = chain.csca_cert.public_bytes(Encoding.PEM)
+    items, what = parse_upload(pem, "csca.pem", "quantri", [])
+    assert [i.kind for i in items] == ["csca"] and "1 CSCA" in what
+    with pytest.raises(TrustError, match="CRL"):
+        parse_upload(chain.crl_der, "ward.crl", "quantri", [])  # its CSCA is not installed
+    items, _ = parse_upload(chain.crl_der, "ward.crl", "quantri", items)
+    assert [i.kind for i in items] == ["crl"]
+    listed = (REFERENCE / "nl-masterlist" / "NL_MASTERLIST_20211207.mls").read_bytes()
+    items, what = parse_upload(listed, "NL.mls", "quantri", [])
+    assert len(items) > 50 and "danh sách ICAO" in what
+    tampered = bytearray(listed)
+    tampered[len(tampered) // 2] ^= 0x01
+    with pytest.raises(TrustError, match="signature"):
+        parse_upload(bytes(tampered), "NL.mls", "quantri", [])
+    for junk in (b"", b"not a certificate", b"\x30" * 5_000_000):
+        with pytest.raises(TrustError):
+            parse_upload(junk, "../../etc/passwd", "quantri", [])
+
+
+def test_the_admin_page(console: Served, chain: pki.TestPki) -> None:
+    with WardDB(console.db) as db:
+        db.store_many([opened(signed_record(chain, n)) for n in range(3)])
+    officer = console.login(OFFICER)
+    assert officer.get("/admin/trust").status_code == 403
+    admin = console.login(ADMIN)
+    page = admin.get("/admin/trust").text
+    sha = chain_sha(chain)
+    assert f'id="signer-{sha[:16]}"' in page and "Chưa tin cậy" in page
+    token = console.csrf(admin, "/admin/trust")
+    unchecked = admin.post(f"/admin/trust/{sha}/approve", data={"csrf_token": token, "note": "x"})
+    assert unchecked.status_code == 422 and "cách 4" in unchecked.text
+    an_id = admin.post(f"/admin/trust/{sha}/approve", data={
+        "csrf_token": token, "checked": "method-4", "note": "CCCD 001099012345"})  # fmt: skip
+    assert an_id.status_code == 422
+    no_csrf = admin.post(f"/admin/trust/{sha}/approve", data={"checked": "method-4"})
+    assert no_csrf.status_code == 403
+    done = admin.post(f"/admin/trust/{sha}/approve", data={
+        "csrf_token": token, "checked": "method-4", "note": "HS-2026-0042"})  # fmt: skip
+    assert done.status_code == 303
+    page = admin.get("/admin/trust").text
+    assert "trust-pinned" in page and f'id="trust-{sha[:16]}"' in page
+    pem = chain.csca_cert.public_bytes(Encoding.PEM)
+    sent = admin.post("/admin/trust/install", data={"csrf_token": token},
+                      files={"file": ("csca.pem", pem, "application/x-pem-file")})  # fmt: skip
+    assert sent.status_code == 303
+    junk = {"file": ("junk.der", b"junk", "application/octet-stream")}
+    refused = admin.post("/admin/trust/install", data={"csrf_token": token}, files=junk)
+    assert refused.status_code == 422 and "Không đọc được tệp" in refused.text
+    assert admin.post(f"/admin/trust/{sha}/remove", data={"csrf_token": token}).status_code == 303
+    with WardDB(console.db) as db:
+        assert [t.kind for t in db.trust_items()] == ["csca"] and db.trust_revision() == 3
+        actions = [(a.action, a.outcome) for a in db.audit_log() if a.action.startswith("trust")]
+    assert [a for a, _ in actions] == [
+        "trust-remove", "trust-install", "trust-install", "trust-pin-ds",
+    ]  # fmt: skip
+    assert "HS-2026-0042" in actions[-1][1] and "refused" in actions[1][1]
+    assert all("001099012345" not in o for _, o in actions)
