@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from station.audit import AuditLog
     from station.cli import Subparsers
     from station.config import Config
     from station.sync.outbox import Outbox
@@ -28,12 +29,17 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(func=_run)
 
 
-def publisher_factory(cfg: Config, outbox: Outbox) -> PublisherFactory | None:
-    """How the station makes its publisher; None when ``mqtt.enabled`` is false."""
+def publisher_factory(
+    cfg: Config, outbox: Outbox, audit: AuditLog | None = None
+) -> PublisherFactory | None:
+    """How the station makes its publisher (which also takes the ward's trust bundles);
+    None when ``mqtt.enabled`` is false."""
+    from station.runtime.trust import bundle_installer
     from station.sync.publisher import Publisher
 
     def make(on_state: Callable[[SyncState], None]) -> Publisher:
-        return Publisher.from_config(cfg, outbox, on_state=on_state)
+        on_trust = bundle_installer(cfg, audit)
+        return Publisher.from_config(cfg, outbox, on_state=on_state, on_trust=on_trust)
 
     return make if cfg.mqtt.enabled else None
 
@@ -65,7 +71,7 @@ async def serve(cfg: Config) -> int:
 
     services = Services(
         outbox=outbox,
-        publisher_factory=publisher_factory(cfg, outbox),
+        publisher_factory=publisher_factory(cfg, outbox, audit),
         audit=audit,
         clock_state=CachedClockState(),
         notifier=notifier,

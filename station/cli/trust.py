@@ -4,7 +4,9 @@ Passive Authentication (certificates, ICAO master lists, CRLs).
 The store folder is ``--trust-dir``, else ``trust.dir`` of ``--config`` (or of
 /etc/station/station.toml when it exists), else ``<data_dir>/trust``. Every change is
 written to the store's own ``audit.log`` and, when a config file is in use, to the
-station's audit log. On the Pi the store is root's: run these with sudo.
+station's audit log. On the Pi the store is root's: run these with sudo. ``list`` with a
+config also shows what the ward's signed bundle installed (``<data_dir>/trust-bundle``),
+each row with its origin (``local`` or ``ward bundle vN``).
 Exit status: 0 done, 1 something refused or skipped, 2 usage/config error.
 """
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from station.audit import AuditLog
     from station.cli import Subparsers
+    from station.verify.trust import TrustStore
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -148,10 +151,9 @@ def _print_report(report: object) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     from station.verify.store import listing
-    from station.verify.trust import TrustStore
 
     directory = resolve_trust_dir(args)
-    store = TrustStore.load(directory)
+    store = _store_and_bundle(args, directory)
     rows = listing(store)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -159,12 +161,27 @@ def _list(args: argparse.Namespace) -> int:
         for row in rows:
             since, until = str(row["not_before"])[:10], str(row["not_after"] or "-")[:10]
             fp = str(row["sha256"])[:16]
-            print(f"{fp}  {row['kind']!s:<11} {since} .. {until}  {row['subject']}")
+            print(
+                f"{fp}  {row['kind']!s:<11} {since} .. {until}  {row['origin']!s:<15} "
+                f"{row['subject']}"
+            )
         where = "" if directory.is_dir() else f" (no trust store at {directory} yet)"
-        print(f"{len(store.anchors)} certificate(s), {len(store.crls)} CRL(s){where}")
+        pinned = f", {len(store.pinned)} pinned DS" if store.pinned else ""
+        print(f"{len(store.anchors)} certificate(s), {len(store.crls)} CRL(s){pinned}{where}")
     for problem in store.problems:
         print(f"unusable file: {problem}", file=sys.stderr)
     return 0
+
+
+def _store_and_bundle(args: argparse.Namespace, directory: Path) -> TrustStore:
+    """The folder's store, plus the ward's bundle when a station config is in use."""
+    from station.cli._common import load_config
+    from station.runtime.trust import station_trust
+    from station.verify.trust import TrustStore
+
+    if args.trust_dir and args.config is None:
+        return TrustStore.load(directory)
+    return station_trust(load_config(args.config), directory)
 
 
 def _remove(args: argparse.Namespace) -> int:

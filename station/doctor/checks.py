@@ -197,11 +197,18 @@ def check_station_key(cfg: Config) -> CheckResult:
 
 
 def check_trust(cfg: Config, now: datetime | None = None) -> CheckResult:
-    from station.verify.trust import TrustStore
+    from station.runtime.trust import station_trust
 
     now = now or datetime.now(UTC)
-    store = TrustStore.load(cfg.trust_dir)
+    store = station_trust(cfg)
     install = f"station trust import --trust-dir {cfg.trust_dir} MASTERLIST_OR_CSCA_FILE"
+    if not store.anchors and store.pinned:
+        return warn(
+            "trust anchors",
+            f"no CSCA; {len(store.pinned)} pinned document signer(s) from the ward's bundle: "
+            "only their cards can be verified",
+            "install the CSCA at the ward (console page Chứng thư) when it can be had",
+        )
     if not store.anchors:
         problems = f" ({len(store.problems)} unreadable files)" if store.problems else ""
         return fail(

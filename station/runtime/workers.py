@@ -146,7 +146,9 @@ class ChipWorker:
         self._transport: CardTransport | None = None
         self._reader: ChipReader | None = None  # one per transport: it learns the card's limits
         self._present = False
-        self._trust: tuple[float, TrustStore] | None = None
+        from station.runtime.trust import TrustCache
+
+        self._trust = TrustCache(cfg)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chip", daemon=True)
 
@@ -289,17 +291,8 @@ class ChipWorker:
         return report
 
     def _trust_store(self) -> TrustStore:
-        """The trust store, reloaded when ``station trust import/remove`` changed it."""
-        from station.verify.trust import TrustStore
-
-        root = self._cfg.trust_dir
-        stamp = max(
-            (p.stat().st_mtime for p in (root, root / "certs", root / "crls") if p.exists()),
-            default=0.0,
-        )
-        if self._trust is None or self._trust[0] != stamp:
-            self._trust = (stamp, TrustStore.load(root))
-        return self._trust[1]
+        """The trust store (local folder + ward bundle), reloaded when either changed."""
+        return self._trust.store()
 
     def _verify(self, job: int, chip: ChipRead, identity: QrIdentity) -> None:
         """PA, then AA and CA over the read's session (the card is still here)."""

@@ -63,9 +63,12 @@ def free_port() -> int:
 
 
 def station_acl(prefix: str = "cccd", ward_user: str = "ward") -> str:
-    """ACL: a station writes only under ``<prefix>/<its id>/``; the ward reads all, acks."""
+    """ACL: a station writes only under ``<prefix>/<its id>/`` and reads its acks and the
+    ward's trust bundle; the ward reads all, writes acks and the bundle."""
     return (
-        f"# stations (user name = certificate CN = station id)\n"
+        f"# everyone reads the ward's signed trust bundle\n"
+        f"pattern read {prefix}/trust/bundle\n"
+        f"\n# stations (user name = certificate CN = station id)\n"
         f"pattern write {prefix}/%u/records\n"
         f"pattern write {prefix}/%u/status\n"
         f"pattern write {prefix}/%u/heartbeat\n"
@@ -74,6 +77,7 @@ def station_acl(prefix: str = "cccd", ward_user: str = "ward") -> str:
         f"user {ward_user}\n"
         f"topic read {prefix}/#\n"
         f"topic write {prefix}/+/ack\n"
+        f"topic write {prefix}/trust/bundle\n"
     )
 
 

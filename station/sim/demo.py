@@ -140,6 +140,7 @@ def start_station(
     """The real station on simulated devices (not yet running: ``station.run(stop)``)."""
     from station.audit import AuditLog
     from station.runtime.clock import CachedClockState
+    from station.runtime.trust import bundle_installer
     from station.sync.outbox import Outbox
     from station.sync.publisher import Publisher
 
@@ -149,7 +150,9 @@ def start_station(
     assert devices.scene is not None
     services = Services(
         outbox=outbox,
-        publisher_factory=lambda on_state: Publisher.from_config(cfg, outbox, on_state=on_state),
+        publisher_factory=lambda on_state: Publisher.from_config(
+            cfg, outbox, on_state=on_state, on_trust=bundle_installer(cfg, audit)
+        ),
         audit=audit,
         clock_state=CachedClockState(max_age_s=0.2, probe=clock.probe),
         health_s=0.5,  # the tour breaks and repairs parts every few seconds

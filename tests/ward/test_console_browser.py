@@ -283,4 +283,5 @@ def test_an_officers_day_then_the_admins(
 def test_readme_shows_every_console_page() -> None:
     readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
     shown = set(re.findall(r"\]\(docs/console/([a-z]+)\.png\)", readme))
-    assert shown == set(PAGES)
+    assert shown == {*PAGES, "trust"}  # trust.png: tests/ward/test_fleet_trust.py
+    assert (DOCS / "trust.png").is_file()

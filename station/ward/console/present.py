@@ -217,7 +217,16 @@ def checks_of(record: Mapping[str, Any]) -> tuple[Check, ...]:
     signer = v.get("signer")
     if isinstance(signer, Mapping) and signer.get("subject"):
         out.append(Check("Chứng thư ký (DS)", str(signer["subject"]), "info"))
+    path = TRUST_PATHS.get(str(v.get("trust_path")))
+    if path is not None:
+        out.append(Check("Tin cậy qua", path, "ok"))
     return tuple(out)
+
+
+TRUST_PATHS = {
+    "csca": "CSCA (chứng thư gốc)",
+    "pinned-ds": "DS được ghim (phường đã đối chiếu, cách 4)",
+}
 
 
 def view_of(row: RecordRow) -> View:
