@@ -88,7 +88,7 @@ def pinned_item(db: WardDB, sha256: str, user: str) -> TrustItem:
     der = db.signer_der(sha256)
     if der is None:
         raise TrustError("Trạm chưa gửi chứng thư này (chỉ có dấu vân tay): chưa thể duyệt.")
-    subject = parse_certificate(der).subject
+    subject = next((s.subject for s in db.signers() if s.sha256 == sha256), "")
     return TrustItem(sha256, "pinned-ds", der, subject, user, time.time(), "đối chiếu CSDLQG")
 
 

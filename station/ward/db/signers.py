@@ -143,11 +143,12 @@ class SignersMixin:
         latest = self._conn.execute(
             "SELECT trust_path FROM signer_reads WHERE signer = ? ORDER BY at DESC LIMIT 1", (sha,)
         ).fetchone()
-        trust = "pinned-ds" if self._approved(sha) else str(latest[0]) if latest else ""
+        latest = None if latest is None else tuple(latest)
+        # pinned: the ward's own approval; csca: as the stations last judged it
+        trust = "pinned-ds" if self._approved(sha) else "csca" if latest == ("csca",) else ""
         return SignerRow(
             sha, bool(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7]),
-            float(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12]), outcomes,
-            "csca" if trust == "csca" else trust if trust == "pinned-ds" else "",
+            float(r[8]), float(r[9]), int(r[10]), int(r[11]), int(r[12]), outcomes, trust,
         )  # fmt: skip
 
     def signer_der(self, sha256: str) -> bytes | None:
