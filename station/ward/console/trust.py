@@ -12,6 +12,7 @@ moves the trust revision: the receiver then publishes a new signed bundle.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from station.ward.console.context import console_of, guarded
 from station.ward.console.security import Visit
-from station.ward.db import WardDB
+from station.ward.db import TrustItem, WardDB
 from station.ward.trust import MAX_UPLOAD, TrustError, parse_upload, pinned_item
 
 HEX = frozenset("0123456789abcdef")
@@ -56,30 +57,20 @@ async def _page(
 
 @guarded("admin")
 async def install(request: Request, visit: Visit) -> Response:
-    console = console_of(request)
     form = await request.form(max_files=1, max_fields=4)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         return await _page(request, visit, "Hãy chọn một tệp.", status=422)
     data = await upload.read(MAX_UPLOAD + 1)
     name = upload.filename or "upload"
-    try:
-        installed = await console.pool.run(lambda db: db.trust_items())
-        items, what = parse_upload(data, name, visit.user, installed)
-    except TrustError as exc:
-        await console.audit(visit, "trust-install", None, f"refused: {name[:80]}")
-        return await _page(request, visit, str(exc), status=422)
-    added = await console.pool.run(lambda db: db.add_trust(items))
-    await console.audit(
-        visit, "trust-install", None, f"{len(added)} added ({what}): " + " ".join(
-            a[:16] for a in added)
+    return await _add(
+        request, visit, "trust-install", f"file {name[:80]}",
+        lambda db: parse_upload(data, name, visit.user, db.trust_items()),
     )  # fmt: skip
-    return RedirectResponse("/admin/trust", status_code=303)
 
 
 @guarded("admin")
 async def approve(request: Request, visit: Visit) -> Response:
-    console = console_of(request)
     sha = _fingerprint(str(request.path_params["sha256"]))
     form = await request.form()
     checked = form.get("checked") == "method-4"
@@ -97,16 +88,29 @@ async def approve(request: Request, visit: Visit) -> Response:
             "(cách 4): đánh dấu ô xác nhận và ghi số hồ sơ đối chiếu.",
             status=422,
         )  # fmt: skip
-    try:
-        item = await console.pool.run(lambda db: pinned_item(db, sha, visit.user))
-    except TrustError as exc:
-        return await _page(request, visit, str(exc), status=422)
-    added = await console.pool.run(lambda db: db.add_trust([item]))
-    await console.audit(
-        visit, "trust-pin-ds", None, f"{sha[:16]} {'pinned' if added else 'already pinned'}; "
-        f"checked by method 4: {note}",
+    return await _add(
+        request, visit, "trust-pin-ds", sha[:16],
+        lambda db: ([pinned_item(db, sha, visit.user)], f"checked by method 4: {note}"),
     )  # fmt: skip
-    return RedirectResponse("/admin/trust", status_code=303)
+
+
+async def _add(
+    request: Request,
+    visit: Visit,
+    action: str,
+    what: str,
+    make: Callable[[WardDB], tuple[list[TrustItem], str]],
+) -> Response:
+    """Add what ``make`` gives (refused: the page with its message), audited either way."""
+    console = console_of(request)
+    try:
+        items, how = await console.pool.run(make)
+    except TrustError as exc:
+        await console.audit(visit, action, None, f"refused: {what}")
+        return await _page(request, visit, str(exc), status=422)
+    added = await console.pool.run(lambda db: db.add_trust(items))
+    fingerprints = " ".join(a[:16] for a in added) or "nothing new"
+    return await _audited(request, visit, action, f"{len(added)} added ({how}): {fingerprints}")
 
 
 @guarded("admin")
@@ -117,7 +121,12 @@ async def remove(request: Request, visit: Visit) -> Response:
         return Response(status_code=404)
     gone = await console.pool.run(lambda db: db.remove_trust(sha))
     outcome = f"{gone.kind} {sha[:16]} removed" if gone else f"{sha[:16]} not installed"
-    await console.audit(visit, "trust-remove", None, outcome)
+    return await _audited(request, visit, "trust-remove", outcome)
+
+
+async def _audited(request: Request, visit: Visit, action: str, outcome: str) -> Response:
+    """The change's audit line, then back to the page (every change moves the revision)."""
+    await console_of(request).audit(visit, action, None, outcome)
     return RedirectResponse("/admin/trust", status_code=303)
 
 
