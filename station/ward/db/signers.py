@@ -63,31 +63,44 @@ class SignersMixin:
 
     # -- the receiver's side -------------------------------------------------------------
     def note_signers(self, seen: list[tuple[int, str, SeenSigner]], now: float) -> None:
-        """(seq, station_id, signer) of newly stored records; call inside the transaction."""
-        for seq, station, s in seen:
-            der = base64.b64encode(s.der).decode("ascii") if s.der is not None else None
-            first = self._conn.execute(
-                "INSERT INTO signers (sha256, der, subject, issuer, serial, not_before, "
-                "not_after, key_type, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
-                (s.sha256, der, s.subject, s.issuer, s.serial, s.not_before, s.not_after,
-                 s.key_type, now, now),
-            ).fetchone()  # fmt: skip
-            if first is None:
-                self._conn.execute(
-                    "UPDATE signers SET last_seen = ?, der = COALESCE(der, ?) WHERE sha256 = ?",
-                    (now, der, s.sha256),
-                )
-            self._conn.execute(
-                "INSERT INTO signer_reads (seq, signer, station_id, at, passive, active, "
-                "chip_auth, trust_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, s.sha256, station, now, s.passive, s.active, s.chip_auth, s.trust_path),
-            )
-            untrusted = s.passive == "untrusted-signer"
-            if first is not None and untrusted and not self._approved(s.sha256):
+        """(seq, station_id, signer) of newly stored records; call inside the transaction.
+        One upsert per signer of the batch, one read row per record (pipelined)."""
+        firsts: dict[str, tuple[str, SeenSigner]] = {}
+        for _, station, s in seen:
+            if s.sha256 not in firsts or s.der is not None:
+                firsts[s.sha256] = (station, s)
+        new = {sha for sha, (_, s) in firsts.items() if self._upsert_signer(s, now)}
+        self._conn.returning_many(
+            "INSERT INTO signer_reads (seq, signer, station_id, at, passive, active, "
+            "chip_auth, trust_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            [(seq, s.sha256, station, now, s.passive, s.active, s.chip_auth, s.trust_path)
+             for seq, station, s in seen],
+        )  # fmt: skip
+        for sha in new:
+            station, s = firsts[sha]
+            untrusted = any(x.passive == "untrusted-signer" for _, _, x in seen if x.sha256 == sha)
+            if untrusted and not self._approved(sha):
                 self._signer_alert("signer-unapproved", s, station, now, "")
-            if "failed" in (s.active, s.chip_auth):
+        for sha, (station, s) in firsts.items():
+            if any("failed" in (x.active, x.chip_auth) for _, _, x in seen if x.sha256 == sha):
                 self._maybe_clone_alert(s, station, now)
+
+    def _upsert_signer(self, s: SeenSigner, now: float) -> bool:
+        """Make the signer's row (True) or move its last_seen on (False)."""
+        der = base64.b64encode(s.der).decode("ascii") if s.der is not None else None
+        first = self._conn.execute(
+            "INSERT INTO signers (sha256, der, subject, issuer, serial, not_before, "
+            "not_after, key_type, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+            (s.sha256, der, s.subject, s.issuer, s.serial, s.not_before, s.not_after,
+             s.key_type, now, now),
+        ).fetchone()  # fmt: skip
+        if first is None:
+            self._conn.execute(
+                "UPDATE signers SET last_seen = ?, der = COALESCE(der, ?) WHERE sha256 = ?",
+                (now, der, s.sha256),
+            )
+        return first is not None
 
     def _approved(self, sha256: str) -> bool:
         row = self._conn.execute(
