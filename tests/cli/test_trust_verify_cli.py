@@ -130,3 +130,43 @@ def test_a_non_ca_anchor_is_installed_with_a_warning(pkis, tmp_path: Path, capsy
     assert code == 0 and "warning:" in out and "not a CA certificate" in out
     code, out = _run(capsys, "trust", "import", "--trust-dir", store, "--json", str(dsc))
     assert json.loads(out)["already_present"] == 1
+
+
+def test_trust_list_shows_the_ward_bundle_and_doctor_counts_pinned_signers(
+    tmp_path: Path, capsys
+) -> None:
+    """With a config, `trust list` shows what the ward's signed bundle installed, with its
+    origin; the doctor warns that only pinned signers' cards can be verified."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from station import config
+    from station.doctor.checks import check_trust
+    from station.runtime.trust import bundle_dir
+    from station.sim import pki
+    from station.sync.signing import public_key_text
+    from station.verify.bundle import install_bundle, seal_bundle
+
+    ward = Ed25519PrivateKey.generate()
+    chain = pki.make_test_pki("p256", name="Listed")
+    path = tmp_path / "station.toml"
+    path.write_text(
+        f'[station]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[mqtt]\nward_key = "{public_key_text(ward.public_key())}"\n',
+        encoding="utf-8",
+    )
+    cfg = config.load(path)
+    assert check_trust(cfg).status == "FAIL"  # nothing installed yet
+    install_bundle(bundle_dir(cfg), seal_bundle(3, pinned_ds=[chain.dsc_der], key=ward),
+                   ward.public_key())  # fmt: skip
+    code, out = _run(capsys, "trust", "list", "--config", str(path))
+    assert code == 0 and "pinned-ds" in out and "ward bundle v3" in out
+    assert "0 certificate(s), 0 CRL(s), 1 pinned DS" in out
+    code, out = _run(capsys, "trust", "list", "--config", str(path), "--json")
+    (row,) = json.loads(out)
+    assert row["origin"] == "ward bundle v3"
+    assert row["sha256"] == hashlib.sha256(chain.dsc_der).hexdigest()
+    doctor = check_trust(cfg)
+    assert doctor.status == "WARN" and "1 pinned document signer" in doctor.summary
+    # the same folder without the config: the local store only
+    code, out = _run(capsys, "trust", "list", "--trust-dir", str(cfg.trust_dir))
+    assert "pinned-ds" not in out
