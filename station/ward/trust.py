@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from station.verify.bundle import BundleError, checked_crl, seal_bundle
+from station.verify.bundle import MAX_BYTES, BundleError, checked_crl, seal_bundle
 from station.verify.store import import_file
 from station.verify.trust import TrustStore, TrustStoreError, parse_certificate
 from station.ward.db import TrustItem, WardDB
@@ -81,7 +81,17 @@ def parse_upload(
         )  # fmt: skip
     if not items:
         raise TrustError("Tệp không chứa chứng thư hay CRL nào dùng được.")
+    if bundle_bytes([*installed, *items]) > MAX_BYTES:
+        raise TrustError(
+            f"Bộ tin cậy sẽ lớn hơn {MAX_BYTES // 1024} KB (giới hạn một tin MQTT): "
+            "chỉ cài CSCA cần dùng, không cả danh sách."
+        )
     return items, f"{len(store.anchors)} CSCA, {len(store.crls)} CRL từ {source_text}"
+
+
+def bundle_bytes(items: list[TrustItem]) -> int:
+    """About how large the bundle of ``items`` is (base64 and JSON quoting, the header)."""
+    return 512 + sum((len(t.der) + 2) // 3 * 4 + 3 for t in items)
 
 
 def pinned_item(db: WardDB, sha256: str, user: str) -> TrustItem:
@@ -123,4 +133,12 @@ class BundleSender:
         log.info("trust bundle v%d published", version)
 
 
-__all__ = ["BundleSender", "TrustError", "make_bundle", "parse_upload", "pinned_item", "topic"]
+__all__ = [
+    "BundleSender",
+    "TrustError",
+    "bundle_bytes",
+    "make_bundle",
+    "parse_upload",
+    "pinned_item",
+    "topic",
+]

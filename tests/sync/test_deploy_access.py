@@ -5,6 +5,7 @@ message larger than the ward accepts reaches it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from dataclasses import replace
@@ -16,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station import config
+from station.audit import AuditLog
 from station.sync.limits import MAX_MESSAGE_BYTES
 from station.sync.link import LinkSettings
 from station.sync.outbox import Outbox
@@ -174,3 +176,40 @@ def test_nothing_larger_than_the_ward_accepts_gets_through(tmp_path: Path) -> No
         finally:
             ward.close()
         assert "oversize packet" in broker.log_file.read_text()
+
+
+def test_the_trust_bundle_only_the_ward_publishes_every_station_receives(
+    tmp_path: Path,
+) -> None:
+    """cccd/trust/bundle on the deploy broker: the ward's receiver publishes the signed
+    bundle retained and station-01 installs it (it connected afterwards: retained); a
+    station's own publish there is refused and delivered to no one."""
+    from station.runtime.trust import bundle_installer
+    from station.sim import pki
+    from station.ward.db import TrustItem
+
+    chain = pki.make_test_pki("p256", name="Deploy")
+    with deploy_broker(tmp_path, NAMES) as broker:
+        cfg = _station_cfg(broker, tmp_path / "data", tmp_path / "ward.sqlite")
+        with WardDB(tmp_path / "ward.sqlite") as db:
+            db.add_trust([TrustItem("ab" * 32, "pinned-ds", chain.dsc_der, "DS", "quantri",
+                                    0.0, "test")])  # fmt: skip
+        with WardReceiver(broker.link("ward", "ward-1"), tmp_path / "ward.sqlite") as receiver:
+            assert receiver.ready.wait(5)
+            forger = RawClient(broker.link("station-02", "station-02"))
+            try:
+                forger.client.subscribe("cccd/trust/bundle", qos=1)
+                wait_for(lambda: forger.messages, 10, "the retained bundle (station-02)")
+                assert forger.publish("cccd/trust/bundle", b"{}").is_failure
+                forger.publish("cccd/station-02/status", b"{}")  # a marker after it
+                assert [json.loads(m)["version"] for _, m in forger.messages] == [1]
+            finally:
+                forger.close()
+            audit = AuditLog(cfg.audit_path)
+            with (
+                Outbox.from_config(cfg) as outbox,
+                Publisher.from_config(cfg, outbox, on_trust=bundle_installer(cfg, audit)),
+            ):
+                wait_for(lambda: any(e["event"] == "trust-bundle" for e in audit.read()), 10,
+                         "bundle installed on station-01")  # fmt: skip
+        assert [e["event"] for e in audit.read() if "trust" in e["event"]] == ["trust-bundle"]

@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from station.sim import pki
 from station.sim.citizens import generate_many
-from station.verify.bundle import open_bundle
+from station.sync.limits import MAX_MESSAGE_BYTES
+from station.verify.bundle import MAX_BYTES, open_bundle
 from station.ward.db import WardDB
 from station.ward.db.signers import CLONE_WAVE
-from station.ward.trust import BundleSender, TrustError, parse_upload
+from station.ward.trust import BundleSender, TrustError, bundle_bytes, make_bundle, parse_upload
 from tests.sync.support import STATION
 from tests.verify.support import REFERENCE
 from tests.ward.support import ADMIN, OFFICER, Served, chip_record, opened
@@ -133,6 +134,13 @@ def test_uploads(chain: pki.TestPki) -> None:
     listed = (REFERENCE / "nl-masterlist" / "NL_MASTERLIST_20211207.mls").read_bytes()
     items, what = parse_upload(listed, "NL.mls", "quantri", [])
     assert len(items) > 50 and "danh sách ICAO" in what
+    assert bundle_bytes(items) >= len(make_bundle(1, items, Ed25519PrivateKey.generate()))
+    german = (REFERENCE / "de-masterlist" / "DE_ML_2026-05-28-08-28-45.ml").read_bytes()
+    with pytest.raises(TrustError, match="1024 KB"):  # more than one MQTT message holds
+        parse_upload(german, "DE.ml", "quantri", [])
+    vietnam = (REFERENCE / "de-masterlist" / "CSCA_ePassport_Vietnam.der").read_bytes()
+    assert [i.kind for i in parse_upload(vietnam, "VN.der", "quantri", [])[0]] == ["csca"]
+    assert MAX_BYTES == MAX_MESSAGE_BYTES  # the bundle is one message the broker forwards
     tampered = bytearray(listed)
     tampered[len(tampered) // 2] ^= 0x01
     with pytest.raises(TrustError, match="signature"):
