@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -86,15 +87,10 @@ def seen_signer(record: Mapping[str, Any]) -> SeenSigner | None:
         _word(verification.get("chip_auth"), AUTH),
         path if path in ("csca", "pinned-ds") else "",
     )
-    parsed = _parse(signer.get("certificate"))
+    text = signer.get("certificate")
+    parsed = _certificate(text) if isinstance(text, str) else None
     if parsed is not None:
-        der, cert = parsed
-        return SeenSigner(
-            hashlib.sha256(der).hexdigest(), der, _text(cert.subject.rfc4514_string()),
-            _text(cert.issuer.rfc4514_string()), format(cert.serial_number, "x")[:80],
-            cert.not_valid_before_utc.date().isoformat(),
-            cert.not_valid_after_utc.date().isoformat(), key_type(cert), *outcomes,
-        )  # fmt: skip
+        return SeenSigner(*parsed, *outcomes)
     claimed = signer.get("sha256")
     if not isinstance(claimed, str) or not _HEX64.fullmatch(claimed):
         return None
@@ -104,17 +100,23 @@ def seen_signer(record: Mapping[str, Any]) -> SeenSigner | None:
     )  # fmt: skip
 
 
-def _parse(value: object) -> tuple[bytes, x509.Certificate] | None:
-    if not isinstance(value, str) or len(value) > MAX_DER * 4 // 3 + 4:
+@functools.lru_cache(maxsize=128)
+def _certificate(value: str) -> tuple[str, bytes, str, str, str, str, str, str] | None:
+    """The fields of a base64 DER certificate (a few signers sign every card: each one
+    is parsed once, not once per record), None when it is not one."""
+    if len(value) > MAX_DER * 4 // 3 + 4:
         return None
     try:
         der = base64.b64decode(value, validate=True)
         cert = x509.load_der_x509_certificate(der)
-        _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.serial_number)
-        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+        return (
+            hashlib.sha256(der).hexdigest(), der, _text(cert.subject.rfc4514_string()),
+            _text(cert.issuer.rfc4514_string()), format(cert.serial_number, "x")[:80],
+            cert.not_valid_before_utc.date().isoformat(),
+            cert.not_valid_after_utc.date().isoformat(), key_type(cert),
+        )  # fmt: skip
     except (binascii.Error, ValueError, TypeError):
         return None
-    return der, cert
 
 
 __all__ = ["AUTH", "MAX_DER", "PASSIVE", "SeenSigner", "key_type", "seen_signer"]
