@@ -188,3 +188,14 @@ def test_the_admin_page(console: Served, chain: pki.TestPki) -> None:
     ]  # fmt: skip
     assert "HS-2026-0042" in actions[-1][1] and "refused" in actions[1][1]
     assert all("001099012345" not in o for _, o in actions)
+
+
+def test_the_record_page_says_how_the_signer_was_trusted(chain: pki.TestPki) -> None:
+    from station.ward.console.present import checks_of
+
+    record = signed_record(chain, 1)
+    shown = {c.label: c.value for c in checks_of(record)}
+    assert "Tin cậy qua" not in shown  # not trusted: no trust line
+    for path, words in (("pinned-ds", "DS được ghim"), ("csca", "CSCA")):
+        record["verification"]["trust_path"] = path
+        assert words in {c.label: c.value for c in checks_of(record)}["Tin cậy qua"]
