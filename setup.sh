@@ -17,13 +17,14 @@ VENV="$HERE/.venv"
 PYTHON="${PYTHON:-python3}"
 
 # Debian packages the station needs off the Pi (demo and tests): PC/SC daemon with the
-# virtual reader driver, the MQTT broker, the OLED font, headers to build pyscard; the
+# virtual reader driver, the MQTT broker, the OLED font, the OCR-B font the synthetic card
+# backs are printed in (and the MRZ glyph model is made from), headers to build pyscard; the
 # ward console's PDF library needs pango (WeasyPrint; harfbuzz-subset makes it 5x faster).
 APT_PACKAGES=(
   ca-certificates python3 python3-venv python3-dev gcc swig pkg-config
   pcscd libpcsclite-dev vsmartcard-vpcd
   mosquitto mosquitto-clients
-  fonts-dejavu-core libopenjp2-7 openssl
+  fonts-dejavu-core fonts-ocr-b libopenjp2-7 openssl
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
   systemd
 )

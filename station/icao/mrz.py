@@ -2,7 +2,8 @@
 
 Parsing verifies every check digit; a failure is reported in ``Mrz.check_errors``
 (names of the fields whose check digit failed) rather than raised, so a read can show
-what it found. Malformed layouts raise ``ValueError``.
+what it found. Malformed layouts raise ``ValueError``. The check digits are
+``station.mrz.td1``'s (the one implementation, shared with the camera's MRZ path).
 """
 
 from __future__ import annotations
@@ -10,21 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-WEIGHTS = (7, 3, 1)
+from station.mrz.td1 import char_value, check_digit
 
-
-def char_value(ch: str) -> int:
-    if ch.isdigit():
-        return int(ch)
-    if "A" <= ch <= "Z":
-        return ord(ch) - ord("A") + 10
-    if ch == "<":
-        return 0
-    raise ValueError(f"character {ch!r} not allowed in an MRZ")
-
-
-def check_digit(field: str) -> str:
-    return str(sum(char_value(c) * WEIGHTS[i % 3] for i, c in enumerate(field)) % 10)
+__all__ = [
+    "Mrz",
+    "char_value",
+    "check_digit",
+    "make_td1",
+    "parse",
+    "parse_td1",
+    "parse_td3",
+    "yymmdd",
+]
 
 
 def yymmdd(value: date) -> str:

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from station.icao import mrz
 from station.qr.cardlaw import legal_expiry
 from station.qr.idnumber import id_prefix
 
@@ -147,6 +148,25 @@ class SyntheticCitizen:
             )
         )
 
+    def qr_payload_2024(self) -> str:
+        """A QR text for the back of a 2024 card. Its real shape is not public: this one
+        follows the press summaries of Thông tư 16/2024 (ID, name, birth, sex, residence,
+        issue date, old ID, parents), '|'-separated, 9 fields, so a 2021 parser refuses it
+        while the ID and the birth date can still be recognised in it."""
+        return "|".join(
+            (
+                self.id_number,
+                self.full_name,
+                self.date_of_birth.strftime("%d%m%Y"),
+                self.sex,
+                self.place_of_residence or "",
+                self.issue_date.strftime("%d%m%Y"),
+                self.old_id_number or "",
+                self.father_name,
+                self.mother_name,
+            )
+        )
+
     @property
     def can(self) -> str:
         """Card access number used for PACE: the last 6 digits of the ID."""
@@ -156,6 +176,30 @@ class SyntheticCitizen:
     def document_number(self) -> str:
         """The MRZ/BAC document number: the last 9 digits of the ID."""
         return self.id_number[-9:]
+
+
+def ascii_mrz(text: str) -> str:
+    """A name as the MRZ writes it: no diacritics, Đ -> D, upper case, '<' for the rest."""
+    plain = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    kept = "".join(c for c in plain if not unicodedata.combining(c)).upper()
+    return "".join(c if "A" <= c <= "Z" else "<" for c in kept)
+
+
+def mrz_lines(citizen: SyntheticCitizen) -> tuple[str, str, str]:
+    """The card's TD1 MRZ (printed on the back of both generations, and the chip's DG1):
+    document number = last 9 digits of the ID, the ID and its check digit in the optional
+    data, six fillers for a card without expiry (shared/domain/cccd.md)."""
+    parts = citizen.full_name.split()
+    text = mrz.make_td1(
+        document_number=citizen.document_number,
+        optional_data=citizen.id_number + "<<" + mrz.check_digit(citizen.id_number),
+        date_of_birth=mrz.yymmdd(citizen.date_of_birth),
+        sex="F" if citizen.sex == "Nữ" else "M",
+        date_of_expiry="" if citizen.expiry_date is None else mrz.yymmdd(citizen.expiry_date),
+        surname=ascii_mrz(parts[0]),
+        given_names=ascii_mrz(" ".join(parts[1:])),
+    )
+    return text[:30], text[30:60], text[60:]
 
 
 def make_id_number(rng: random.Random, province: str, sex: str, dob: date) -> str:
@@ -289,10 +333,12 @@ def variants(seed: int, *, today: date | None = None) -> dict[str, SyntheticCiti
 
 __all__ = [
     "SyntheticCitizen",
+    "ascii_mrz",
     "generate",
     "generate_many",
     "long_address",
     "make_id_number",
+    "mrz_lines",
     "replace",
     "variants",
     "vietnamese_letters",

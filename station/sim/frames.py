@@ -13,7 +13,8 @@ out of the frame; the QR itself is always inside it. Everything is deterministic
 - ``"smudged"``: the QR's data smeared and washed out, its finder patterns intact (a QR
   is seen but does not decode);
 - ``"url"``: a QR of another kind (a web address) -> unrecognised payload;
-- ``"card2024"``: the back of a 2024 card, QR with an undocumented payload -> unrecognised;
+- ``"card2024"``: the back of a 2024 card (``station.sim.backs``: the MRZ in OCR-B under
+  the QR), its QR with a guessed shape of the undocumented payload -> unrecognised;
 - ``"no-qr"``: a card front without any QR code (as on 2024 cards) -> nothing decodes.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import io
 import math
 import random
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +33,8 @@ import numpy.typing as npt
 import segno
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from station.sim.citizens import SyntheticCitizen
+from station.sim import backs
+from station.sim.citizens import SyntheticCitizen, mrz_lines
 
 Frame = npt.NDArray[np.uint8]
 Damage = Literal["covered", "smudged", "url", "card2024", "no-qr"]
@@ -84,11 +85,7 @@ def _other_payload(citizen: SyntheticCitizen, damage: Damage | None) -> str | No
     if damage == "url":
         return f"https://dichvucong.gov.vn/p/home/dvc-tra-cuu-ho-so.html?ma={citizen.can}"
     if damage == "card2024":
-        # Shape of the undocumented 2024 payload: household members, other separators.
-        return (
-            f"CCCD2024;{citizen.id_number};{citizen.full_name.upper()};"
-            f"CHU_HO={citizen.father_name};TV={citizen.mother_name}"
-        )
+        return citizen.qr_payload_2024()
     return None
 
 
@@ -99,24 +96,27 @@ def _render_card(
     """Draw the card around a QR at ``module_px``; the QR box is in card pixels."""
     modules = len(qr_matrix(payload))
     side = modules * module_px
-    back = damage == "card2024"  # 2024 back: QR above the MRZ
-    height = int(side / (0.5 if back else 0.62))
+    if damage == "card2024":  # the 2024 back: QR (18 mm) above the MRZ, in OCR-B
+        data = payload.encode("utf-8") if isinstance(payload, str) else payload
+        ppm = side / backs.QR_MM
+        image, qr_box = backs.draw_back(
+            mrz_lines(citizen), ppm, random.Random(citizen.id_number), qr_payload=data
+        )
+        assert qr_box is not None
+        return _Card(image, qr_box)
+    height = int(side / 0.62)
     width = int(height * CARD_ASPECT)
     card = Image.new("L", (width, height), 232)
     draw = ImageDraw.Draw(card)
-    if not back:
-        draw.rectangle((0, 0, width - 1, int(height * 0.17)), fill=214)  # printed header band
+    draw.rectangle((0, 0, width - 1, int(height * 0.17)), fill=214)  # printed header band
     left = width - side - max(QUIET_MODULES * module_px, int(width * 0.05))
-    top = int(height * (0.12 if back else 0.22))
+    top = int(height * 0.22)
     if damage == "no-qr":
         draw.ellipse((left, top, left + side, top + side), outline=120, width=max(2, side // 40))
     else:
         qr = qr_image(payload, module_px, quiet=0)
         card.paste(qr, (left, top))
-    if back:
-        _draw_back(draw, citizen, (width, height), left)
-    else:
-        _draw_text(draw, citizen, "CĂN CƯỚC CÔNG DÂN", (width, height), left)
+    _draw_text(draw, citizen, "CĂN CƯỚC CÔNG DÂN", (width, height), left)
     return _Card(card, (left, top, left + side, top + side))
 
 
@@ -158,42 +158,6 @@ def _draw_text(
     for i, line in enumerate(lines):
         box_draw.text((0, i * step), line, 255, small)
     draw.bitmap((x, int(height * 0.25)), box, fill=35)
-
-
-def _check_digit(text: str) -> str:
-    """ICAO 9303 check digit (weights 7, 3, 1; digits, A=10.., '<'=0)."""
-    values = [int(c) if c.isdigit() else (ord(c) - 55 if c.isalpha() else 0) for c in text]
-    return str(sum(v * (7, 3, 1)[i % 3] for i, v in enumerate(values)) % 10)
-
-
-def mrz_lines(citizen: SyntheticCitizen) -> tuple[str, str, str]:
-    """TD1 MRZ of the card (synthetic data; layout as in shared/domain/cccd.md)."""
-    doc = citizen.document_number
-    line1 = f"IDVNM{doc}{_check_digit(doc)}{citizen.id_number}<<{_check_digit(citizen.id_number)}"
-    dob = f"{citizen.date_of_birth:%y%m%d}"
-    expiry = f"{citizen.expiry_date:%y%m%d}" if citizen.expiry_date else "<<<<<<"
-    sex = "F" if citizen.sex == "Nữ" else "M"
-    body = f"{dob}{_check_digit(dob)}{sex}{expiry}{_check_digit(expiry)}VNM"
-    line2 = body.ljust(29, "<")
-    line2 += _check_digit(line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29])
-    plain = unicodedata.normalize("NFD", citizen.full_name.replace("Đ", "D").replace("đ", "d"))
-    words = "".join(c for c in plain if c.isascii()).upper().split()
-    line3 = (words[0] + "<<" + "<".join(words[1:]))[:30].ljust(30, "<")
-    return line1[:30].ljust(30, "<"), line2, line3
-
-
-def _draw_back(
-    draw: ImageDraw.ImageDraw, citizen: SyntheticCitizen, size: tuple[int, int], qr_left: int
-) -> None:
-    """The back of a 2024 card: chip, title, QR (already drawn) and the MRZ."""
-    width, height = size
-    title = _font(max(9, height // 20), "DejaVuSans-Bold.ttf")
-    draw.text((qr_left // 2, height * 0.05), "THẺ CĂN CƯỚC", 30, title, "ma")
-    chip = (int(width * 0.08), int(height * 0.3), int(width * 0.24), int(height * 0.52))
-    draw.rounded_rectangle(chip, radius=max(2, height // 40), fill=170, outline=90, width=2)
-    mono = _font(max(8, height // 15), "DejaVuSansMono.ttf")
-    for i, line in enumerate(mrz_lines(citizen)):
-        draw.text((width * 0.05, height * (0.66 + 0.1 * i)), line, 25, mono)
 
 
 def _homography(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> tuple[float, ...]:

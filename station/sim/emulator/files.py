@@ -9,7 +9,6 @@ profile pickles into the vpcd bridge process). The SOD is signed with
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from station.icao import mrz
 from station.icao.tlv import tlv
-from station.sim.citizens import SyntheticCitizen
+from station.sim.citizens import SyntheticCitizen, mrz_lines
 from station.sim.emulator.face import face_jpeg, face_jpeg2000
 
 FID_COM, FID_SOD, FID_CARD_ACCESS = 0x011E, 0x011D, 0x011C
@@ -49,28 +48,12 @@ class CardProfile:
         return self.files[DG_FIDS[number]]
 
 
-def ascii_mrz(text: str) -> str:
-    plain = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    kept = "".join(c for c in plain if not unicodedata.combining(c)).upper()
-    return "".join(c if "A" <= c <= "Z" else "<" for c in kept)
-
-
 def expiry_yymmdd(citizen: SyntheticCitizen) -> str:
     return mrz.yymmdd(citizen.expiry_date) if citizen.expiry_date else NO_EXPIRY_MRZ
 
 
 def td1_text(citizen: SyntheticCitizen) -> str:
-    parts = citizen.full_name.split()
-    docno = citizen.document_number
-    return mrz.make_td1(
-        document_number=docno,
-        optional_data=citizen.id_number + "<<" + mrz.check_digit(citizen.id_number),
-        date_of_birth=mrz.yymmdd(citizen.date_of_birth),
-        sex="F" if citizen.sex == "Nữ" else "M",
-        date_of_expiry="" if citizen.expiry_date is None else mrz.yymmdd(citizen.expiry_date),
-        surname=ascii_mrz(parts[0]),
-        given_names=ascii_mrz(" ".join(parts[1:])),
-    )
+    return "".join(mrz_lines(citizen))
 
 
 def ef_com(dgs: list[int]) -> bytes:
