@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from station.sim.qrcodes import qr_image, qr_matrix
+
 Frame = npt.NDArray[np.uint8]
 Generation = Literal[2021, 2024]
 Weight = Literal["thin", "normal", "bold"]
@@ -121,8 +123,6 @@ def _fingerprints(draw: ImageDraw.ImageDraw, ppm: float, dark: int, rng: random.
 
 def _qr(card: Image.Image, payload: bytes, ppm: float) -> tuple[int, int, int, int]:
     """Paste a real QR of ``payload`` (18 mm, whole-pixel modules) at the top right."""
-    from station.sim.frames import qr_image, qr_matrix
-
     modules = len(qr_matrix(payload))
     module_px = max(1, round(QR_MM * ppm / modules))
     image = qr_image(payload, module_px, quiet=1)

@@ -30,11 +30,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import segno
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from station.sim import backs
 from station.sim.citizens import SyntheticCitizen, mrz_lines
+from station.sim.qrcodes import QUIET_MODULES, qr_image, qr_matrix
 
 Frame = npt.NDArray[np.uint8]
 Damage = Literal["covered", "smudged", "url", "card2024", "no-qr"]
@@ -42,7 +42,6 @@ DAMAGES: tuple[Damage, ...] = ("covered", "smudged", "url", "card2024", "no-qr")
 UNREADABLE: frozenset[str] = frozenset({"covered", "smudged", "no-qr"})
 
 CARD_ASPECT = 85.6 / 53.98
-QUIET_MODULES = 4
 _FONT_DIR = "/usr/share/fonts/truetype/dejavu/"
 
 
@@ -50,27 +49,6 @@ _FONT_DIR = "/usr/share/fonts/truetype/dejavu/"
 class _Card:
     image: Image.Image  # mode "L"
     qr_box: tuple[int, int, int, int]  # left, top, right, bottom in card pixels
-
-
-@lru_cache(maxsize=256)
-def _qr_rows(data: bytes) -> tuple[bytes, ...]:
-    """Memoised segno encoding (pure; mask selection is the slow part)."""
-    code = segno.make(data, error="m", boost_error=False, micro=False)
-    return tuple(bytes(row) for row in code.matrix)
-
-
-def qr_matrix(payload: str | bytes) -> npt.NDArray[np.bool_]:
-    """The QR modules (True = dark) for ``payload``, error level M, UTF-8 byte mode."""
-    data = payload.encode("utf-8") if isinstance(payload, str) else payload
-    return np.array([list(row) for row in _qr_rows(data)], dtype=bool)
-
-
-def qr_image(payload: str | bytes, module_px: int, *, quiet: int = QUIET_MODULES) -> Image.Image:
-    """A clean black-on-white QR image with a quiet zone of ``quiet`` modules."""
-    modules = np.pad(qr_matrix(payload), quiet, constant_values=False)
-    pixels = np.where(modules, 20, 245).astype(np.uint8)
-    pixels = np.repeat(np.repeat(pixels, module_px, axis=0), module_px, axis=1)
-    return Image.fromarray(pixels, mode="L")
 
 
 @lru_cache(maxsize=64)
