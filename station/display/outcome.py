@@ -137,6 +137,7 @@ def outcome_from_verification(v: Verification) -> Outcome:
     if v.qr_chip_match is not None:
         detail = ", ".join(FIELD_NAMES.get(m, m) for m in v.mismatches) + " khác"
         checks.append(Check("QR khớp chip", v.qr_chip_match, "" if v.qr_chip_match else detail))
+    checks += [Check(f"Dữ liệu {name}", False, "hỏng, không đọc được") for name in v.unparsed]
     reason = OFFICER_REASONS.get(v.reason_code, v.reason_vi)
     return Outcome(verdict, reason, tuple(checks), _ADVICE.get(v.reason_code))
 

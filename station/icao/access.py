@@ -33,6 +33,7 @@ from station.icao.errors import AccessError
 from station.icao.mrz import yymmdd
 from station.icao.pace import PaceError, PacePassword, establish
 from station.icao.securityinfos import SecurityInfos
+from station.icao.sm import SecureMessaging
 from station.qr import cardlaw
 from station.qr.models import QrIdentity
 
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 EMRTD_AID = bytes.fromhex("A0000002471001")
 NO_EXPIRY_ENCODINGS = ("<<<<<<", "999999", "991231", "000000")
 AccessOrder = Literal["auto", "pace", "bac"]
+WRONG_KEY = (0x6300, 0x6982)  # EXTERNAL AUTHENTICATE refusing the cryptogram (6982: some chips)
+RESET_CURABLE = (0x6982, 0x6985)  # a chip that keeps an earlier session's state until reset
+GET_CHALLENGE_STEP = "BAC failed in GET CHALLENGE"
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,13 @@ def _pace_password(keys: AccessKeys) -> tuple[PacePassword, str] | None:
     return None
 
 
+def reset_card(channel: CardChannel) -> None:
+    """Cold-reset the card: every session and selection is gone."""
+    log.info("resetting the card (it keeps an earlier session's state)")
+    channel.sm = None
+    channel.transport.reset()
+
+
 def try_pace(
     channel: CardChannel, keys: AccessKeys, card_access: bytes | None
 ) -> AccessResult | None:
@@ -160,15 +171,34 @@ def try_pace(
     password, source = chosen
     info = SecurityInfos.parse(card_access)
 
-    def run() -> str:
+    def run(again: bool = False) -> str:
         channel.sm = None
-        result = establish(channel, password, info)
+        try:
+            result = establish(channel, password, info)
+        except PaceError as exc:
+            if not again or exc.reason != "refused":
+                raise
+            reset_card(channel)  # a new access attempt after an earlier session
+            result = establish(channel, password, info)
         channel.sm = result.sm
         select_application(channel)
         return result.access
 
     access = run()
-    return AccessResult(access, source, lambda: (run(), None)[1])
+    return AccessResult(access, source, lambda: (run(again=True), None)[1])
+
+
+def bac_session(channel: CardChannel, key: BacKey) -> SecureMessaging:
+    """BAC with ``key``. A chip refusing GET CHALLENGE the way one that keeps an earlier
+    session's state does is reset, and asked once more."""
+    try:
+        return perform_bac(BacApduSender(channel), key).secure_messaging()
+    except AccessError as exc:
+        if exc.step != GET_CHALLENGE_STEP or exc.sw not in RESET_CURABLE:
+            raise
+    reset_card(channel)
+    select_application(channel)
+    return perform_bac(BacApduSender(channel), key).secure_messaging()
 
 
 def try_bac(channel: CardChannel, keys: AccessKeys) -> AccessResult:
@@ -181,18 +211,18 @@ def try_bac(channel: CardChannel, keys: AccessKeys) -> AccessResult:
         if attempt:
             select_application(channel)
         try:
-            result = perform_bac(BacApduSender(channel), candidate.key)
+            session = bac_session(channel, candidate.key)
         except AccessError as exc:
-            if exc.sw != 0x6300 and exc.sw is not None:
+            if exc.step == GET_CHALLENGE_STEP or exc.sw not in (*WRONG_KEY, None):
                 raise
             last = exc
             continue
-        channel.sm = result.secure_messaging()
+        channel.sm = session
         log.info("BAC opened the chip with candidate %d (%s)", attempt + 1, candidate.source)
 
         def reopen(key: BacKey = candidate.key) -> None:
             channel.sm = None
-            channel.sm = perform_bac(BacApduSender(channel), key).secure_messaging()
+            channel.sm = bac_session(channel, key)
 
         return AccessResult("BAC", candidate.source, reopen)
     assert last is not None

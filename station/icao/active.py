@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from station.icao.apdu import CommandAPDU
-from station.icao.channel import ApduSender
+from station.icao.channel import ApduSender, settle
 from station.icao.errors import ChipError
-from station.icao.keys import PublicKey
+from station.icao.keys import ExplicitEcKey, PublicKey
 
 STEP = "AA failed in INTERNAL AUTHENTICATE"
 
@@ -36,9 +36,14 @@ def challenge() -> bytes:
 
 
 def response_length(key: PublicKey) -> int:
-    """Ne for INTERNAL AUTHENTICATE: a protected RSA-2048 signature does not fit a short
-    answer, so ask for extended length."""
-    return 65536 if isinstance(key, rsa.RSAPublicKey) and key.key_size > 1024 else 256
+    """Ne for INTERNAL AUTHENTICATE: the signature's exact length (the modulus, or r || s),
+    never Le = 00 (some chips answer it with no data under secure messaging); extended
+    length when it is longer than 255 (RSA-2048)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return (key.key_size + 7) // 8
+    if isinstance(key, ExplicitEcKey):
+        return 2 * key.curve.size
+    return 2 * ((key.curve.key_size + 7) // 8)
 
 
 class AaApduSender:
@@ -47,7 +52,8 @@ class AaApduSender:
 
     def internal_authenticate(self, challenge: bytes, ne: int) -> bytes:
         """The chip's signature over ``challenge``."""
-        response = self.sender.send(CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, ne))
+        command = CommandAPDU(0x00, 0x88, 0x00, 0x00, challenge, ne, extended=ne > 255)
+        response = self.sender.send(command)
         if response.sw != 0x9000:
             raise ActiveAuthError(STEP, sw=response.sw)
         return response.data
@@ -61,6 +67,7 @@ class AaResult:
 
 def authenticate(sender: ApduSender, key: PublicKey, *, nonce: bytes | None = None) -> AaResult:
     """INTERNAL AUTHENTICATE with a fresh challenge (or ``nonce``) for the DG15 key ``key``."""
+    settle(sender)  # an earlier unprotected error may have put the session out of step
     sent = nonce if nonce is not None else challenge()
     signature = AaApduSender(sender).internal_authenticate(sent, response_length(key))
     return AaResult(sent, signature)

@@ -4,12 +4,21 @@
 and unwraps (MAC-checks) the answer. Access protocols (BAC here, PACE in
 ``station.icao.pace``) receive the channel as their narrow ``ApduSender`` and install
 the session they establish with ``channel.sm = ...``.
+
+The channel is also what the station learns about one card while it reads it:
+
+- ``short_ef``: READ BINARY by short EF id works (False once the card refused it: files are
+  then selected by id, for the rest of this card, Chip Authentication's probe included);
+- ``in_doubt``: an error came back unprotected under secure messaging. Cards differ in
+  whether their send sequence counter moved for it, so the session may be out of step:
+  ``settle()`` re-opens it (``reopen``, installed by the reader) before the next command.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from station.icao.apdu import CommandAPDU, ResponseAPDU
@@ -31,11 +40,34 @@ class CardChannel:
 
     def __init__(self, transport: CardTransport, sm: SecureMessaging | None = None) -> None:
         self.transport = transport
-        self.sm = sm
+        self._sm = sm
+        self.in_doubt = False
+        self.short_ef = True
+        self.reopen: Callable[[], None] | None = None
+        self.reopens = 0  # sessions re-opened on this channel (a file's selection is lost)
         self.apdus = 0
         self.bytes_out = 0
         self.bytes_in = 0
         self.deadline: float | None = None  # time.monotonic() after which no APDU is sent
+
+    @property
+    def sm(self) -> SecureMessaging | None:
+        return self._sm
+
+    @sm.setter
+    def sm(self, session: SecureMessaging | None) -> None:
+        self._sm = session
+        self.in_doubt = False
+
+    def settle(self) -> bool:
+        """Re-open the session when it may be out of step (``in_doubt``); True if it did."""
+        if not self.in_doubt or self.reopen is None:
+            return False
+        log.info("an error came back unprotected: re-opening the session")
+        self.reopen()
+        self.reopens += 1
+        self.in_doubt = False
+        return True
 
     def transmit(self, apdu: bytes) -> bytes:
         """Raw pass-through (counted), for protocols that build their own APDUs (PACE)."""
@@ -61,4 +93,13 @@ class CardChannel:
             # the file reader re-opens the session.)
             self.sm.ssc -= 1
             return response
-        return self.sm.unwrap(response)
+        answer = self.sm.unwrap(response)
+        if not response.data:  # an unprotected error (sm.unwrap refuses 9000 without MAC)
+            self.in_doubt = True
+        return answer
+
+
+def settle(sender: ApduSender) -> None:
+    """``CardChannel.settle`` for protocols handed a plain ``ApduSender`` (AA, CA)."""
+    if isinstance(sender, CardChannel):
+        sender.settle()

@@ -36,6 +36,8 @@ from station.icao.tlv import tlv
 log = logging.getLogger(__name__)
 
 PROBE = CommandAPDU(0x00, 0xB0, 0x80 | 0x1E, 0x00, b"", 4)  # READ BINARY EF.COM, 4 bytes
+SELECT_COM = CommandAPDU(0x00, 0xA4, 0x02, 0x0C, b"\x01\x1e")
+READ_4 = CommandAPDU(0x00, 0xB0, 0x00, 0x00, b"", 4)  # the selected file's first 4 bytes
 
 
 class ChipAuthError(ChipError):
@@ -46,8 +48,11 @@ class SmChannel(Protocol):
     """A sender whose secure messaging session can be replaced (``CardChannel``)."""
 
     sm: SecureMessaging | None
+    short_ef: bool  # READ BINARY by short EF id works on this card
 
     def send(self, cmd: CommandAPDU) -> ResponseAPDU: ...
+
+    def settle(self) -> bool: ...
 
 
 # --- the algorithm ----------------------------------------------------------------------------
@@ -110,11 +115,16 @@ class CaApduSender:
         self._send("MSE:Set AT", CommandAPDU(0x00, 0x22, 0x41, 0xA4, data))
 
     def general_authenticate(self, public: bytes) -> None:
-        data = tlv(0x7C, tlv(0x80, public))
-        self._send("GENERAL AUTHENTICATE", CommandAPDU(0x00, 0x86, 0x00, 0x00, data, 256))
+        data = tlv(0x7C, tlv(0x80, public))  # the answer is 7C00: an explicit Le, never 00
+        self._send("GENERAL AUTHENTICATE", CommandAPDU(0x00, 0x86, 0x00, 0x00, data, 255))
 
-    def probe(self) -> None:
-        """READ BINARY under the new session: its MAC proves the chip derived the keys."""
+    def probe(self, short_ef: bool = True) -> None:
+        """READ BINARY under the new session: its MAC proves the chip derived the keys. A card
+        without READ BINARY by short EF id gets SELECT EF.COM + READ BINARY."""
+        if not short_ef:
+            self._send("protected SELECT", SELECT_COM)
+            self._send("protected READ BINARY", READ_4)
+            return
         self._send("protected READ BINARY", PROBE)
 
 
@@ -142,6 +152,7 @@ def establish(channel: SmChannel, option: CaOption) -> CaResult:
         public, shared = ephemeral_agreement(option)
     except ValueError as exc:
         raise ChipAuthError("CA key agreement impossible", str(exc)) from None
+    channel.settle()  # an earlier unprotected error may have put the session out of step
     apdus = CaApduSender(channel)
     if option.cipher == "3DES":
         apdus.mse_set_kat(public, option.key_id)
@@ -149,7 +160,7 @@ def establish(channel: SmChannel, option: CaOption) -> CaResult:
         apdus.mse_set_at(option.protocol, option.key_id)
         apdus.general_authenticate(public)
     channel.sm = new_session(shared, option)
-    apdus.probe()
+    apdus.probe(channel.short_ef)
     result = CaResult(option)
     log.info("chip authentication: ok (%s)", result.detail)
     return result

@@ -43,3 +43,8 @@ class LdsError(ChipError, ValueError):
         super().__init__(f"parsing {file}", f"{detail} (offset {offset})")
         self.file = file
         self.offset = offset
+
+
+class FaceImageError(LdsError):
+    """DG2 parsed but its face image is refused (not JPEG or JPEG 2000, too many pixels)
+    or does not decode: no face, never a failed read."""

@@ -7,6 +7,15 @@ On 67xx / 6Cxx or an empty answer to a large Le, the strategy falls back to 0xDF
 chunks and remembers it. On 6988 / 6987 (the chip dropped the SM session) the access
 protocol is re-run through ``reopen`` and the read continues at the same offset.
 Offsets above 32767 use READ BINARY with odd INS (B1, DO54 offset).
+
+Chips differ (a reference open-source passport applet showed these): a card refusing READ
+BINARY by short EF id (6985 / 6F00 ...) gets SELECT by file id + READ BINARY with offsets,
+for the rest of that card (``CardChannel.short_ef``); 6F00 for a read reaching past the end
+is handled like 67xx (the header first, then exact lengths); Le is never 00 (some chips send
+nothing for it); an error that came back unprotected under secure messaging may have put
+the session out of step, so it is re-opened before the next command (``CardChannel.settle``)
+and the read goes on at the same offset (the file selected again). Re-opening is bounded by
+``max_resumes`` per file.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from station.icao.apdu import CommandAPDU, ResponseAPDU
-from station.icao.channel import ApduSender
+from station.icao.channel import CardChannel
 from station.icao.errors import ChipError, FileReadError, LdsError
 from station.icao.tlv import TlvError, header_length, parse_one, tlv
 from station.ports import TransportError
@@ -28,6 +37,19 @@ HEADER_LE = 8
 MAX_EXTENDED_LE = 0xFF00
 MAX_FILE = 0x10000 * 4
 SESSION_LOST = (0x6987, 0x6988)
+PAST_END = 0x6F00  # some chips answer a READ BINARY reaching past the end with 6F00
+# READ BINARY by short EF id not supported: 6985 (no file selected), 6F00 (one selected) ...
+SFI_REFUSED = frozenset({0x6985, 0x6F00, 0x6A86, 0x6A81, 0x6986, 0x6D00})
+
+
+@dataclass
+class _Position:
+    """How one file's read goes on (local to one ``FileReader.read``)."""
+
+    use_sfi: bool
+    selected: int = -1  # the channel's re-open count when the file was selected (-1: not)
+    resumes: int = 0
+    exact: int = 0  # the next Le when a refusal told it
 
 
 @dataclass
@@ -52,13 +74,14 @@ Progress = Callable[[int, int], None]
 class FileReader:
     def __init__(
         self,
-        sender: ApduSender,
+        sender: CardChannel,
         strategy: ReadStrategy | None = None,
         reopen: Callable[[], None] | None = None,
     ) -> None:
         self.sender = sender
         self.strategy = strategy or ReadStrategy()
-        self.reopen = reopen
+        if reopen is not None:
+            sender.reopen = reopen
 
     def read(
         self, name: str, fid: int, sfi: int | None = None, progress: Progress | None = None
@@ -85,38 +108,61 @@ class FileReader:
     ) -> bytes:
         data = bytearray()
         total: int | None = None
-        use_sfi, selected, resumes, exact = sfi is not None, False, 0, 0
+        at = _Position(use_sfi=sfi is not None and self.sender.short_ef)
         while total is None or len(data) < total:
-            want = self._want(total, len(data), exact)
-            exact = 0
             step = f"reading {name} at offset {len(data)}"
-            if not use_sfi and not selected:
+            self._settle(step, at)
+            want = self._want(total, len(data), at.exact)
+            at.exact = 0
+            if not at.use_sfi and at.selected != self.sender.reopens:
                 chosen = self._select(fid)
                 if chosen.sw in SESSION_LOST:
-                    resumes = self._resume(step, chosen.sw, resumes)
+                    at.resumes = self._resume(step, chosen.sw, at.resumes)
                     continue
                 if not chosen.ok:
                     raise FileReadError(f"selecting {name}", sw=chosen.sw)
-                selected = True
-            response = self._read_binary(sfi if use_sfi else None, len(data), want)
-            use_sfi = False
-            if response.sw in SESSION_LOST:
-                resumes = self._resume(step, response.sw, resumes)
-                selected = False
+                at.selected = self.sender.reopens
+            response = self._read_binary(sfi if at.use_sfi else None, len(data), want)
+            if not self._usable(name, step, response, at, want, total is not None):
                 continue
-            if response.sw >> 8 in (0x67, 0x6C) or (response.sw == 0x9000 and not response.data):
-                exact = self._fall_back(step, want, response, total is not None)
-                continue
-            if response.sw not in (0x9000, 0x6282):
-                raise FileReadError(step, sw=response.sw)
             data += response.data
             done[0] = len(data)
-            selected = True
             if total is None:
                 total = self._total(name, bytes(data))
             if total is not None and progress is not None:
                 progress(min(len(data), total), total)
         return bytes(data[:total])
+
+    def _settle(self, step: str, at: _Position) -> None:
+        """Re-open a session an unprotected error may have put out of step (counted)."""
+        if self.sender.in_doubt and self.sender.reopen is not None:
+            if at.resumes >= self.strategy.max_resumes:
+                raise FileReadError(step, "secure messaging session lost")
+            self.sender.settle()
+            at.resumes += 1
+
+    def _usable(
+        self, name: str, step: str, response: ResponseAPDU, at: _Position, want: int, known: bool
+    ) -> bool:
+        """True when ``response`` carries the file's bytes; False to ask again (after
+        learning from it); raises FileReadError when the file cannot be read."""
+        sw = response.sw
+        if at.use_sfi and sw in SFI_REFUSED:
+            log.info("READ BINARY by short EF id refused (%04X): files selected by id", sw)
+            self.sender.short_ef = False  # for the rest of this card
+            at.use_sfi = False
+            return False
+        at.use_sfi = False
+        if sw in SESSION_LOST:
+            at.resumes = self._resume(step, sw, at.resumes)
+            return False
+        if sw >> 8 in (0x67, 0x6C) or sw == PAST_END or (sw == 0x9000 and not response.data):
+            at.exact = self._fall_back(step, want, response, known)
+            return False
+        if sw not in (0x9000, 0x6282):
+            raise FileReadError(step, sw=sw)
+        at.selected = self.sender.reopens
+        return True
 
     def _want(self, total: int | None, have: int, exact: int) -> int:
         s = self.strategy
@@ -124,8 +170,8 @@ class FileReader:
             return exact
         if total is None:
             return s.first_le if have == 0 else HEADER_LE
-        remaining = total - have
-        return min(remaining, s.chunk if s.fixed else s.max_le)
+        want = min(total - have, s.chunk if s.fixed else s.max_le)
+        return 255 if want == 256 else want  # never Le = 00: some chips send nothing for it
 
     def _fall_back(self, step: str, want: int, response: ResponseAPDU, known: bool) -> int:
         """The next Le after a refused READ BINARY (0 = per strategy); raises if none."""
@@ -159,10 +205,11 @@ class FileReader:
 
     def _resume(self, step: str, sw: int, resumes: int) -> int:
         """Re-open the chip after the session was lost; the new resume count."""
-        if self.reopen is None or resumes >= self.strategy.max_resumes:
+        if self.sender.reopen is None or resumes >= self.strategy.max_resumes:
             raise FileReadError(step, "secure messaging session lost", sw)
         log.info("session lost (%04X), re-opening the chip", sw)
-        self.reopen()
+        self.sender.in_doubt = True
+        self.sender.settle()
         return resumes + 1
 
     def _read_binary(self, sfi: int | None, offset: int, want: int) -> ResponseAPDU:

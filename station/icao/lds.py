@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from station.icao import mrz as mrz_mod
-from station.icao.errors import LdsError
+from station.icao.errors import FaceImageError, LdsError
 from station.icao.securityinfos import SecurityInfos
 from station.icao.tlv import Tlv, TlvError, parse_one, walk
 
@@ -171,7 +171,7 @@ def parse_dg2(data: bytes) -> list[FaceImage]:
             image = item.value[start:]
             fmt, width, height = _decode_image(image)
         except Exception as exc:  # Pillow raises many types on bad data
-            raise LdsError("DG2", item.value_offset, f"face image: {exc}") from None
+            raise FaceImageError("DG2", item.value_offset, f"face image: {exc}") from None
         faces.append(FaceImage(fmt, image, width, height))
     if not faces:
         raise LdsError("DG2", outer.value_offset, "no biometric data block (5F2E/7F2E)")

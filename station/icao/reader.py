@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from station.fingerprint import Pseudonym
 from station.icao import lds
-from station.icao.access import AccessKeys, AccessOrder, AccessResult, open_chip
+from station.icao.access import AccessKeys, AccessOrder, AccessResult, open_chip, reset_card
 from station.icao.channel import CardChannel
-from station.icao.errors import FileReadError
+from station.icao.errors import FileReadError, LdsError
 from station.icao.files import FileReader, ReadStrategy
 from station.icao.result import ChipRead
 
@@ -37,7 +37,15 @@ FILES: dict[str, tuple[int, int | None]] = {
     "EF.CardAccess": (0x011C, None),
 } | {f"DG{n}": (0x0100 + n, n) for n in range(1, 17)}
 DEFAULT_FILES = ("DG1", "DG2", "DG13", "DG14", "DG15", "EF.SOD")
+FACE_FILES = ("DG2",)
 REFUSED = (0x6982, 0x6A82)
+
+
+def wanted_files(*, face: bool) -> tuple[str, ...]:
+    """What a read fetches: everything the record and the verdict use; the face (DG2, ~18 KB:
+    80% of the bytes) only when it is stored or shown (Decree 13: no biometrics without
+    need). Passive Authentication covers the groups read; the record lists them."""
+    return tuple(n for n in DEFAULT_FILES if face or n not in FACE_FILES)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ def file_names(spec: str) -> tuple[str, ...]:
 
 
 class ChipReader:
+    """Reads chips through one transport. It remembers whether it left a session open on the
+    card (``card_changed()`` forgets it): a card that keeps its session state until reset is
+    reset before the next access attempt."""
+
     def __init__(
         self,
         transport: CardTransport,
@@ -83,6 +95,11 @@ class ChipReader:
         self.strategy = strategy or ReadStrategy()
         self.order: AccessOrder = order
         self.channel = CardChannel(transport)
+        self.needs_reset = False
+
+    def card_changed(self) -> None:
+        """The card in the field is another one (or none): no earlier session on it."""
+        self.needs_reset = False
 
     def read(
         self,
@@ -95,19 +112,17 @@ class ChipReader:
         self.channel = channel = CardChannel(self.transport)
         if self.timeout_s is not None:
             channel.deadline = started + self.timeout_s
+        if self.needs_reset:
+            reset_card(channel)  # a new access attempt after an earlier session
         raw: dict[str, bytes] = {}
         unreadable: dict[str, str] = {}
-        plain = FileReader(channel, self.strategy)
-        card_access = self._optional(plain, "EF.CardAccess", unreadable)
+        card_access = self._card_access(channel, unreadable)
         if card_access is not None:
             raw["EF.CardAccess"] = card_access
         opened = open_chip(channel, keys, order=self.order, card_access=card_access)
+        self.needs_reset = True
         reader = FileReader(channel, self.strategy, opened.reopen)
-        com = reader.read("EF.COM", *FILES["EF.COM"])
-        raw["EF.COM"] = com
-        listed = set(lds.parse_com(com).data_groups) | {"EF.SOD"}
-        wanted = [n for n in files if n in listed or n == "EF.SOD"]
-        unreadable.update({n: "not listed in EF.COM" for n in files if n not in wanted})
+        wanted = self._listed(reader, files, raw, unreadable)
         for index, name in enumerate(wanted):
 
             def report(done: int, total: int, name: str = name, index: int = index) -> None:
@@ -126,6 +141,36 @@ class ChipReader:
             result.read_ms,
         )
         return result
+
+    def _card_access(self, channel: CardChannel, unreadable: dict[str, str]) -> bytes | None:
+        """EF.CardAccess, or None: any refusal (6982, 6A82, 6986, 6A86, 6D00, a wrong length)
+        means "no PACE information", and BAC opens the chip."""
+        try:
+            return FileReader(channel, self.strategy).read("EF.CardAccess", *FILES["EF.CardAccess"])
+        except (FileReadError, LdsError) as exc:
+            why = f"{exc.sw:04X}" if exc.sw is not None else exc.detail or str(exc)
+            log.info("no EF.CardAccess (%s): no PACE information", why)
+            unreadable["EF.CardAccess"] = why
+            return None
+
+    def _listed(
+        self,
+        reader: FileReader,
+        files: Sequence[str],
+        raw: dict[str, bytes],
+        unreadable: dict[str, str],
+    ) -> list[str]:
+        """The wanted files EF.COM lists (all of them when EF.COM is malformed)."""
+        com = reader.read("EF.COM", *FILES["EF.COM"])
+        raw["EF.COM"] = com
+        try:
+            listed = set(lds.parse_com(com).data_groups) | {"EF.SOD"}
+        except LdsError as exc:
+            log.warning("EF.COM unparseable (%s): reading every wanted file", exc)
+            return list(files)
+        wanted = [n for n in files if n in listed]
+        unreadable.update({n: "not listed in EF.COM" for n in files if n not in wanted})
+        return wanted
 
     def _optional(
         self,

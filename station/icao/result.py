@@ -1,11 +1,15 @@
 """What one chip read gave: the raw files, the parsed parts and the record's chip fields.
 
 ``ChipRead.from_files`` is the one way from raw files to a read, for the reader and for a
-saved dump alike: DG1 and DG13 are parsed there (``LdsError`` when malformed); DG2's face
-too, but an unusable face image only means no face.
-DG14's SecurityInfos and DG15's key, which only verification uses, are parsed on first use
-and kept (``security_infos``, ``aa_public_key``), so that a malformed one fails Chip or
-Active Authentication, not the read.
+saved dump alike: DG1, DG2 and DG13 are parsed there. A group that cannot be parsed does not
+cost the others: what parsed is kept, the group's raw bytes stay in ``files`` (Passive
+Authentication hashes them all) and ``unparsed`` names it with the reason; the identity
+comes from DG13, else DG1. A DG2 whose structure parses but whose face image is refused or
+does not decode (``FaceImageError``: hostile or damaged) only means no face, and is not
+named. DG14's SecurityInfos and DG15's key, which only verification uses, are parsed on
+first use and kept (``security_infos``, ``aa_public_key``), so that a malformed one fails
+Chip or Active Authentication, not the read; ``parse_problems()`` lists every group that
+did not parse, those two included.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from station.icao import keys, lds
-from station.icao.errors import LdsError
+from station.icao.errors import FaceImageError
 from station.icao.mrz import Mrz
 from station.icao.securityinfos import SecurityInfos
 
@@ -32,15 +36,22 @@ log = logging.getLogger(__name__)
 FILE_ORDER = ("EF.CardAccess", "EF.COM", "DG1", "DG2", "DG3", "DG13", "DG14", "DG15", "EF.SOD")
 
 
-def _faces(dg2: bytes) -> list[lds.FaceImage]:
-    """DG2's face images; none when DG2 or its image is unusable (a hostile or damaged
-    image must cost the face, not the read: DG2's bytes stay in ``files`` for PA)."""
+def _file_rank(name: str) -> int:
+    return FILE_ORDER.index(name) if name in FILE_ORDER else 99
+
+
+def _parsed(files: Mapping[str, bytes], name: str, unparsed: dict[str, str]) -> Any:
+    """``lds.load(name, ...)``, or None (the reason in ``unparsed``) when it is malformed."""
+    if name not in files:
+        return None
     try:
-        faces: list[lds.FaceImage] = lds.load("DG2", dg2)
-    except LdsError as exc:
-        log.warning("no face from DG2: %s", exc)
-        return []
-    return faces
+        return lds.load(name, files[name])
+    except FaceImageError as exc:  # a hostile or damaged image costs the face, not the read
+        log.warning("no face from %s: %s", name, exc)
+        return None
+    except ValueError as exc:  # LdsError names the file and the byte
+        unparsed[name] = str(exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class ChipRead:
     bytes_in: int = 0
     bytes_out: int = 0
     pace_fallback: PaceFallback | None = None
+    unparsed: Mapping[str, str] = field(default_factory=dict)  # DG1/DG2/DG13 -> why
     # The open secure-messaging session the files were read under, for Active and Chip
     # Authentication right after the read; None for a saved dump (offline verification).
     session: CardChannel | None = field(default=None, compare=False, repr=False)
@@ -81,17 +93,28 @@ class ChipRead:
         pace_fallback: PaceFallback | None = None,
         session: CardChannel | None = None,
     ) -> ChipRead:
-        """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1 and DG13
-        parsed (LdsError names the file and the byte when one is malformed), DG2's face
-        when its image is usable (else no face)."""
-        faces = _faces(files["DG2"]) if "DG2" in files else []
+        """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1, DG2 and DG13
+        parsed; one that is malformed is named in ``unparsed`` (file, byte, why); DG2's
+        face only when its image is usable (else no face)."""
+        unparsed: dict[str, str] = {}
+        faces = _parsed(files, "DG2", unparsed) or []
         return cls(
-            files=files, mrz=lds.load("DG1", files["DG1"]) if "DG1" in files else None,
-            dg13=lds.load("DG13", files["DG13"]) if "DG13" in files else None,
+            files=files, mrz=_parsed(files, "DG1", unparsed), dg13=_parsed(files, "DG13", unparsed),
             face=faces[0] if faces else None, access=access, key_source=key_source,
             read_ms=read_ms, unreadable=unreadable or {}, apdus=apdus, bytes_in=bytes_in,
-            bytes_out=bytes_out, pace_fallback=pace_fallback, session=session,
+            bytes_out=bytes_out, pace_fallback=pace_fallback, unparsed=unparsed, session=session,
         )  # fmt: skip
+
+    def parse_problems(self) -> dict[str, str]:
+        """Every group read that did not parse, and why (DG14 and DG15 parsed here if not yet)."""
+        problems = dict(self.unparsed)
+        for name, attribute in (("DG14", "security_infos"), ("DG15", "aa_public_key")):
+            if name in self.files:
+                try:
+                    getattr(self, attribute)
+                except ValueError as exc:  # LdsError, KeyLoadError
+                    problems[name] = str(exc)
+        return {n: problems[n] for n in sorted(problems, key=_file_rank)}
 
     @cached_property
     def security_infos(self) -> SecurityInfos | None:
@@ -158,7 +181,7 @@ class ChipRead:
 
     def chip_json(self, *, store_face: bool = False) -> dict[str, Any]:
         """The record's ``chip`` object."""
-        names = sorted(self.files, key=lambda n: FILE_ORDER.index(n) if n in FILE_ORDER else 99)
+        names = sorted(self.files, key=_file_rank)
         out: dict[str, Any] = {
             "files": names,
             "access": self.access,
@@ -172,6 +195,9 @@ class ChipRead:
             out["unreadable"] = dict(self.unreadable)
         if self.mrz is not None and self.mrz.check_errors:
             out["mrz_check_errors"] = list(self.mrz.check_errors)
+        problems = self.parse_problems()
+        if problems:
+            out["unparsed"] = problems
         if self.dg13 is not None and self.dg13.unknown_fields():
             out["dg13_raw"] = self.dg13.unknown_fields()
         if store_face and self.face is not None:

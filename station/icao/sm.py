@@ -98,10 +98,18 @@ class SecureMessaging:
             )
         mac = self.cipher.mac(self.ks_mac, ssc + crypto.pad(header, self.cipher.block) + body)
         body += tlv(0x8E, mac)
-        extended = cmd.is_extended or len(body) > 255
+        extended = cmd.is_extended or len(body) > 255 or self._answer_length(cmd.ne) > 256
         return CommandAPDU(
             header[0], cmd.ins, cmd.p1, cmd.p2, body, 65536 if extended else 256, extended
         )
+
+    def _answer_length(self, ne: int | None) -> int:
+        """The longest protected answer to a command asking for ``ne`` bytes: DO87 (padded,
+        with its indicator byte), DO99 and DO8E. Above 256 the outer Le must be extended."""
+        if not ne:
+            return 14
+        value = 1 + (ne // self.cipher.block + 1) * self.cipher.block
+        return 1 + (1 if value < 128 else 1 + (value.bit_length() + 7) // 8) + value + 14
 
     def _data_object(self, ins: int, ssc: bytes, data: bytes) -> bytes:
         if not data:

@@ -223,6 +223,8 @@ class ChipWorker:
             return
         if changed:
             self._present = not self._present
+            if self._reader is not None:
+                self._reader.card_changed()  # a new card has no earlier session to reset
             now = self._clock()
             self._post(flow.CardPresent(now) if self._present else flow.CardGone(now))
 
@@ -231,7 +233,7 @@ class ChipWorker:
         from station.display.outcome import person_from_chip
         from station.icao.access import AccessKeys
         from station.icao.errors import AccessError, ChipError, LdsError
-        from station.icao.reader import ChipReader
+        from station.icao.reader import ChipReader, wanted_files
         from station.ports import CardRemovedError, TransportError
 
         assert self._transport is not None
@@ -254,7 +256,9 @@ class ChipWorker:
                 keys = AccessKeys.from_qr(identity)
                 if self._cfg.reader.pace_password == "mrz":
                     keys = dataclasses.replace(keys, can=None)  # PACE with the MRZ key
-                chip = self._reader.read(keys, progress=self._progress(job.job))
+                privacy = self._cfg.privacy
+                files = wanted_files(face=privacy.store_face or privacy.show_face)
+                chip = self._reader.read(keys, files=files, progress=self._progress(job.job))
                 face = None
                 if self._cfg.privacy.show_face and chip.face is not None:
                     face = face_thumbnail(chip.face.data)

@@ -61,6 +61,7 @@ def verify_chip(
     active_outcome = _active(passive, read)
     chip_auth = _chip_auth(passive, read)
     agreement = compare(qr, read.citizen)
+    unparsed = read.parse_problems()
     verification = Verification(
         passive=passive.status,
         active=active_outcome.status,
@@ -74,9 +75,11 @@ def verify_chip(
             *(_not_given_finding(n, read) for n in missing),
             f"active authentication: {active_outcome.detail}",
             f"chip authentication: {chip_auth.detail}",
+            *(f"{name} not parsed: {why}" for name, why in unparsed.items()),
         ),
         missing=missing,
         crl=passive.crl,
+        unparsed=tuple(unparsed),
     )
     log.info(
         "verification: %s (passive %s, AA %s, CA %s, QR match %s)",

@@ -7,7 +7,11 @@ provably wrong (altered data, bad or revoked signature, failed AA/CA, QR/chip
 mismatch, a suspected clone). ``qr-only`` when the chip was not verified at all.
 Everything else is ``signed-untrusted``: genuine-looking but not proven (untrusted
 signer, a card issued after its signer's key period, a data group the SOD lists that
-the chip did not give, a skipped check).
+the chip did not give, a skipped check, DG1 or DG13 whose hashed bytes do not parse).
+
+``unparsed``: groups read (and hash-checked by Passive Authentication) whose structure
+does not parse. For DG1 or DG13, the identity groups, that is ``group-unparsed``; for any
+other group (the face in DG2, say) it is a note and the level is unaffected.
 
 ``missing``: data groups the SOD lists that the chip did not give although the station
 asked for them (refused, absent, or left out of EF.COM). A genuine chip gives every file
@@ -51,6 +55,11 @@ class AuthOutcome:
 # leaves out either one while its SOD lists it is suspected to be a copy.
 CLONE_TELLS = frozenset({14, 15})
 
+# DG1 (MRZ) and DG13 (the card's identity fields): the groups the identity comes from. One
+# of them unparsed lowers the verdict; any other group that does not parse (DG2's face,
+# DG14/DG15, whose failures show as CA/AA) is only a note on the checks page.
+IDENTITY_GROUPS = frozenset({"DG1", "DG13"})
+
 _FAILING_PASSIVE = (Passive.HASH_MISMATCH, Passive.BAD_SIGNATURE, Passive.SIGNER_REVOKED)
 
 # (code, Vietnamese one-liner for the OLED), most important first.
@@ -69,6 +78,7 @@ REASONS = {
     "no-chip-proof": "Chưa xác thực được chip",
     "check-skipped": "Chưa kiểm tra đủ",
     "no-qr-compare": "Chưa so khớp với QR",
+    "group-unparsed": "Có nhóm dữ liệu hỏng",
     "qr-only": "Chỉ đọc được mã QR",
 }
 
@@ -85,6 +95,7 @@ class Verification:
     missing: tuple[int, ...] = ()  # data groups the SOD lists that the chip did not give
     crl: CrlState | None = None  # the trust anchor's CRL (None: no anchor found)
     trust_path: TrustPath | None = None  # how the signer was trusted (see passive)
+    unparsed: tuple[str, ...] = ()  # groups read that could not be parsed (hashes still checked)
 
     @property
     def reason_code(self) -> str:
@@ -127,6 +138,7 @@ class Verification:
             "missing": [f"DG{n}" for n in self.missing],
             "crl": None if self.crl is None else self.crl.value,
             "trust_path": self.trust_path,
+            **({"unparsed": list(self.unparsed)} if self.unparsed else {}),
         }
 
 
@@ -151,6 +163,8 @@ def _reason(v: Verification) -> str:
         return "no-chip-proof"
     if Auth.NOT_CHECKED in (v.active, v.chip_auth):
         return "check-skipped"
+    if IDENTITY_GROUPS.intersection(v.unparsed):
+        return "group-unparsed"
     if v.qr_chip_match is None:
         return "no-qr-compare"
     return "verified"

@@ -221,7 +221,7 @@ def test_wrong_key_card_says_chip_refuses(chain: pki.TestPki) -> None:
 def test_card_lifted_mid_read_then_back(chain: pki.TestPki) -> None:
     station = Counter(chain)
     (alice,) = citizens(1, seed=5)
-    station.place(alice, Misbehaviour(lost_after_bytes=3000))
+    station.place(alice, Misbehaviour(lost_after_bytes=1000))  # mid-read (no face read)
     assert station.shown == ErrorScreen(ErrorKind.CARD_MOVED)
     assert station.panel() == render(ErrorScreen(ErrorKind.CARD_MOVED)).tobytes()
     station.advance(2)

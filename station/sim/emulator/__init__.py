@@ -10,11 +10,12 @@
 from station.drivers.card_sim import CardGone, EmulatorTransport
 from station.sim.emulator.card import ATR, EmulatedCard, Handler
 from station.sim.emulator.files import CardProfile, build_profile
-from station.sim.emulator.switches import NORMAL, Misbehaviour
+from station.sim.emulator.switches import NORMAL, REFERENCE_APPLET, Misbehaviour
 
 __all__ = [
     "ATR",
     "NORMAL",
+    "REFERENCE_APPLET",
     "CardGone",
     "CardProfile",
     "EmulatedCard",

@@ -86,6 +86,7 @@ class EmulatedCard:
         self.app_selected = False
         self.current_fid: int | None = None
         self.challenge: bytes | None = None
+        self.had_session = False  # a session was opened since power-on (session_until_reset)
         self.state.clear()
         return ATR
 
@@ -94,6 +95,7 @@ class EmulatedCard:
         self.handlers.setdefault(ins, []).insert(0, handler)
 
     def set_session(self, sm: SecureMessaging | None, *, after_response: bool = False) -> None:
+        self.had_session = self.had_session or sm is not None
         if after_response:
             self._pending_sm = sm
         else:
@@ -140,10 +142,16 @@ class EmulatedCard:
         try:
             inner = sm.unwrap_command(cmd)
         except SecureMessagingError:
+            if sw.wrong_mac_6985:
+                return status(0x6985)  # the session stays open, its counter moved on
             self.sm = None
             return status(0x6988)
         self.command_protected = True
         response = self._dispatch(inner)
+        if sw.zero_le_empty and inner.ne in (256, 65536):
+            response = status(response.sw)  # Le = 00 taken literally: no data
+        if sw.plain_errors and not (response.sw == 0x9000 or response.sw >> 8 in (0x62, 0x63)):
+            return response  # unprotected, yet the counter moved for the command
         wrapped = sm.wrap_response(response, inner.ins)
         if not cmd.is_extended and len(wrapped.data) > 256:
             return status(0x6700)  # SSC already advanced on both sides
@@ -189,6 +197,8 @@ class EmulatedCard:
             return status(0x6B00)
         if self.switches.strict_le and ne > len(data) - offset:
             return status(0x6700)
+        if self.switches.past_end_6f00 and ne > len(data) - offset:
+            return status(0x6F00)
         if self.switches.empty_on_large_le and ne > 256:
             return status(0x9000)
         count = min(ne, len(data) - offset)
@@ -217,6 +227,8 @@ def select(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
     if cmd.p1 not in (0x00, 0x02) or len(cmd.data) != 2:
         return status(0x6A86)
     fid = int.from_bytes(cmd.data, "big")
+    if fid == FID_CARD_ACCESS and card.switches.card_access_sw is not None:
+        return status(card.switches.card_access_sw)
     if fid != DG3_FID and card.readable(fid) == 0x6A82:
         return status(0x6A82)
     card.current_fid = fid
@@ -235,6 +247,8 @@ def read_binary(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
         offset = int.from_bytes(offset_do.value, "big")
         fid = (cmd.p1 << 8) | cmd.p2 or card.current_fid
     elif cmd.p1 & 0x80:
+        if card.switches.no_short_ef:
+            return status(0x6985 if card.current_fid is None else 0x6F00)
         fid = SFI_TO_FID.get(cmd.p1 & 0x1F)
         offset = cmd.p2
     else:
@@ -244,6 +258,8 @@ def read_binary(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
     allowed = card.readable(fid)
     if allowed != 0x9000:
         return status(allowed)
+    if fid == FID_CARD_ACCESS and card.switches.card_access_read_sw is not None:
+        return status(card.switches.card_access_read_sw)
     card.current_fid = fid
     response = card.send_bytes(fid, offset, ne)
     if cmd.ins == 0xB1 and response.data:
@@ -252,6 +268,8 @@ def read_binary(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
 
 
 def get_challenge(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
+    if card.switches.session_until_reset and card.had_session:
+        return status(0x6982)  # the earlier session's state is kept until a reset
     if cmd.ne != 8:
         return status(0x6700)
     card.challenge = os.urandom(8)
@@ -271,12 +289,13 @@ def external_authenticate(card: EmulatedCard, cmd: CommandAPDU) -> ResponseAPDU:
     key = bac.BacKey(docno, profile.date_of_birth, profile.date_of_expiry)
     k_enc, k_mac = bac.derive_keys(key.seed)
     e_ifd, m_ifd = cmd.data[:32], cmd.data[32:]
+    refusal = card.switches.bac_refusal_sw
     if crypto.retail_mac(k_mac, e_ifd) != m_ifd:
-        return status(0x6300)
+        return status(refusal)
     plain = crypto.des3_cbc_decrypt(k_enc, e_ifd)
     rnd_ifd, k_ifd = plain[:8], plain[16:32]
     if plain[8:16] != rnd_icc:
-        return status(0x6300)
+        return status(refusal)
     k_icc = os.urandom(16)
     e_icc = crypto.des3_cbc_encrypt(k_enc, rnd_icc + rnd_ifd + k_icc)
     seed = bytes(a ^ b for a, b in zip(k_ifd, k_icc, strict=True))

@@ -139,10 +139,13 @@ def build_profile(
     aa_kind: str = "p256",
     ca_kind: str = "p256",
     face_image: bytes | None = None,
+    malformed: tuple[int, ...] = (),
 ) -> CardProfile:
     """The full CCCD file set for ``citizen`` with a signed SOD (see module doc).
     ``face_image``: these image bytes in DG2 instead of a drawn portrait (hostile images:
-    ``station.sim.emulator.face.bomb_png``), signed like any other DG2."""
+    ``station.sim.emulator.face.bomb_png``), signed like any other DG2. ``malformed``: data
+    groups replaced by bytes that do not parse (their outer tag, then a truncated inner
+    object), signed as they are: the chip's own data, hashes intact."""
     from station.sim import pki as pki_mod
     from station.sim.emulator import keys as chip_keys
 
@@ -160,6 +163,8 @@ def build_profile(
         ),
         15: chip_keys.encode_dg15(aa_key.public_key()),
     }
+    for number in malformed:
+        groups[number] = tlv(DG_TAGS[number], bytes.fromhex("7F610A0201010203"))
     chain = pki if pki is not None else pki_mod.make_test_pki("p256")
     sod = pki_mod.build_sod(pki_mod.dg_hashes_of(groups), chain)  # type: ignore[arg-type]
     files = {DG_FIDS[n]: data for n, data in groups.items()}

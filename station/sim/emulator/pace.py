@@ -136,7 +136,7 @@ def mse_set_at(switches: PaceSwitches, card: EmulatedCard, cmd: CommandAPDU) -> 
     if (cmd.p1, cmd.p2) != (0xC1, 0xA4):
         return None  # another MSE (Chip Authentication's Set KAT / Set AT)
     card.state.pop("pace", None)
-    if switches.refuse:
+    if switches.refuse or (card.switches.session_until_reset and card.had_session):
         return status(0x6982)
     try:
         fields = {item.tag: item.value for item in parse_all(cmd.data)}

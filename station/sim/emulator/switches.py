@@ -21,6 +21,23 @@ class Misbehaviour:
     - ``sm_6988_after``: after this many protected commands the chip answers 6988 and drops
       the session, ``sm_6988_times`` times in total.
     - ``garbage_after``: from this many protected responses on, the chip answers noise.
+
+    Behaviours of a reference open-source passport applet (``REFERENCE_APPLET`` has them all):
+
+    - ``card_access_sw``: SELECT of EF.CardAccess answers this status word (6986: no current
+      EF before the application is selected; 6A86, 6D00); ``card_access_read_sw``: reading
+      it answers this one (6700: a wrong-length answer).
+    - ``no_short_ef``: no READ BINARY by short EF id (6985 without a selected file, 6F00
+      with one): files must be selected by id and read with offsets.
+    - ``session_until_reset``: once a session was opened, GET CHALLENGE and MSE:Set AT
+      answer 6982 until the card is reset (the applet keeps its session state).
+    - ``zero_le_empty``: under secure messaging, Le = 00 (DO97 = 00) returns no data.
+    - ``past_end_6f00``: READ BINARY asking past the end of the file answers 6F00.
+    - ``plain_errors``: an error under secure messaging comes back as a plain status word,
+      and the card's send sequence counter has still moved (the sessions fall out of step).
+    - ``wrong_mac_6985``: a command with a wrong MAC answers 6985 (plain), the session
+      stays open.
+    - ``bac_refusal_sw``: what a wrong BAC cryptogram answers (6300; the applet: 6982).
     """
 
     wrong_key: bool = False
@@ -33,6 +50,25 @@ class Misbehaviour:
     sm_6988_after: int | None = None
     sm_6988_times: int = 1
     garbage_after: int | None = None
+    card_access_sw: int | None = None
+    card_access_read_sw: int | None = None
+    no_short_ef: bool = False
+    session_until_reset: bool = False
+    zero_le_empty: bool = False
+    past_end_6f00: bool = False
+    plain_errors: bool = False
+    wrong_mac_6985: bool = False
+    bac_refusal_sw: int = 0x6300
 
 
 NORMAL = Misbehaviour()
+REFERENCE_APPLET = Misbehaviour(
+    card_access_sw=0x6986,
+    no_short_ef=True,
+    session_until_reset=True,
+    zero_le_empty=True,
+    past_end_6f00=True,
+    plain_errors=True,
+    wrong_mac_6985=True,
+    bac_refusal_sw=0x6982,
+)
