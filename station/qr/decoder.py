@@ -1,8 +1,11 @@
 """QR decoding of grayscale camera frames (zxing-cpp) and de-duplication of sightings.
 
-``QrDecoder.decode(frame)`` returns the raw bytes of every QR code in a uint8 H x W frame
-(the payload is decoded as UTF-8 later, by ``station.qr.payload``, never by zxing's
-character-set guess). Only QR codes are searched for.
+``QrDecoder.decode(frame)`` returns the payload bytes of every QR code in a uint8 H x W
+frame. A code carrying ECI designators (ISO/IEC 18004 7.4.2) says its character sets: its
+segments are transcoded to UTF-8 here (``eci_bytes``). Without one the raw bytes are
+returned and ``station.qr.payload`` decides (UTF-8 when valid, else ISO-8859-1, the
+standard's default for byte mode), never zxing's character-set guess. Only QR codes are
+searched for.
 
 Decoder options were chosen on generated card frames (``bench/qr.py``, 640x480 and
 1280x720, 3-6 px per module, rotation, blur, noise, perspective, glare): the LocalAverage
@@ -21,6 +24,7 @@ SHA-256 digests of payloads, not the payloads.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
+
+from station.qr.payload import decode_text
 
 Frame = npt.NDArray[np.uint8]
 
@@ -61,6 +67,8 @@ class QrDecoder:
             "try_downscale": self.options.try_downscale,
             "try_invert": self.options.try_invert,
             "binarizer": binarizer,
+            # Hex of the bytes with the ECI designators (symbology identifier first).
+            "text_mode": zxingcpp.TextMode.HexECI,
             # Also report codes found but not decodable (checksum errors): the officer is
             # told the QR is unreadable instead of nothing happening.
             "return_errors": True,
@@ -79,8 +87,58 @@ class QrDecoder:
         not be decoded (damaged, smudged, partly covered)."""
         check_frame(frame)
         results = zxingcpp.read_barcodes(frame, **self._kwargs)
-        payloads = tuple(bytes(r.bytes) for r in results if r.valid)
+        payloads = tuple(eci_bytes(r.text, bytes(r.bytes)) for r in results if r.valid)
         return payloads, len(payloads) < len(results)
+
+
+# ECI assignment number -> Python codec (AIM ECI specification; the ones QR codes use).
+ECI_CODECS: dict[int, str] = {
+    0: "cp437", 1: "latin-1", 2: "cp437", 3: "latin-1", 4: "iso8859-2", 5: "iso8859-3",
+    6: "iso8859-4", 7: "iso8859-5", 8: "iso8859-6", 9: "iso8859-7", 10: "iso8859-8",
+    11: "iso8859-9", 12: "iso8859-10", 13: "iso8859-11", 15: "iso8859-13", 16: "iso8859-14",
+    17: "iso8859-15", 18: "iso8859-16", 20: "shift_jis", 21: "cp1250", 22: "cp1251",
+    23: "cp1252", 24: "cp1256", 25: "utf-16-be", 26: "utf-8", 27: "ascii", 28: "big5",
+    29: "gb18030", 30: "euc_kr", 170: "ascii",
+}  # fmt: skip
+BINARY_ECI = 899
+_DESIGNATOR = re.compile(rb"\\(\d{6})|\\\\")
+
+
+def eci_bytes(hex_eci: str, raw: bytes) -> bytes:
+    """The payload as UTF-8 when the code carries ECI designators (zxing's HexECI text:
+    ``]Q2`` then the data with ``\\nnnnnn`` designators and doubled backslashes), else
+    ``raw``. An unknown ECI's segment becomes U+FFFD (reported as damaged text); binary
+    (899) and a segment before any designator follow the no-ECI rule of the payload."""
+    try:
+        data = bytes.fromhex(hex_eci)
+    except ValueError:
+        return raw
+    if not data.startswith(b"]Q2"):
+        return raw
+    pieces: list[str] = []
+    codec: int | None = None
+    segment = bytearray()
+    position = 3
+    for match in _DESIGNATOR.finditer(data, 3):
+        segment += data[position : match.start()]
+        position = match.end()
+        if match.group(1) is None:  # a doubled backslash: one data byte
+            segment += b"\\"
+            continue
+        pieces.append(_transcoded(bytes(segment), codec))
+        segment, codec = bytearray(), int(match.group(1))
+    segment += data[position:]
+    pieces.append(_transcoded(bytes(segment), codec))
+    return "".join(pieces).encode("utf-8")
+
+
+def _transcoded(segment: bytes, eci: int | None) -> str:
+    if not segment:
+        return ""
+    if eci is None or eci == BINARY_ECI:
+        return decode_text(segment)
+    codec = ECI_CODECS.get(eci)
+    return segment.decode(codec, errors="replace") if codec else "\ufffd"
 
 
 def check_frame(frame: Frame) -> None:

@@ -102,13 +102,29 @@ class _Check:
         self.warnings.append(finding(code))
 
 
+# A UTF-8 multi-byte sequence: bytes that fail UTF-8 yet contain one are damaged UTF-8,
+# not ISO-8859-1 text (which hardly ever has a lead byte followed by continuation bytes).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
 def decode_text(data: bytes | bytearray | memoryview | str) -> str:
-    """The payload as text: bytes decoded as UTF-8 with U+FFFD for undecodable bytes."""
+    """The payload as text. Bytes (no ECI designator, see ``station.qr.decoder``): UTF-8
+    when they are valid UTF-8; else ISO-8859-1, the QR standard's default for byte mode
+    ("Hoàng Minh Quân" fits it), unless they contain UTF-8 sequences: then it is damaged
+    UTF-8, decoded with U+FFFD (an error, never shown as a name)."""
     if isinstance(data, str):
         return data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"QR payload must be bytes or str, not {type(data).__name__}")
-    return bytes(data).decode("utf-8", errors="replace")
+    raw = bytes(data)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if _UTF8_SEQUENCE.search(raw):
+            return raw.decode("utf-8", errors="replace")
+        return raw.decode("latin-1")
 
 
 def split_fields(text: str) -> list[str]:

@@ -227,9 +227,11 @@ def test_unrecognised_keeps_raw_text(payload: str) -> None:
 
 
 def test_unrecognised_damaged_bytes_flagged() -> None:
-    result = parse_payload(b"\xff\xfe garbage", today=TODAY)
+    # broken UTF-8 (a sequence cut short); bytes that are no UTF-8 at all are ISO-8859-1
+    result = parse_payload(b"garbage \xe1\xbb| more", today=TODAY)
     assert result.status is QrStatus.UNRECOGNISED
     assert codes(result.errors) == ["unrecognised_payload", "damaged_text"]
+    assert parse_payload(b"\xff\xfe garbage", today=TODAY).raw_text == "ÿþ garbage"
 
 
 def test_non_bytes_inputs_never_raise() -> None:
