@@ -102,11 +102,10 @@ class _Check:
         self.warnings.append(finding(code))
 
 
-# A UTF-8 multi-byte sequence: bytes that fail UTF-8 yet contain one are damaged UTF-8,
-# not ISO-8859-1 text (which hardly ever has a lead byte followed by continuation bytes).
-_UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
+# The start of a UTF-8 multi-byte sequence: bytes that fail UTF-8 yet contain one are damaged
+# UTF-8, not ISO-8859-1 text (whose letters are hardly ever followed by 0x80-0xBF: C1
+# controls and symbols).
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
 
 def decode_text(data: bytes | bytearray | memoryview | str) -> str:
