@@ -14,9 +14,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from station.qr.models import QrResult, QrStatus
+from station.mrz.td1 import ParsedMrz
+from station.qr.models import Finding, QrResult, QrStatus
 
 SCHEMA = "cccd-station/record/1"
+QR_MRZ_MISMATCH = Finding(
+    "qr_mrz_mismatch", "Số định danh trong mã QR và trong dòng MRZ khác nhau. Kiểm tra thẻ."
+)
 
 # Chip fields that are sensitive personal data (Decree 13/2023): kept out of
 # stored/sent records unless the config asks for them.
@@ -43,6 +47,33 @@ def now_local() -> datetime:
 def iso_local(epoch: float) -> str:
     """Epoch seconds as ISO 8601 with the local UTC offset: how every tool prints a time."""
     return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+def mrz_json(mrz: ParsedMrz) -> dict[str, Any]:
+    """The record's ``mrz``: the checked fields only (the name line has no check digit and
+    is not kept), dates as YYYY-MM-DD (expiry None = no expiry)."""
+    birth, expiry = mrz.birth_date(), mrz.expiry_date()
+    return {
+        "layout": mrz.layout,
+        "document_number": mrz.document_number,
+        "id_number": mrz.id_number,
+        "date_of_birth": birth.isoformat() if birth else None,
+        "sex": {"M": "Nam", "F": "Nữ"}.get(mrz.sex),
+        "date_of_expiry": expiry.isoformat() if expiry else None,
+    }
+
+
+def _with_mrz(record: dict[str, Any], result: QrResult | None, mrz: ParsedMrz) -> None:
+    fields = mrz_json(mrz)
+    record["mrz"] = fields
+    had_qr = result is not None and result.status is not QrStatus.NO_QR
+    record["source"] = "qr+mrz" if had_qr else "mrz"
+    if record["citizen"] is None:
+        record["citizen"] = {
+            "id_number": fields["id_number"], "date_of_birth": fields["date_of_birth"],
+            "sex": fields["sex"], "expiry_date": fields["date_of_expiry"],
+        }  # fmt: skip
+    clues = result.clues if result is not None else None
+    if clues is not None and mrz.id_number is not None and clues.id_number != mrz.id_number:
+        record["warnings"].append(QR_MRZ_MISMATCH.to_json())
 
 
 def qr_record(
@@ -52,8 +83,10 @@ def qr_record(
     read_at: datetime | None = None,
     record_id: str | None = None,
     clock_synced: bool | None = None,
+    mrz: ParsedMrz | None = None,
 ) -> dict[str, Any]:
-    """A record for a QR-only read. ``result`` None means no QR code was found.
+    """A record for what the camera read. ``result`` None (or ``NO_QR``) means no QR code
+    was found; ``mrz`` adds the MRZ's checked fields (``source`` "mrz" or "qr+mrz").
 
     ``clock_synced`` says whether the station's clock was synchronised when ``read_at``
     was taken (a Pi has no RTC); None = unknown.
@@ -78,6 +111,10 @@ def qr_record(
         record["errors"] = [e.to_json() for e in result.errors]
         if status is QrStatus.UNRECOGNISED:
             record["qr_raw"] = result.raw_text
+        if result.clues is not None:
+            record["qr_clues"] = result.clues.to_json()
+    if mrz is not None:
+        _with_mrz(record, result, mrz)
     return record
 
 
@@ -121,7 +158,7 @@ def with_chip(
         if value is not None or key not in citizen:
             citizen[key] = value
     out["citizen"] = citizen
-    out["source"] = "qr+chip"
+    out["source"] = f"{out.get('source', 'qr')}+chip"
     out["chip"] = chip.chip_json(store_face=store_face)
     return out
 
@@ -169,13 +206,14 @@ def build_record(
     store_sensitive: bool = False,
     store_face: bool = False,
     clock_synced: bool | None = None,
+    mrz: ParsedMrz | None = None,
 ) -> dict[str, Any]:
-    """The whole record of one read: the QR part, the chip part, the verdict.
+    """The whole record of one read: the QR and MRZ part, the chip part, the verdict.
 
     ``chip_failure`` (a ``CHIP_NOT_VERIFIED`` code) says why there is no verdict: the
     record then gets level ``qr-only`` and that code as a warning.
     """
-    record = qr_record(qr, station_id=station_id, clock_synced=clock_synced)
+    record = qr_record(qr, station_id=station_id, clock_synced=clock_synced, mrz=mrz)
     if chip is not None:
         record = with_chip(record, chip, store_sensitive=store_sensitive, store_face=store_face)
     if verification is not None:

@@ -34,8 +34,10 @@ from station.icao.mrz import yymmdd
 from station.icao.pace import PaceError, PacePassword, establish
 from station.icao.securityinfos import SecurityInfos
 from station.icao.sm import SecureMessaging
+from station.mrz.td1 import ParsedMrz
 from station.qr import cardlaw
-from station.qr.models import QrIdentity
+from station.qr.card2024 import QrClues
+from station.qr.models import QrIdentity, QrResult
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +78,78 @@ class AccessKeys:
         texts = [(yymmdd(expiry), "given-expiry")] if expiry else []
         texts += [(yymmdd(d), "id-milestone") for d in ordered]
         texts += [(t, "id-no-expiry") for t in NO_EXPIRY_ENCODINGS]
-        seen: set[str] = set()
-        candidates = []
-        for text, source in texts:
-            if text not in seen:
-                seen.add(text)
-                candidates.append(KeyCandidate(BacKey(docno, dob, text), source))
-        return cls(tuple(candidates), id_number[-6:])
+        return cls(_unique(docno, dob, texts), id_number[-6:])
 
     @classmethod
-    def from_mrz(cls, document_number: str, birth: str, expiry: str) -> AccessKeys:
-        return cls((KeyCandidate(BacKey(document_number, birth, expiry), "mrz-key"),))
+    def from_mrz(
+        cls, document_number: str, birth: str, expiry: str, *, source: str = "mrz-key"
+    ) -> AccessKeys:
+        """The one exact key of an MRZ (typed: "mrz-key"; read by the camera: "mrz-ocr"):
+        BAC with it, and PACE with it as the MRZ password (no CAN)."""
+        return cls((KeyCandidate(BacKey(document_number, birth, expiry), source),))
+
+    @classmethod
+    def from_clues(cls, clues: QrClues) -> AccessKeys:
+        """Key candidates from a 2024 QR's recognised ID and birth date: the CAN = its last 6
+        digits; BAC with the expiry the 2023 law gives (when the issue date was recognised),
+        then every renewal age of the 2023 law (14, 25, 40, 60), future ones first, nearest
+        first, then the no-expiry encodings."""
+        docno, birth, dob = clues.id_number[-9:], yymmdd(clues.date_of_birth), clues.date_of_birth
+        texts: list[tuple[str, str]] = []
+        if clues.issue_date is not None:
+            computed = cardlaw.legal_expiry(dob, clues.issue_date)
+            if computed is not None:
+                texts.append((yymmdd(computed), "qr2024-computed"))
+            else:
+                texts += [(t, "qr2024-computed") for t in NO_EXPIRY_ENCODINGS]
+        today = date.today()
+        days = {cardlaw.birthday_at(dob, age) for age in cardlaw.AGES_2023}
+        texts += [
+            (yymmdd(d), "qr2024-milestone")
+            for d in sorted(days, key=lambda d: abs((d - today).days))
+        ]
+        texts += [(t, "qr2024-no-expiry") for t in NO_EXPIRY_ENCODINGS]
+        return cls(_unique(docno, birth, texts), clues.id_number[-6:], "qr2024-can")
+
+    def then(self, other: AccessKeys) -> AccessKeys:
+        """These keys first, then ``other``'s BAC candidates (not twice); the CAN only when
+        neither has an exact MRZ key (PACE then uses the MRZ password)."""
+        seen = {c.key for c in self.bac}
+        bac = self.bac + tuple(c for c in other.bac if c.key not in seen)
+        if self.can is None and self.bac:
+            return AccessKeys(bac)
+        return AccessKeys(
+            bac, self.can or other.can, self.can_source if self.can else other.can_source
+        )
+
+    @classmethod
+    def for_card(
+        cls, qr: QrResult | None, mrz: ParsedMrz | None, *, pace_password: str = "can"
+    ) -> AccessKeys:
+        """Every key what the camera saw gives, the exact ones first: the MRZ's, then the
+        2021 QR's (CAN + renewal-age candidates) or a 2024 QR's clues. ``pace_password`` "mrz"
+        drops the CAN (PACE with the first MRZ key). Empty when nothing gives a key."""
+        keys = cls()
+        if mrz is not None and mrz.ok:
+            keys = cls.from_mrz(*mrz.access_key(), source="mrz-ocr")
+        if qr is not None and qr.identity is not None:
+            keys = keys.then(cls.from_qr(qr.identity)) if keys.bac else cls.from_qr(qr.identity)
+        elif qr is not None and qr.clues is not None:
+            clue_keys = cls.from_clues(qr.clues)
+            keys = keys.then(clue_keys) if keys.bac else clue_keys
+        if pace_password == "mrz":
+            keys = AccessKeys(keys.bac)
+        return keys
+
+
+def _unique(docno: str, birth: str, texts: list[tuple[str, str]]) -> tuple[KeyCandidate, ...]:
+    seen: set[str] = set()
+    out = []
+    for text, source in texts:
+        if text and text not in seen:
+            seen.add(text)
+            out.append(KeyCandidate(BacKey(docno, birth, text), source))
+    return tuple(out)
 
 
 def bac_candidates(identity: QrIdentity, *, expiry: date | None = None) -> list[KeyCandidate]:

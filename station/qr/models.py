@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from station.qr.card2024 import QrClues
 
 
 class QrStatus(StrEnum):
@@ -56,10 +60,16 @@ class QrIdentity:
 @dataclass(frozen=True)
 class QrResult:
     """Outcome of parsing one QR payload. ``identity`` is set only when status is OK
-    (or INVALID with enough fields to show, see ``station.qr.payload``)."""
+    (or INVALID with enough fields to show, see ``station.qr.payload``); ``clues`` only for
+    an unrecognised payload in which an ID and a birth date could be recognised (the 2024
+    card's QR, ``station.qr.card2024``)."""
 
     status: QrStatus
     identity: QrIdentity | None
     raw_text: str
     warnings: tuple[Finding, ...] = field(default=())
     errors: tuple[Finding, ...] = field(default=())
+    clues: QrClues | None = None
+
+
+NO_QR = QrResult(QrStatus.NO_QR, None, "")  # nothing was read from a QR code

@@ -8,7 +8,8 @@ Outcomes (``QrResult.status``):
 
 - ``unrecognised``: the text does not have the CCCD shape, i.e. it is not exactly 7 fields
   whose first field is 12 ASCII digits (a 2024 card's QR, a URL, a truncated read...).
-  ``raw_text`` keeps the text; ``identity`` is None.
+  ``raw_text`` keeps the text; ``identity`` is None; ``clues`` holds an ID and birth date
+  recognised in it when that is unambiguous (``station.qr.card2024``).
 - ``invalid``: the CCCD shape, but a value is wrong. Errors: malformed or impossible dates,
   a future birth date, an issue date before birth or in the future, bad old ID, sex or name,
   damaged text (U+FFFD from a bad UTF-8 decode, control characters), a name or residence
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from station.qr import idnumber
+from station.qr.card2024 import find_clues
 from station.qr.cardlaw import birthday_at, legal_expiry
 from station.qr.models import Finding, QrIdentity, QrResult, QrStatus
 
@@ -158,7 +160,8 @@ def _parse(raw_text: str, today: date) -> QrResult:
         errors = [finding("unrecognised_payload")]
         if damaged:
             errors.append(finding("damaged_text"))
-        return QrResult(QrStatus.UNRECOGNISED, None, raw_text, errors=tuple(errors))
+        clues = None if damaged else find_clues(unicodedata.normalize("NFC", raw_text), today)
+        return QrResult(QrStatus.UNRECOGNISED, None, raw_text, errors=tuple(errors), clues=clues)
     check = _Check()
     if damaged:
         check.error("damaged_text")

@@ -225,13 +225,24 @@ def _address(rng: random.Random) -> str:
     )
 
 
-def generate(rng: random.Random, *, today: date | None = None) -> SyntheticCitizen:
-    """A plausible synthetic citizen with a 2021-style card issued by ``today``.
+def generate(
+    rng: random.Random, *, today: date | None = None, generation: int = 2021
+) -> SyntheticCitizen:
+    """A plausible synthetic citizen with a card of ``generation`` issued by ``today``.
 
-    The card is issued between 2021-01-01 and 2024-06-30 (the 2021 card's era); like a
-    real one it may have expired by law at ``today`` (the QR parser then warns).
+    A 2021 card is issued between 2021-01-01 and 2024-06-30 (the 2021 card's era); like a
+    real one it may have expired by law at ``today`` (the QR parser then warns). A 2024 card
+    (thẻ căn cước) is issued from 2024-07-01 and expires by the 2023 law (ages 14, 25, 40, 60).
     """
     today = today or date.today()
+    if generation == 2024:
+        citizen = generate(rng, today=today)
+        start = date(2024, 7, 1)
+        issue = start + timedelta(days=rng.randrange(max(1, (today - start).days)))
+        issue = max(issue, citizen.date_of_birth + timedelta(days=1))
+        return replace(
+            citizen, issue_date=issue, expiry_date=legal_expiry(citizen.date_of_birth, issue)
+        )
     sex = rng.choice(("Nam", "Nữ"))
     dob = date(1940, 1, 1) + timedelta(
         days=rng.randrange((date(2006, 12, 31) - date(1940, 1, 1)).days)

@@ -22,10 +22,12 @@ from pathlib import Path
 from station.icao import active, chipauth, keys
 from station.icao.errors import ChipError, LdsError
 from station.icao.result import ChipRead
+from station.mrz.td1 import ParsedMrz
 from station.ports import TransportError
+from station.qr.card2024 import QrClues
 from station.qr.models import QrIdentity
 from station.verify.active import check_response
-from station.verify.agreement import compare
+from station.verify.agreement import compare_printed
 from station.verify.passive import PassiveResult, passive_authenticate
 from station.verify.trust import TrustStore
 from station.verify.verdict import Auth, AuthOutcome, Verification
@@ -49,10 +51,12 @@ def verify_chip(
     store: TrustStore,
     *,
     at: datetime | None = None,
+    clues: QrClues | None = None,
+    mrz: ParsedMrz | None = None,
 ) -> Verification:
-    """Passive (+ Active + Chip) Authentication and QR agreement -> the verdict. AA and CA
-    run over ``read.session`` (the card still in the field); without one they are
-    not checked."""
+    """Passive (+ Active + Chip) Authentication and agreement with what the card shows (the
+    2021 QR ``qr``, a 2024 QR's ``clues``, the ``mrz``) -> the verdict. AA and CA run over
+    ``read.session`` (the card still in the field); without one they are not checked."""
     when = at or datetime.now(UTC)
     passive = passive_authenticate(
         data_groups(read.files), read.files.get("EF.SOD"), store, when, issued=_issued(read)
@@ -60,7 +64,7 @@ def verify_chip(
     missing = not_given(passive, read)
     active_outcome = _active(passive, read)
     chip_auth = _chip_auth(passive, read)
-    agreement = compare(qr, read.citizen)
+    agreement = compare_printed(qr, read.citizen, clues=clues, mrz=mrz)
     unparsed = read.parse_problems()
     verification = Verification(
         passive=passive.status,
