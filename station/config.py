@@ -111,6 +111,11 @@ class CameraSection:
     qr_absent_s: float = opt(
         1.0, "... and for this many seconds (same card = one read)", lo=0, hi=600
     )
+    mrz: bool = opt(True, "read the MRZ of frames without a 2021 QR (2024 cards, card backs)")
+    mrz_fps: float = opt(4.0, "most frames per second analysed for the MRZ", lo=0.2, hi=30)
+    mrz_wait_s: float = opt(
+        2.5, "after a QR that opens no chip by itself, wait this long for the MRZ", lo=0, hi=30
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,10 @@ class Camera(Protocol):
     def capture_gray(self) -> Frame:
         """The next frame as a HxW uint8 array; raises CameraError."""
 
+    def capture_full_gray(self) -> Frame:
+        """One frame at the sensor's full resolution (small print: the MRZ); raises
+        CameraError. A camera with one resolution returns its next frame."""
+
     def close(self) -> None: ...
 
 

@@ -161,6 +161,8 @@ QR_ONLY_REASONS = {
     "reader-gone": "Mất đầu đọc, chỉ có QR",
     "timeout": "Đọc chip quá lâu",
     "verify-error": "Chưa kiểm tra được chip",
+    "mrz-disabled": "Chỉ đọc dòng MRZ",
+    "mrz-reader-gone": "Mất đầu đọc, chỉ có MRZ",
 }
 
 

@@ -222,8 +222,10 @@ def layout(model: Screen) -> Layout:
     if isinstance(model, IdleScreen):
         return _idle(model)
     if isinstance(model, QrSeenScreen):
+        if model.seen == "looking":
+            return _screen("Đã thấy mã QR", "Giữ yên thẻ, đang đọc dòng mã MRZ…")
         body = "Giữ yên thẻ, đang mở chip…" if model.chip else "Đang lưu hồ sơ…"
-        return _screen("Đã đọc mã QR", body)
+        return _screen("Đã đọc mã MRZ" if model.seen == "mrz" else "Đã đọc mã QR", body)
     if isinstance(model, ReadingScreen):
         return _reading(model)
     if isinstance(model, VerifyingScreen):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 
 class Verdict(StrEnum):
@@ -147,9 +148,12 @@ class IdleScreen:
 
 @dataclass(frozen=True)
 class QrSeenScreen:
-    """The QR was read; next the chip (or straight to the result when ``chip`` is off)."""
+    """The QR (``seen`` "qr") or the MRZ ("mrz") was read; next the chip (or straight to the
+    result when ``chip`` is off). "looking": a QR that opens no chip by itself was seen, the
+    MRZ is being read."""
 
     chip: bool = True
+    seen: Literal["qr", "mrz", "looking"] = "qr"
 
 
 @dataclass(frozen=True)

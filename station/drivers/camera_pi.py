@@ -2,6 +2,8 @@
 
 Frames come from the low-resolution YUV420 stream: its first ``height`` rows are
 the Y (luminance) plane, a ready grayscale image, so no colour conversion is done.
+``capture_full_gray`` takes one frame of the main stream (YUV420 too, twice the low-res
+size at least): for an MRZ whose characters are too small in the low-res frame.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class PiCamera:
         self._size = (width, height)
         self._fps = fps
         self._cam: Any = None
+        self._main = (0, 0)
 
     def start(self) -> None:
         try:
@@ -35,7 +38,7 @@ class PiCamera:
             # The main stream must be at least as large as lores.
             main_size = (max(self._size[0], 1280), max(self._size[1], 960))
             config = cam.create_video_configuration(
-                main={"size": main_size},
+                main={"size": main_size, "format": "YUV420"},
                 lores={"size": self._size, "format": "YUV420"},
                 controls={"FrameRate": self._fps},
             )
@@ -44,6 +47,7 @@ class PiCamera:
         except Exception as exc:  # libcamera raises plain RuntimeError/IndexError
             raise CameraError(f"camera failed to start: {exc}") from exc
         self._cam = cam
+        self._main = main_size
         log.info("camera started: lores %dx%d at %.1f fps", *self._size, self._fps)
 
     def capture_gray(self) -> Frame:
@@ -54,6 +58,16 @@ class PiCamera:
         except Exception as exc:
             raise CameraError(f"camera stopped delivering frames: {exc}") from exc
         width, height = self._size
+        return np.ascontiguousarray(yuv[:height, :width], dtype=np.uint8)
+
+    def capture_full_gray(self) -> Frame:
+        if self._cam is None:
+            raise CameraError("camera not started")
+        try:
+            yuv = self._cam.capture_array("main")
+        except Exception as exc:
+            raise CameraError(f"camera stopped delivering frames: {exc}") from exc
+        width, height = self._main
         return np.ascontiguousarray(yuv[:height, :width], dtype=np.uint8)
 
     def close(self) -> None:

@@ -18,7 +18,8 @@ from station.ports import CameraError, Frame
 class Scene:
     """What a simulated camera sees: a frame that tests or the demo swap in and out.
 
-    Thread-safe; ``set(frame)`` puts a card in view, ``clear()`` takes it away.
+    Thread-safe; ``set(frame)`` puts a card in view, ``clear()`` takes it away;
+    ``set(frame, full=hires)`` gives the same view at the sensor's full resolution too.
     A ``fail()`` makes the next captures raise CameraError (a camera failure).
     """
 
@@ -26,25 +27,30 @@ class Scene:
         self._lock = threading.Lock()
         self._empty = np.full((height, width), background, dtype=np.uint8)
         self._frame: Frame = self._empty
+        self._full: Frame | None = None
         self._failing = False
         self.size = (width, height)
+        self.full_captures = 0
 
-    def set(self, frame: Frame) -> None:
+    def set(self, frame: Frame, full: Frame | None = None) -> None:
         with self._lock:
-            self._frame = frame
+            self._frame, self._full = frame, full
 
     def clear(self) -> None:
         with self._lock:
-            self._frame = self._empty
+            self._frame, self._full = self._empty, None
 
     def fail(self, failing: bool = True) -> None:
         with self._lock:
             self._failing = failing
 
-    def current(self) -> Frame:
+    def current(self, *, full: bool = False) -> Frame:
         with self._lock:
             if self._failing:
                 raise CameraError("simulated camera failure")
+            if full:
+                self.full_captures += 1
+                return self._full if self._full is not None else self._frame
             return self._frame
 
 
@@ -68,6 +74,11 @@ class SimCamera:
         if self._stop.wait(self._period):
             raise CameraError("camera closed")
         return self.scene.current()
+
+    def capture_full_gray(self) -> Frame:
+        if not self._started:
+            raise CameraError("camera not started")
+        return self.scene.current(full=True)
 
     def close(self) -> None:
         self._started = False
@@ -117,6 +128,9 @@ class ReplayCamera:
         frame = self._frames[self._index % len(self._frames)]
         self._index += 1
         return frame
+
+    def capture_full_gray(self) -> Frame:
+        return self.capture_gray()  # image files have one resolution
 
     def close(self) -> None:
         self._frames = []

@@ -3,7 +3,7 @@
 No threads, no clock, no I/O: every event carries ``now`` (monotonic seconds) and
 the app executes the returned effects, in order, then feeds results back as events.
 
-Phases: IDLE -> READING (QR seen; chip read with progress) -> VERIFYING -> STORING
+Phases: IDLE -> READING (QR or MRZ seen; chip read with progress) -> VERIFYING -> STORING
 -> RESULT -> IDLE (after ``ui.result_timeout_s``, or at once when another card comes).
 QR-only (reader disabled, unplugged, no chip answering, chip error, read timeout)
 goes READING/IDLE -> STORING -> RESULT with an "attention" verdict; the record says why
@@ -16,8 +16,14 @@ then returns to IDLE; STOPPED is final. A record is stored before the officer is
 told it was read (the verdict sound/screen follows ``StoreDone``). A different
 card's QR during VERIFYING/STORING is queued: its read starts 2 s after the verdict.
 
+A QR that opens no chip by itself (a 2024 card's, another kind, or one found but not
+decodable) goes IDLE -> LOOKING: the MRZ is waited for (``camera.mrz_wait_s``); see
+``station.flow.cards``.
+
 Events the app sends (``station.flow.*``; all have ``now``):
   QrSeen(result)            a new QR presentation (``QrReader.process`` output)
+  MrzSeen(mrz, qr)          a checked MRZ, alike in consecutive frames (``MrzTracker``);
+                            ``qr``: a QR of another kind decoded in the same frames
   QrVisible(visible)        the camera sees a QR / sees none any more (on change)
   QrUnreadable()            a QR is in view but cannot be decoded
   CardPresent() / CardGone()  the reader's field gained / lost a card
@@ -34,15 +40,16 @@ Events the app sends (``station.flow.*``; all have ``now``):
   StoreState(full), Stop()
 Effects the app executes (frozen dataclasses in ``station.flow.events``):
   ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr) (read, then
-  verify), CancelChipRead(job), StoreRecord(job, qr, chip, verification, chip_failure),
+  verify; ``mrz`` too when read), CancelChipRead(job), StoreRecord(job, qr, chip,
+  verification, chip_failure, mrz),
   StartTimer(name, at) (one timer per name; a newer one replaces it).
 ``screen_for(state)`` gives the current state's screen.
 ``job`` numbers each started operation; results with an older ``job`` are dropped.
 
 Privacy: the citizen's data lives only in ``State.read`` and leaves the state when
 the result or error clears. What stays while the same card remains on the station is
-``State.held``: a short SHA-256 fingerprint of the QR text, so that card is not read
-again and again; it is dropped as soon as the card is gone.
+``State.held``: short SHA-256 fingerprints of the QR text and the MRZ's checked lines,
+so that card is not read again and again; they are dropped as soon as the card is gone.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from station.flow.events import (
     ClockState,
     Effect,
     Event,
+    MrzSeen,
     Phase,
     Play,
     QrSeen,
@@ -82,7 +90,7 @@ from station.flow.events import (
 )
 from station.flow.machine import initial, step
 from station.flow.screens import screen_for
-from station.flow.state import Health, Read, Settings, State
+from station.flow.state import Health, Presentation, Read, Settings, State
 
 __all__ = [
     "Button",
@@ -98,8 +106,10 @@ __all__ = [
     "Effect",
     "Event",
     "Health",
+    "MrzSeen",
     "Phase",
     "Play",
+    "Presentation",
     "QrSeen",
     "QrUnreadable",
     "QrVisible",

@@ -12,11 +12,13 @@ from station.qr.models import QrResult
 
 if TYPE_CHECKING:
     from station.icao.result import ChipRead
+    from station.mrz.td1 import ParsedMrz
     from station.verify.verdict import Verification
 
 
 class Phase(StrEnum):
     IDLE = "idle"
+    LOOKING = "looking"  # a QR that gives no key by itself: waiting for the MRZ
     READING = "reading"
     CARD_AWAY = "card-away"
     VERIFYING = "verifying"
@@ -41,6 +43,16 @@ class ChipFailure(StrEnum):
 class QrSeen:
     now: float
     result: QrResult
+
+
+@dataclass(frozen=True)
+class MrzSeen:
+    """A checked MRZ read alike in consecutive frames (``MrzTracker``), once per
+    presentation; ``qr``: a QR code in the same frames that is not a 2021 CCCD's."""
+
+    now: float
+    mrz: ParsedMrz
+    qr: QrResult | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +184,7 @@ class Stop:
 
 
 Event = (
-    QrSeen | QrVisible | QrUnreadable | CardPresent | CardGone | ChipProgress | ChipDone
+    QrSeen | MrzSeen | QrVisible | QrUnreadable | CardPresent | CardGone | ChipProgress | ChipDone
     | ChipFailed | Verified | StoreDone | StoreFailed | Button | TimerFired | ReaderState
     | CameraState | ClockState | SyncState | StoreState | Stop
 )  # fmt: skip
@@ -198,7 +210,8 @@ class SetLeds:
 @dataclass(frozen=True)
 class StartChipRead:
     job: int
-    qr: QrResult
+    qr: QrResult  # station.qr.models.NO_QR when only the MRZ was read
+    mrz: ParsedMrz | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,7 @@ class StoreRecord:
     chip: ChipRead | None
     verification: Verification | None
     chip_failure: str | None = None
+    mrz: ParsedMrz | None = None
 
 
 @dataclass(frozen=True)

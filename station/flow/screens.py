@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from station.display.screens import (
     ErrorKind,
     ErrorScreen,
@@ -16,6 +18,7 @@ from station.display.screens import (
 from station.flow.events import Phase
 from station.flow.state import State
 from station.ports import Leds, Pattern
+from station.qr.models import QrStatus
 
 VERDICT_PATTERN = {
     Verdict.VERIFIED: Pattern.VERIFIED,
@@ -80,10 +83,13 @@ def screen_for(state: State) -> Screen:
     if phase is Phase.STOPPED:
         return ErrorScreen(ErrorKind.STATION_STOPPED)
     assert read is not None
+    if phase is Phase.LOOKING:
+        return QrSeenScreen(chip=state.settings.chip, seen="looking")
+    seen: Literal["qr", "mrz"] = "qr" if read.qr.status is not QrStatus.NO_QR else "mrz"
     if phase is Phase.READING:
         if read.fraction > 0 or read.bytes_read > 0:
             return ReadingScreen(read.fraction, read.bytes_read)
-        return QrSeenScreen(chip=True)
+        return QrSeenScreen(chip=True, seen=seen)
     if phase is Phase.CARD_AWAY:
         return ErrorScreen(ErrorKind.CARD_MOVED)
     if phase is Phase.VERIFYING or (phase is Phase.STORING and read.chip is not None):
@@ -91,7 +97,7 @@ def screen_for(state: State) -> Screen:
     if phase is Phase.STORING and read.error is not None:
         return ErrorScreen(read.error)  # what went wrong is known; sound and LEDs follow
     if phase is Phase.STORING:
-        return QrSeenScreen(chip=False)
+        return QrSeenScreen(chip=False, seen=seen)
     outcome = read.outcome
     assert outcome is not None
     return ResultScreen(

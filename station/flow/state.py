@@ -12,6 +12,7 @@ from station.qr.models import QrResult
 
 if TYPE_CHECKING:
     from station.icao.result import ChipRead
+    from station.mrz.td1 import ParsedMrz
     from station.verify.verdict import Verification
 
 
@@ -26,6 +27,8 @@ class Settings:
     card_away_s: float = 10.0
     error_s: float = 6.0
     no_qr_s: float = 3.0
+    mrz: bool = True  # camera.mrz: the MRZ is read from frames without a 2021 QR
+    mrz_wait_s: float = 2.5  # camera.mrz_wait_s: after a QR that gives no key
 
     @classmethod
     def from_config(cls, cfg: Config) -> Settings:
@@ -34,6 +37,8 @@ class Settings:
             show_face=cfg.privacy.show_face,
             result_s=cfg.ui.result_timeout_s,
             read_s=cfg.reader.timeout_s,
+            mrz=cfg.camera.mrz,
+            mrz_wait_s=cfg.camera.mrz_wait_s,
         )
 
 
@@ -55,12 +60,22 @@ class Health:
 
 
 @dataclass(frozen=True)
-class Read:
-    """One card's read in progress or on screen (cleared with it)."""
+class Presentation:
+    """What the camera read of one card: a QR result (``NO_QR`` for none), maybe an MRZ."""
 
-    fp: str
+    qr: QrResult
+    mrz: ParsedMrz | None = None
+
+
+@dataclass(frozen=True)
+class Read:
+    """One card's read in progress or on screen (cleared with it). ``marks``: fingerprints
+    of what identified the card (its QR text, its MRZ's checked lines)."""
+
+    marks: frozenset[str]
     qr: QrResult
     person: Person | None
+    mrz: ParsedMrz | None = None
     chip: ChipRead | None = None
     face: Face | None = None
     outcome: Outcome | None = None
@@ -87,8 +102,8 @@ class State:
     reveal: bool = False
     qr_visible: bool = False
     chip_present: bool = False
-    held: str | None = None  # fingerprint of the card still lying on the station
-    queued: QrResult | None = None  # a new card seen while verifying/storing
+    held: frozenset[str] | None = None  # marks of the card still lying on the station
+    queued: Presentation | None = None  # a new card seen while verifying/storing
 
     @property
     def card_here(self) -> bool:

@@ -90,6 +90,10 @@ def finding(code: str) -> Finding:
     return Finding(code, MESSAGES[code])
 
 
+# A QR code in view that does not decode (no payload, the error says so).
+UNREADABLE_QR = QrResult(QrStatus.NO_QR, None, "", errors=(finding("qr_unreadable"),))
+
+
 @dataclass
 class _Check:
     """Findings collected while checking one payload (local to one parse call)."""

@@ -4,7 +4,8 @@
 frame (see ``station.qr.decoder.QrTracker``), usually none; the caller turns each into a
 record with ``station.record.qr_record`` and feeds it to the flow. ``now`` is monotonic
 seconds supplied by the caller (fake clock in tests). ``visible`` tells whether a QR code
-was in the last frame (the flow's "card left the camera's view").
+was in the last frame (the flow's "card left the camera's view"); ``cccd_visible`` whether
+one of them has the 2021 CCCD's shape (then the MRZ path has nothing to add).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import date
 from station.fingerprint import Pseudonym
 from station.qr.decoder import Frame, QrDecoder, QrTracker
 from station.qr.models import QrResult
-from station.qr.payload import parse_payload
+from station.qr.payload import decode_text, looks_like_cccd, parse_payload, split_fields
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,15 @@ class QrReader:
         self.tracker = tracker if tracker is not None else QrTracker()
         self._today = today
         self.visible = False
+        self.cccd_visible = False  # a 2021 CCCD's QR was in the last frame
         self.unreadable = False  # a QR code in the last frame could not be decoded
+        self._shapes: dict[bytes, bool] = {}  # payload -> has the 2021 shape (a few cards)
 
     def process(self, frame: Frame, now: float) -> tuple[QrResult, ...]:
         """Results for the QR codes first seen in ``frame`` (empty tuple most of the time)."""
         payloads, self.unreadable = self.decoder.decode_with_errors(frame)
         self.visible = bool(payloads)
+        self.cccd_visible = any(self._cccd_shaped(p) for p in payloads)
         events = self.tracker.update(payloads, now)
         if not events:
             return ()
@@ -50,3 +54,12 @@ class QrReader:
         for payload, result in zip(events, results, strict=True):
             log.info("QR event %s: %s", Pseudonym(payload), result.status)
         return results
+
+    def _cccd_shaped(self, payload: bytes) -> bool:
+        shaped = self._shapes.get(payload)
+        if shaped is None:
+            if len(self._shapes) > 64:
+                self._shapes.clear()
+            shaped = looks_like_cccd(split_fields(decode_text(payload)))
+            self._shapes[payload] = shaped
+        return shaped

@@ -206,11 +206,11 @@ class Station:
                 d.indicators.set_leds(leds)
             case flow.StartTimer(name, at):
                 self._arm(name, at)
-            case flow.StartChipRead(job, qr):
+            case flow.StartChipRead(job, qr, mrz):
                 if self._chip is None:
                     self.post(flow.ChipFailed(self.clock(), job, flow.ChipFailure.READER_GONE))
                 else:
-                    self._chip.read(job, qr)
+                    self._chip.read(job, qr, mrz)
             case flow.CancelChipRead(job):
                 if self._chip is not None:
                     self._chip.cancel(job)
@@ -250,6 +250,7 @@ class Station:
             store_sensitive=privacy.store_sensitive,
             store_face=privacy.store_face,
             clock_synced=synced,
+            mrz=effect.mrz,
         )
 
     async def _store(self, effect: flow.StoreRecord) -> None:

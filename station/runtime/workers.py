@@ -1,4 +1,4 @@
-"""The station's device threads: camera -> QR events, and the chip reader.
+"""The station's device threads: camera -> QR (and MRZ) events, and the chip reader.
 
 Each worker owns its device and runs in its own thread; results enter the event loop
 only through ``post`` (a thread-safe call supplied by ``station.runtime.app``). Nothing here
@@ -7,7 +7,6 @@ decides what happens next: that is ``station.flow``'s job.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
@@ -16,13 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from station import flow
-from station.ports import Camera, CameraError
-from station.qr.models import QrIdentity, QrResult
+from station.ports import Camera, CameraError, Frame
+from station.qr.models import QrResult
 
 if TYPE_CHECKING:
     from station.config import CameraSection, Config
     from station.icao.reader import ChipReader, ReadProgress
     from station.icao.result import ChipRead
+    from station.mrz.td1 import ParsedMrz
     from station.ports import CardTransport
     from station.runtime.wiring import ReaderOpener
     from station.verify.trust import TrustStore
@@ -34,7 +34,8 @@ Clock = Callable[[], float]
 
 
 class CameraWorker:
-    """Captures frames, decodes QR codes, posts QrSeen / QrVisible / CameraState."""
+    """Captures frames, decodes QR codes, posts QrSeen / QrVisible / CameraState; offers the
+    frames without a 2021 QR to the MRZ worker (``station.runtime.vision``), if enabled."""
 
     RETRY_S = 2.0
     UNREADABLE_FRAMES = 3  # consecutive frames with an undecodable QR before telling the flow
@@ -42,23 +43,32 @@ class CameraWorker:
     def __init__(self, camera: Camera, post: Post, clock: Clock, section: CameraSection) -> None:
         from station.qr.decoder import QrTracker
         from station.qr.reader import QrReader
+        from station.runtime.vision import MrzWorker
 
         self._camera = camera
         self._post = post
         self._clock = clock
         tracker = QrTracker(absent_frames=section.qr_absent_frames, absent_s=section.qr_absent_s)
         self._qr = QrReader(tracker=tracker)
+        self.mrz: MrzWorker | None = None
+        if section.mrz:
+            self.mrz = MrzWorker(post, clock, fps=section.mrz_fps, absent_s=section.qr_absent_s)
+        self._other_qr: QrResult | None = None  # a QR of another kind, still in view
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
         self.frames = 0
 
     def start(self) -> None:
+        if self.mrz is not None:
+            self.mrz.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._camera.close()
         self._thread.join(timeout=5)
+        if self.mrz is not None:
+            self.mrz.stop()
 
     def _open(self) -> bool:
         try:
@@ -93,17 +103,41 @@ class CameraWorker:
                 ok = False
                 continue
             self.frames += 1
-            now = self._clock()
-            results = self._qr.process(frame, now)
-            if self._qr.visible != visible:
-                visible = self._qr.visible
-                self._post(flow.QrVisible(now, visible))
-            for result in results:
-                self._post(flow.QrSeen(now, result))
-            unreadable = unreadable + 1 if self._qr.unreadable else 0
-            if unreadable == self.UNREADABLE_FRAMES:  # once per damaged presentation
-                log.warning("a QR code is in view but cannot be decoded (%d frames)", unreadable)
-                self._post(flow.QrUnreadable(now))
+            visible, unreadable = self._frame(frame, visible, unreadable)
+
+    def _frame(self, frame: Frame, visible: bool, unreadable: int) -> tuple[bool, int]:
+        """One frame: QR events, then the frame for the MRZ path when no 2021 QR is in it."""
+        now = self._clock()
+        results = self._qr.process(frame, now)
+        if self._qr.visible != visible:
+            visible = self._qr.visible
+            self._post(flow.QrVisible(now, visible))
+        for result in results:
+            self._post(flow.QrSeen(now, result))
+            if result.identity is None:
+                self._other_qr = result
+        if not len(self._qr.tracker):
+            self._other_qr = None  # gone from view
+        unreadable = unreadable + 1 if self._qr.unreadable else 0
+        if unreadable == self.UNREADABLE_FRAMES:  # once per damaged presentation
+            log.warning("a QR code is in view but cannot be decoded (%d frames)", unreadable)
+            self._post(flow.QrUnreadable(now))
+        if self.mrz is not None and not self._qr.cccd_visible:
+            self._offer_mrz(frame)
+        return visible, unreadable
+
+    def _offer_mrz(self, frame: Frame) -> None:
+        assert self.mrz is not None
+        if self.mrz.want_full:
+            self.mrz.want_full = False
+            try:
+                frame, full = self._camera.capture_full_gray(), True
+            except CameraError as exc:
+                log.warning("full-resolution capture failed: %s", exc)
+                full = False
+            self.mrz.offer(frame, self._other_qr, full=full)
+            return
+        self.mrz.offer(frame, self._other_qr)
 
 
 class _Cancelled(Exception):
@@ -114,6 +148,7 @@ class _Cancelled(Exception):
 class _ReadJob:
     job: int
     qr: QrResult
+    mrz: ParsedMrz | None = None
 
 
 class ChipWorker:
@@ -156,8 +191,8 @@ class ChipWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def read(self, job: int, qr: QrResult) -> None:
-        self._jobs.put(_ReadJob(job, qr))
+    def read(self, job: int, qr: QrResult, mrz: ParsedMrz | None = None) -> None:
+        self._jobs.put(_ReadJob(job, qr, mrz))
 
     def cancel(self, job: int) -> None:
         self._cancelled = max(self._cancelled, job)
@@ -229,43 +264,18 @@ class ChipWorker:
             self._post(flow.CardPresent(now) if self._present else flow.CardGone(now))
 
     def _do_read(self, job: _ReadJob) -> None:
-        from station.display.face import face_thumbnail
-        from station.display.outcome import person_from_chip
-        from station.icao.access import AccessKeys
         from station.icao.errors import AccessError, ChipError, LdsError
-        from station.icao.reader import ChipReader, wanted_files
         from station.ports import CardRemovedError, TransportError
 
         assert self._transport is not None
-        identity = job.qr.identity
         failure: flow.ChipFailure | None = None
         reason = ""
         try:
-            if identity is None:
-                raise AccessError("deriving the key", "the QR code holds no identity")
             if not self._transport.wait_for_card(self.CARD_WAIT_S):
                 failure = flow.ChipFailure.NO_CHIP
             else:
                 self._present = True
-                if self._reader is None or self._reader.transport is not self._transport:
-                    self._reader = ChipReader(
-                        self._transport,
-                        order=self._cfg.reader.access,
-                        timeout_s=self._cfg.reader.timeout_s,
-                    )
-                keys = AccessKeys.from_qr(identity)
-                if self._cfg.reader.pace_password == "mrz":
-                    keys = dataclasses.replace(keys, can=None)  # PACE with the MRZ key
-                privacy = self._cfg.privacy
-                files = wanted_files(face=privacy.store_face or privacy.show_face)
-                chip = self._reader.read(keys, files=files, progress=self._progress(job.job))
-                face = None
-                if self._cfg.privacy.show_face and chip.face is not None:
-                    face = face_thumbnail(chip.face.data)
-                person = person_from_chip(chip, identity)
-                self._post(flow.ChipDone(self._clock(), job.job, chip, person, face))
-                if self._cancelled < job.job and not self._stop.is_set():
-                    self._verify(job.job, chip, identity)
+                self._read_and_verify(job)
                 return
         except _Cancelled:
             log.info("chip read %d cancelled", job.job)
@@ -286,6 +296,32 @@ class ChipWorker:
             reason = "chip_unparseable" if isinstance(exc, LdsError) else ""
         self._post(flow.ChipFailed(self._clock(), job.job, failure, reason))
 
+    def _read_and_verify(self, job: _ReadJob) -> None:
+        """Keys from what the camera read (MRZ first), the read, then the verdict."""
+        from station.display.face import face_thumbnail
+        from station.display.outcome import person_from_chip
+        from station.icao.access import AccessKeys
+        from station.icao.errors import AccessError
+        from station.icao.reader import ChipReader, wanted_files
+
+        assert self._transport is not None
+        keys = AccessKeys.for_card(job.qr, job.mrz, pace_password=self._cfg.reader.pace_password)
+        if not keys.bac and keys.can is None:
+            raise AccessError("deriving the key", "neither the QR code nor an MRZ gives one")
+        if self._reader is None or self._reader.transport is not self._transport:
+            cfg = self._cfg.reader
+            self._reader = ChipReader(self._transport, order=cfg.access, timeout_s=cfg.timeout_s)
+        privacy = self._cfg.privacy
+        files = wanted_files(face=privacy.store_face or privacy.show_face)
+        chip = self._reader.read(keys, files=files, progress=self._progress(job.job))
+        face = None
+        if privacy.show_face and chip.face is not None:
+            face = face_thumbnail(chip.face.data)
+        person = person_from_chip(chip, job.qr.identity)
+        self._post(flow.ChipDone(self._clock(), job.job, chip, person, face))
+        if self._cancelled < job.job and not self._stop.is_set():
+            self._verify(job, chip)
+
     def _progress(self, job: int) -> Callable[[ReadProgress], None]:
         def report(p: ReadProgress) -> None:
             if self._cancelled >= job or self._stop.is_set():
@@ -298,16 +334,20 @@ class ChipWorker:
         """The trust store (local folder + ward bundle), reloaded when either changed."""
         return self._trust.store()
 
-    def _verify(self, job: int, chip: ChipRead, identity: QrIdentity) -> None:
-        """PA, then AA and CA over the read's session (the card is still here)."""
+    def _verify(self, job: _ReadJob, chip: ChipRead) -> None:
+        """PA, then AA and CA over the read's session (the card is still here), and the
+        agreement with what the camera read (QR, a 2024 QR's clues, the MRZ)."""
         from station.display.outcome import outcome_from_verification
         from station.verify.chip import verify_chip
 
+        qr = job.qr
         try:
-            verification = verify_chip(chip, identity, self._trust_store())
+            verification = verify_chip(
+                chip, qr.identity, self._trust_store(), clues=qr.clues, mrz=job.mrz
+            )
         except Exception:  # a verifier bug must not stop the counter: show "not verified"
-            log.exception("verification %d crashed", job)
-            self._post(flow.Verified(self._clock(), job, None, None))
+            log.exception("verification %d crashed", job.job)
+            self._post(flow.Verified(self._clock(), job.job, None, None))
             return
         outcome = outcome_from_verification(verification)
-        self._post(flow.Verified(self._clock(), job, outcome, verification))
+        self._post(flow.Verified(self._clock(), job.job, outcome, verification))

@@ -14,8 +14,8 @@ from typing import Literal
 
 from station.drivers.camera_sim import Scene
 from station.ports import Frame
-from station.sim import frames
-from station.sim.citizens import SyntheticCitizen, generate
+from station.sim import backs, frames
+from station.sim.citizens import SyntheticCitizen, generate, mrz_lines
 from station.sim.emulator import (
     NORMAL,
     EmulatedCard,
@@ -29,8 +29,9 @@ CardKind = Literal[
     "good",  # a genuine 2021 card: QR readable, chip opens with the QR-derived key
     "smudged-qr",  # the printed QR is seen but cannot be decoded
     "foreign-qr",  # a QR code of another kind (a URL) on the card
-    "card2024",  # the back of a 2024 card: its QR has an undocumented format
-    "card2024-front",  # a 2024 card with its front up: a chip, but no QR in view
+    "card2024",  # a 2024 card, back up (its QR and MRZ): the chip opens with the MRZ key
+    "back2021",  # a 2021 card, back up (MRZ, no QR): the chip opens with the MRZ key
+    "card2024-front",  # a 2024 card with its front up: a chip, but no QR or MRZ in view
     "qr-only",  # QR readable, no chip answers (chip broken)
     "untrusted",  # genuine-looking, signed by a signer no installed anchor vouches for
     "cloned",  # the signed data copied onto another chip: Active/Chip Authentication fail
@@ -41,6 +42,7 @@ CardKind = Literal[
     "moved",  # lifted mid-read, then put back: the read resumes
     "other-can",  # genuine, but the chip's CAN is not the last 6 ID digits: PACE fails, BAC opens
 ]
+MRZ_LOOK = backs.Look(angle_deg=2.0, keystone=0.01, blur=0.6, noise=2.0)
 DEMO_MIX: tuple[CardKind, ...] = (
     "good",
     "smudged-qr",
@@ -51,6 +53,7 @@ DEMO_MIX: tuple[CardKind, ...] = (
     "foreign-qr",
     "card2024-front",
     "card2024",
+    "back2021",
     "qr-only",
     "moved",
     "other-can",
@@ -66,6 +69,7 @@ class SimCard:
     frame: Frame
     chip: EmulatedCard | None = field(repr=False)
     put_back: EmulatedCard | None = field(default=None, repr=False)  # "moved": the chip again
+    full: Frame | None = field(default=None, repr=False)  # the view at full resolution
 
 
 def full_chip(
@@ -114,7 +118,7 @@ class SimCounter:
                 self.field.insert(card.chip)
             else:
                 self.field.remove()
-        self.scene.set(card.frame)
+        self.scene.set(card.frame, card.full)
 
     def remove(self) -> None:
         self.current = None
@@ -142,8 +146,6 @@ class CardFactory:
         damage: frames.Damage | None = {
             "smudged-qr": "smudged",
             "foreign-qr": "url",
-            "card2024": "card2024",
-            "card2024-front": "no-qr",
         }.get(kind)  # type: ignore[assignment]
         return frames.card_frame(
             printed,
@@ -177,7 +179,39 @@ class CardFactory:
             return full_chip(citizen, self.pki, can=self._other_can(citizen))
         return full_chip(citizen, self.pki)
 
+    def back(
+        self,
+        kind: CardKind,
+        *,
+        char_h: float | None = None,
+        full_size: tuple[int, int] | None = None,
+    ) -> SimCard:
+        """A card lying back up ("card2024", "back2021"; "card2024-front": the other side):
+        the MRZ (and a 2024 card's QR) under the camera, characters ``char_h`` px high
+        (default: 15-17 px per 640 px of frame width). ``full_size``: the camera's full
+        resolution too, the characters as much larger. A 2024 chip holds the MRZ's data and
+        a CAN that is not the ID's last digits."""
+        generation: backs.Generation = 2021 if kind == "back2021" else 2024
+        citizen = generate(self.rng, generation=generation)
+        seed = self.rng.randrange(1 << 30)
+        height = char_h or self.rng.uniform(15.0, 17.0) * self.size[0] / 640
+
+        def view(size: tuple[int, int], h: float) -> Frame:
+            if kind == "card2024-front":
+                return frames.card_frame(citizen, size, damage="no-qr", seed=seed)
+            look = dataclasses.replace(MRZ_LOOK, angle_deg=random.Random(seed).uniform(-3, 3))
+            payload = citizen.qr_payload_2024().encode() if generation == 2024 else None
+            return backs.back_frame(mrz_lines(citizen), size, h, look=look, seed=seed,
+                                    generation=generation, qr_payload=payload)  # fmt: skip
+
+        full = view(full_size, height * full_size[0] / self.size[0]) if full_size else None
+        can = self._other_can(citizen) if generation == 2024 else None
+        chip = full_chip(citizen, self.pki, can=can)
+        return SimCard(kind, citizen, view(self.size, height), chip, full=full)
+
     def make(self, kind: CardKind) -> SimCard:
+        if kind in ("card2024", "back2021", "card2024-front"):
+            return self.back(kind)
         citizen = generate(self.rng)
         printed = citizen
         if kind == "mismatch":  # same ID and birth date (the chip opens), another name

@@ -48,6 +48,7 @@ from station.flow import (
     TimerFired,
     Verified,
 )
+from station.flow.state import Presentation
 from station.ports import ButtonKind, Leds, Pattern
 from station.qr.models import QrStatus
 from station.qr.payload import parse_payload
@@ -184,6 +185,9 @@ def test_other_or_broken_qr_is_stored_then_explained(status: QrStatus, kind: Err
     assert qr.status is status and qr.identity is None
     st = Station()
     st.send(QrSeen(st.now, qr))
+    if status is QrStatus.UNRECOGNISED:  # maybe a 2024 card: its MRZ is waited for
+        assert st.screen == QrSeenScreen(seen="looking") and st.state.phase is Phase.LOOKING
+        st.advance(st.settings.mrz_wait_s + 0.1)
     assert not st.all(StartChipRead)
     st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert st.screen == ErrorScreen(kind)
@@ -194,6 +198,7 @@ def test_other_or_broken_qr_is_stored_then_explained(status: QrStatus, kind: Err
 def test_unreadable_qr_and_no_qr_with_chip() -> None:
     st = Station()
     st.send(QrUnreadable(st.now))
+    st.advance(st.settings.mrz_wait_s + 0.1)  # no MRZ came either (a 2024 card's fine QR)
     store = st.last(StoreRecord)  # a record says a QR was seen and could not be read
     assert isinstance(store, StoreRecord) and store.qr.status is QrStatus.NO_QR
     assert [e.code for e in store.qr.errors] == ["qr_unreadable"] and store.chip is None
@@ -441,7 +446,7 @@ def test_next_card_during_verify_is_queued() -> None:
     st.send(QrSeen(st.now, A))
     st.send(ChipDone(st.now, st.job_of(StartChipRead), chip=CHIP))
     st.send(QrSeen(st.now, B))
-    assert st.state.queued is B and len(st.all(StartChipRead)) == 1
+    assert st.state.queued == Presentation(B) and len(st.all(StartChipRead)) == 1
     st.send(Verified(st.now, st.job_of(StartChipRead), VERIFIED))
     st.send(StoreDone(st.now, st.job_of(StoreRecord)))
     assert isinstance(st.screen, ResultScreen)

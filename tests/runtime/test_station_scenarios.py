@@ -170,8 +170,8 @@ def test_clone_and_forged_signer_are_refused(
 @pytest.mark.parametrize(
     ("kind", "kind_shown"),
     [
-        ("foreign-qr", ErrorKind.QR_OTHER),
-        ("card2024", ErrorKind.QR_OTHER),  # its QR payload is not documented
+        ("foreign-qr", ErrorKind.QR_OTHER),  # no MRZ comes after it either
+        ("card2024-front", ErrorKind.NO_QR_CHIP),  # a 2024 card's front: no QR, no MRZ
         ("locked", ErrorKind.CHIP_LOCKED),  # no key the QR gives opens the chip
     ],
 )
@@ -182,6 +182,73 @@ def test_wrong_side_or_other_qr(
     wait_for(lambda: station.screen == ErrorScreen(kind_shown))
     wait_for(lambda: station.panel_shows(ErrorScreen(kind_shown)))
     wait_for(lambda: Pattern.ERROR in station.patterns, what="the error sound")
+
+
+@pytest.mark.parametrize("kind", ["card2024", "back2021"])
+def test_a_card_back_up_is_read_from_its_mrz(
+    station: Running, factory: CardFactory, kind: Any
+) -> None:
+    """The 2024 card (QR and MRZ on its back, a chip whose CAN is not the ID's digits) and a
+    2021 card placed back up: the MRZ's key opens the chip, same verdict as a 2021 front."""
+    card = factory.make(kind)
+    station.counter.place(card)
+    wait_for(lambda: result(station) is not None, 15)
+    shown = result(station)
+    assert shown is not None and shown.verdict is Verdict.VERIFIED, shown
+    assert shown.person is not None and shown.person.full_name == card.citizen.full_name
+    (record,) = station.records
+    assert record["chip"]["key_source"] == "mrz-ocr"
+    assert record["chip"]["access"] in ("PACE-MRZ", "BAC")
+    assert record["source"] in (
+        ("mrz+chip", "qr+mrz+chip") if kind == "card2024" else ("mrz+chip",)
+    )
+    assert record["mrz"]["id_number"] == card.citizen.id_number
+    assert "full_name" not in record["mrz"] and "DG2" not in record["chip"]["files"]
+    assert record["verification"]["qr_chip_match"] is True
+    station.counter.remove()
+
+
+def test_no_mrz_analysis_while_a_2021_qr_is_in_view(station: Running, factory: CardFactory) -> None:
+    wait_for(lambda: station.station._camera is not None)
+    camera = station.station._camera
+    assert camera is not None and camera.mrz is not None
+    station.counter.place(factory.make("good"))
+    wait_for(lambda: result(station) is not None)
+    seen = camera.mrz.analysed  # the empty counter before was analysed, at its bounded rate
+    frames = camera.frames
+    # at 4 analyses a second, 1.5 s would give ~6 more; one may have been handed over already
+    assert not eventually(lambda: camera.mrz.analysed > seen + 1, 1.5)  # type: ignore[union-attr]
+    assert camera.frames > frames + 5
+
+
+def test_a_2024_back_in_a_1280x720_frame_gives_its_qr_too(tmp_path: Path) -> None:
+    factory = CardFactory(seed=2024, size=(1280, 720))
+    running = Running(tmp_path, factory, camera={"width": 1280, "height": 720})
+    try:
+        card = factory.make("card2024")
+        running.counter.place(card)
+        wait_for(lambda: len(running.records) == 1, 15)
+        (record,) = running.records
+        assert record["source"] == "qr+mrz+chip" and record["status"] == "unrecognised"
+        assert record["qr_raw"] == card.citizen.qr_payload_2024()
+        assert record["qr_clues"]["id_number"] == card.citizen.id_number
+        assert record["verification"]["level"] == "verified"
+    finally:
+        running.close()
+
+
+def test_an_mrz_too_small_for_the_frame_is_read_at_full_resolution(station: Running) -> None:
+    from station.mrz.reader import MrzReader
+
+    card = CardFactory(seed=8).back("back2021", char_h=5.0, full_size=(1280, 960))
+    assert card.full is not None
+    assert MrzReader().read(card.frame).too_small and MrzReader().read(card.full).usable
+    station.counter.place(card)
+    wait_for(lambda: result(station) is not None, 15)
+    scene = station.devices.scene
+    assert scene is not None and scene.full_captures >= 2
+    (record,) = station.records
+    assert record["source"] == "mrz+chip" and record["chip"]["key_source"] == "mrz-ocr"
 
 
 def test_chip_but_no_qr_says_turn_the_card_over(station: Running, factory: CardFactory) -> None:
@@ -196,7 +263,9 @@ def test_chip_but_no_qr_says_turn_the_card_over(station: Running, factory: CardF
 
 def test_card_lifted_mid_read_then_put_back(station: Running, factory: CardFactory) -> None:
     card = factory.make("good")
-    lifting = full_chip(card.citizen, factory.pki, Misbehaviour(lost_after_bytes=1000))  # mid-read: no face is read
+    lifting = full_chip(
+        card.citizen, factory.pki, Misbehaviour(lost_after_bytes=1000)
+    )  # mid-read: no face is read
     station.counter.place(type(card)(card.kind, card.citizen, card.frame, lifting))
     wait_for(lambda: station.screen == ErrorScreen(ErrorKind.CARD_MOVED))
     assert station.devices.field is not None
