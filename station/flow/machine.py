@@ -102,8 +102,8 @@ def _new_card(state: State, shown: Presentation, now: float) -> Result:
         return replace(state, queued=shown), []
     if state.phase is Phase.LOOKING:  # the waited-for card is settled first, then this one
         assert state.read is not None
-        state = replace(state, queued=shown)
-        return cards.start(state, Presentation(state.read.qr), now, waited=True)
+        looked_at = state.read.qr
+        return cards.start(replace(state, queued=shown), Presentation(looked_at), now, waited=True)
     if state.phase is Phase.READING:  # the card was swapped mid-read
         old = state.job
         state, fx = cards.start(state, shown, now)
