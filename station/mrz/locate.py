@@ -63,6 +63,20 @@ class MrzGeometry:
     block: Block
     scale: float  # crop pixels per frame pixel (< 1 when large characters were reduced)
 
+    def turned(self) -> MrzGeometry:
+        """The same block read the other way up (a card lying upside down): each line
+        turned by 180 degrees, the lines in reverse order."""
+        turned = [_turn(line) for line in reversed(self.lines)]
+        return MrzGeometry(
+            (turned[0], turned[1], turned[2]), self.angle_deg + 180, self.block, self.scale
+        )
+
+
+def _turn(line: LineImage) -> LineImage:
+    h, w = line.ink.shape
+    ink = np.ascontiguousarray(line.ink[::-1, ::-1])
+    return LineImage(ink, line.char_h, w - line.x1, w - line.x0, h - line.top - line.char_h)
+
 
 def _noise_sigma(small: Array) -> float:
     """Robust noise level from the median absolute second difference."""

@@ -4,7 +4,9 @@
     reading = reader.read(gray_frame)      # uint8 H x W
     if reading.usable: reading.parsed.access_key()   # (document number, birth, expiry)
 
-A reading is usable only when the MRZ was found, every check digit passes, the layout holds
+A block that reads as nothing is read once more the other way up (a card lying upside
+down costs only the OCR, not the search). A reading is usable only when the MRZ was found,
+every check digit passes, the layout holds
 (``station.mrz.td1``) and every character of the two checked lines looks like a glyph at all
 (template correlation >= ``MIN_SCORE``). The layout (Vietnamese or any ICAO TD1) is decided
 from an unrestricted reading of the first five characters. The name line is read too, but
@@ -76,6 +78,13 @@ class MrzReader:
         geometry = find_mrz(frame)
         if geometry is None:
             return MrzReading(None, "MRZ not found")
+        reading = self._read(geometry, layout)
+        if reading.usable:
+            return reading
+        turned = self._read(geometry.turned(), layout)  # the card may lie upside down
+        return turned if turned.usable else reading
+
+    def _read(self, geometry: MrzGeometry, layout: Layout | None) -> MrzReading:
         scores = [score_line(line, self.glyphs) for line in geometry.lines]
         return judge(geometry, scores, layout)
 

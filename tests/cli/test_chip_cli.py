@@ -22,8 +22,12 @@ def test_readers_and_read_chip(
     assert {"name": "Virtual PCD 00 00", "card_present": True} in listed
     qr = citizens[0].qr_payload()
     args = ["read-chip", "--json", "--reader", "Virtual PCD 00 00", "--qr", qr]
-    assert main([*args, "--files", "DG1,DG13,SOD", "--save-dir", str(tmp_path)]) == 0
+    # no trust anchor installed: signed but not trusted, exit 1, the record printed anyway
+    empty = str(tmp_path / "no-trust")
+    files = ["--files", "DG1,DG13,SOD", "--save-dir", str(tmp_path), "--trust-dir", empty]
+    assert main([*args, *files]) == 1
     record = json.loads(capsys.readouterr().out)
+    assert record["verification"]["level"] == "signed-untrusted"
     assert record["source"] == "qr+chip"
     assert record["citizen"]["expiry_date"] == citizens[0].expiry_date.isoformat()
     assert "religion" not in record["citizen"]

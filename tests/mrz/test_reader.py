@@ -123,3 +123,10 @@ def test_tracker_ignores_readings_that_fail_their_checks() -> None:
     assert all(tracker.update(bad, t / 10) is None for t in range(10))
     with pytest.raises(ValueError):
         MrzTracker(confirm=0)
+
+
+def test_a_card_lying_upside_down_is_read(reader: MrzReader) -> None:
+    lines = mrz_lines(CITIZENS[6])
+    frame = back_frame(lines, (640, 480), 15, look=Look(angle_deg=-2), seed=6)
+    reading = reader.read(np.ascontiguousarray(frame[::-1, ::-1]))
+    assert reading.usable and reading.parsed is not None and reading.parsed.lines == lines
