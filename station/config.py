@@ -25,6 +25,10 @@ OUTBOX_KEY, SIGNING_KEY, LOG_KEY, TLS_KEY = (
     "outbox.key", "station_ed25519.key", "log_pseudonym.key", "tls-client.key",
 )  # fmt: skip
 
+# The national population database's public service portal, where citizens log in and look
+# their data up (Thông tư 46/2022/TT-BCA); see README "The OLED screens".
+PORTAL_URL = "https://dichvucong.dancuquocgia.gov.vn"
+
 Hardware = Literal["sim", "pi"]
 Backend = Literal["auto", "sim", "pi"]
 
@@ -234,6 +238,11 @@ class UiSection:
     """What the officer sees."""
 
     result_timeout_s: float = opt(20.0, "clear the result after this long", lo=2, hi=600)
+    portal_url: str = opt(
+        PORTAL_URL,
+        "idle screen: QR code to the citizens' own lookup of their data "
+        "('' = none; at most 53 bytes, or it is not shown)",
+    )
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,24 @@ class BitmapOp:
     face: Face
 
 
-Op = TextOp | BoxOp | LineOp | EllipseOp | PolygonOp | BitmapOp
+@dataclass(frozen=True)
+class MatrixOp:
+    """A QR code: ``rows`` of modules (1 = dark), ``scale`` px each, drawn dark on a lit
+    square that includes ``quiet`` px of quiet zone (an OLED lights its pixels: the code
+    must be dark on light to scan)."""
+
+    x: int  # top left of the lit square
+    y: int
+    rows: tuple[bytes, ...]
+    scale: int
+    quiet: int
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) * self.scale + 2 * self.quiet
+
+
+Op = TextOp | BoxOp | LineOp | EllipseOp | PolygonOp | BitmapOp | MatrixOp
 
 
 @dataclass(frozen=True)
@@ -113,9 +130,20 @@ def draw(layout: Layout) -> Image.Image:
             pen.ellipse(op.box, fill=op.fill)
         elif isinstance(op, PolygonOp):
             pen.polygon(list(op.points), fill=op.fill)
+        elif isinstance(op, MatrixOp):
+            _matrix(pen, op)
         else:
             image.paste(dither(op.face), (op.x, op.y))
     return image
+
+
+def _matrix(pen: ImageDraw.ImageDraw, op: MatrixOp) -> None:
+    pen.rectangle((op.x, op.y, op.x + op.size - 1, op.y + op.size - 1), fill=1)
+    for r, row in enumerate(op.rows):
+        for c, dark in enumerate(row):
+            if dark:
+                x, y = op.x + op.quiet + c * op.scale, op.y + op.quiet + r * op.scale
+                pen.rectangle((x, y, x + op.scale - 1, y + op.scale - 1), fill=0)
 
 
 def text_box(op: TextOp) -> tuple[int, int, int, int]:

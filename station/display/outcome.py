@@ -118,6 +118,22 @@ def _genuine_check(active: str, chip_auth: str, missing: tuple[int, ...] = ()) -
     return Check("Chip thật", None, "chưa kiểm tra")
 
 
+GROUP_WORDS = {
+    "DG1": "Dòng MRZ",
+    "DG2": "Ảnh",
+    "DG13": "Thông tin",
+    "DG14": "Khóa CA",
+    "DG15": "Khóa AA",
+    "EF.COM": "Mục lục",
+}
+
+
+def _group_label(name: str) -> str:
+    """A data group as the officer reads it, with its name: "Ảnh (DG2)"."""
+    words = GROUP_WORDS.get(name)
+    return f"{words} ({name})" if words else f"Dữ liệu {name}"
+
+
 def outcome_from_verification(v: Verification) -> Outcome:
     """Verdict, one-line reason and per-check lines for the result pages."""
     from station.verify.verdict import Level
@@ -135,9 +151,9 @@ def outcome_from_verification(v: Verification) -> Outcome:
     ]  # fmt: skip
     checks += _extra_checks(v)
     if v.qr_chip_match is not None:
-        detail = ", ".join(FIELD_NAMES.get(m, m) for m in v.mismatches) + " khác"
+        detail = ", ".join(_field_words(m) for m in v.mismatches) + " khác"
         checks.append(Check("QR khớp chip", v.qr_chip_match, "" if v.qr_chip_match else detail))
-    checks += [Check(f"Dữ liệu {name}", False, "hỏng, không đọc được") for name in v.unparsed]
+    checks += [Check(_group_label(name), False, "hỏng, không đọc được") for name in v.unparsed]
     reason = OFFICER_REASONS.get(v.reason_code, v.reason_vi)
     return Outcome(verdict, reason, tuple(checks), _ADVICE.get(v.reason_code))
 
@@ -151,7 +167,15 @@ FIELD_NAMES = {
     "old_id_number": "số CMND cũ",
     "issue_date": "ngày cấp",
     "place_of_residence": "nơi thường trú",
+    "expiry_date": "ngày hết hạn",
 }
+
+
+def _field_words(mismatch: str) -> str:
+    """A mismatched field as the officer reads it; the MRZ's marked as such."""
+    name = mismatch.removeprefix("mrz.")
+    words = FIELD_NAMES.get(name, name)
+    return words if name == mismatch else f"{words} (MRZ)"
 
 
 QR_ONLY_REASONS = {

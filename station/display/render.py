@@ -13,6 +13,7 @@ from datetime import date
 
 from PIL import Image
 
+from station.display import portal
 from station.display.fonts import font
 from station.display.layout import (
     MARGIN,
@@ -21,8 +22,10 @@ from station.display.layout import (
     Block,
     BoxOp,
     EllipseOp,
+    H,
     Layout,
     LineOp,
+    MatrixOp,
     Op,
     PolygonOp,
     TextOp,
@@ -76,18 +79,31 @@ def _screen(title: str, body: str, footer: str = "") -> Layout:
     return Layout(tuple(ops), cut or body_cut or foot_cut)
 
 
-def _idle(model: IdleScreen) -> Layout:
-    if model.chip:
-        body = "Mặt có mã QR lên trên, đặt thẻ lên đầu đọc."
-    else:
-        body = "Mặt có mã QR lên trên, đặt thẻ dưới camera."
+def _sync_words(model: IdleScreen) -> tuple[str, str]:
+    """(link state, records waiting) as the idle footer says them."""
     link = {
         SyncLink.CONNECTING: "Đang kết nối",
         SyncLink.ONLINE: "Có mạng",
         SyncLink.OFFLINE: "Mất mạng",
         SyncLink.DISABLED: "Tắt đồng bộ",
     }[model.sync]
-    count = str(model.pending) if model.pending <= 99999 else "99999+"
+    return link, str(model.pending) if model.pending <= 99999 else "99999+"
+
+
+def _alerting(model: IdleScreen) -> bool:
+    """An alert for the officer is on the idle screen (records refused, waiting too long,
+    refused by the broker): it wins over the citizens' portal code."""
+    return model.refused > 0 or model.stale_min > 0 or model.denied is not None
+
+
+def _idle(model: IdleScreen) -> Layout:
+    if model.portal and not _alerting(model) and portal.fits(model.portal):
+        return _idle_with_portal(model)
+    if model.chip:
+        body = "Mặt có mã QR lên trên, đặt thẻ lên đầu đọc."
+    else:
+        body = "Mặt có mã QR lên trên, đặt thẻ dưới camera."
+    link, count = _sync_words(model)
     fits = [f"{link} · chờ gửi {count}", f"{link} · chờ {count}", f"{link} · {count}"]
     footer = next((t for t in fits if width(font(FOOTER_SIZE), t) <= W - 2 * MARGIN), fits[-1])
     if model.stale_min > 0:  # records wait too long: what a stolen box would give away
@@ -109,6 +125,27 @@ def _age(minutes: int) -> str:
     if minutes < 120:
         return f"{minutes} phút"
     return f"{minutes // 60} giờ" if minutes < 48 * 60 else f"{minutes // 1440} ngày"
+
+
+def _idle_with_portal(model: IdleScreen) -> Layout:
+    """The idle screen in the left half, the lookup QR code in the right (see portal)."""
+    rows, side = portal.modules(model.portal), portal.side(model.portal)
+    left = W - side
+    limit = left - 2 * MARGIN
+    title = ellipsize(font(10, True), "Mời đặt thẻ", limit)
+    ops: list[Op] = [BoxOp((0, 0, left - 3, HEADER_H - 1)), TextOp(MARGIN, 0, title, 10, True, 0)]
+    body = "Đặt thẻ lên đầu đọc." if model.chip else "Đặt thẻ dưới camera."
+    body_ops, cut = fitted_lines(body, FOOTER_SIZE, MARGIN, BODY_Y - 1, limit, 2)
+    ops += body_ops
+    caption = ellipsize(font(FOOTER_SIZE, True), "Tra cứu →", limit)
+    ops.append(TextOp(MARGIN, 38, caption, FOOTER_SIZE, True))
+    link, count = _sync_words(model)
+    footer = f"{link} · {count}"
+    if width(font(FOOTER_SIZE), footer) > limit:
+        footer = count
+    ops.append(TextOp(MARGIN, FOOTER_Y, ellipsize(font(FOOTER_SIZE), footer, limit), FOOTER_SIZE))
+    ops.append(MatrixOp(left, (H - side) // 2, rows, portal.SCALE, portal.quiet(model.portal)))
+    return Layout(tuple(ops), cut or title != "Mời đặt thẻ")
 
 
 def _kb(n: int) -> str:

@@ -64,7 +64,7 @@ def idle_screen(state: State) -> Screen:
     h = state.health
     return IdleScreen(
         h.sync, h.pending, chip=state.settings.chip, refused=h.refused, stale_min=h.stale_min,
-        denied=h.denied,
+        denied=h.denied, portal=state.settings.portal_url,
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ class Settings:
     no_qr_s: float = 3.0
     mrz: bool = True  # camera.mrz: the MRZ is read from frames without a 2021 QR
     mrz_wait_s: float = 2.5  # camera.mrz_wait_s: after a QR that gives no key
+    portal_url: str = ""  # ui.portal_url: the idle screen's lookup QR code
 
     @classmethod
     def from_config(cls, cfg: Config) -> Settings:
@@ -39,6 +40,7 @@ class Settings:
             read_s=cfg.reader.timeout_s,
             mrz=cfg.camera.mrz,
             mrz_wait_s=cfg.camera.mrz_wait_s,
+            portal_url=cfg.ui.portal_url,
         )
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from PIL import Image, ImageDraw
 
+from station.config import PORTAL_URL
 from station.display.face import face_thumbnail
 from station.display.layout import Layout
 from station.display.outcome import outcome_from_verification
@@ -83,15 +84,21 @@ def screens() -> dict[str, Screen]:
     person = sample_person()
     face = face_thumbnail(synthetic_face())
     out: dict[str, Screen] = {
-        "idle": IdleScreen(SyncLink.ONLINE, 0),
-        "idle-connecting": IdleScreen(SyncLink.CONNECTING, 0),
-        "idle-offline": IdleScreen(SyncLink.OFFLINE, 1234),
-        "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False),
-        "idle-refused": IdleScreen(SyncLink.ONLINE, 2, refused=12),
-        "idle-stale": IdleScreen(SyncLink.OFFLINE, 37, stale_min=26 * 60),
-        "idle-denied": IdleScreen(SyncLink.ONLINE, 3, denied=Denied("station-02", "station-01")),
+        "idle": IdleScreen(SyncLink.ONLINE, 0, portal=PORTAL_URL),
+        "idle-no-portal": IdleScreen(SyncLink.ONLINE, 0),
+        "idle-connecting": IdleScreen(SyncLink.CONNECTING, 0, portal=PORTAL_URL),
+        "idle-offline": IdleScreen(SyncLink.OFFLINE, 1234, portal=PORTAL_URL),
+        "idle-qr-only": IdleScreen(SyncLink.DISABLED, 7, chip=False, portal=PORTAL_URL),
+        # an alert for the officer wins over the citizens' portal code: not drawn
+        "idle-refused": IdleScreen(SyncLink.ONLINE, 2, refused=12, portal=PORTAL_URL),
+        "idle-stale": IdleScreen(SyncLink.OFFLINE, 37, stale_min=26 * 60, portal=PORTAL_URL),
+        "idle-denied": IdleScreen(
+            SyncLink.ONLINE, 3, denied=Denied("station-02", "station-01"), portal=PORTAL_URL
+        ),
         "qr-seen": QrSeenScreen(),
         "qr-seen-qr-only": QrSeenScreen(chip=False),
+        "mrz-seen": QrSeenScreen(seen="mrz"),
+        "looking-for-mrz": QrSeenScreen(seen="looking"),
         "reading-start": ReadingScreen(0.0, 0),
         "reading": ReadingScreen(0.45, 8400),
         "verifying": VerifyingScreen(),
@@ -114,6 +121,12 @@ def screens() -> dict[str, Screen]:
         ),
         person,
     )  # fmt: skip
+    unparsed = outcome_from_verification(
+        Verification(Passive.OK, Auth.OK, Auth.OK, True, unparsed=("DG2",))
+    )
+    out["result-unparsed"] = ResultScreen(
+        unparsed.verdict, unparsed.reason, person, unparsed.checks, advice=unparsed.advice
+    )
     out["result-revealed"] = ResultScreen(
         VERIFIED.verdict, VERIFIED.reason, person, CHECKS, page=1, reveal_id=True
     )

@@ -304,7 +304,7 @@ def test_records_refused_by_the_ward_reach_the_idle_panel(
     rid = station.records[0]["record_id"]
     assert station.outbox.mark_refused([(rid, "station mismatch")]) == 1
     station.station._on_sync(SyncState(connected=True, pending=0, last_sync_at=None, refused=1))
-    refused = IdleScreen(SyncLink.ONLINE, 0, refused=1)
+    refused = IdleScreen(SyncLink.ONLINE, 0, refused=1, portal=station.cfg.ui.portal_url)
     wait_for(lambda: station.screen == refused)
     wait_for(lambda: station.panel_shows(refused))
     station.counter.place(factory.make("good"))

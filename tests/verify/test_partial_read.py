@@ -56,7 +56,7 @@ def test_an_unparseable_group_keeps_the_identity_and_is_named(
         assert v.level is Level.VERIFIED and v.reason_code == "verified", v.findings
     assert v.unparsed == (f"DG{group}",) and v.to_json()["unparsed"] == [f"DG{group}"]
     checks = outcome_from_verification(v).checks
-    assert any(c.label == f"Dữ liệu DG{group}" and c.ok is False for c in checks)
+    assert any(c.label.endswith(f"(DG{group})") and c.ok is False for c in checks)
     record = build_record(QrResult(QrStatus.OK, qr_of(citizen), citizen.qr_payload()),
                           station_id="t", chip=read, verification=v)  # fmt: skip
     assert list(record["chip"]["unparsed"]) == [f"DG{group}"]
