@@ -1,10 +1,11 @@
 """Reading elementary files over a (secure) channel: SELECT + READ BINARY.
 
 Strategy (``ReadStrategy``): the first READ BINARY of a file (by short EF id) asks for
-``first_le`` bytes (0xDF: small files come whole, the header gives the length of the
-others); the rest is asked for in one go with extended length (Le up to ``max_le``).
-On 67xx / 6Cxx or an empty answer to a large Le, the strategy falls back to 0xDF-byte
-chunks and remembers it. On 6988 / 6987 (the chip dropped the SM session) the access
+``first_le`` bytes (extended length, up to ``max_le``: a file comes whole in one APDU
+when the reader and chip allow it; every APDU costs ~10 ms of turnaround on the air),
+the rest, if any, in one more. On 67xx / 6Cxx or an empty answer to a large Le, the
+strategy falls back to 0xDF-byte chunks (small files come whole, the header gives the
+length of the others) and remembers it. On 6988 / 6987 (the chip dropped the SM session) the access
 protocol is re-run through ``reopen`` and the read continues at the same offset.
 Offsets above 32767 use READ BINARY with odd INS (B1, DO54 offset).
 
@@ -58,7 +59,7 @@ class ReadStrategy:
     ``fixed=True`` reads fixed ``chunk``-byte blocks (JMRTD's default, for comparison)."""
 
     max_le: int = MAX_EXTENDED_LE
-    first_le: int = SHORT_CHUNK
+    first_le: int = MAX_EXTENDED_LE
     chunk: int = SHORT_CHUNK
     fixed: bool = False
     max_resumes: int = 3
@@ -174,20 +175,26 @@ class FileReader:
         return 255 if want == 256 else want  # never Le = 00: some chips send nothing for it
 
     def _fall_back(self, step: str, want: int, response: ResponseAPDU, known: bool) -> int:
-        """The next Le after a refused READ BINARY (0 = per strategy); raises if none."""
-        s = self.strategy
-        if want > SHORT_CHUNK:
-            log.info(
-                "READ BINARY with Le=%d refused (%04X): 0xDF chunks from now", want, response.sw
-            )
-            s.max_le = min(s.max_le, SHORT_CHUNK)
-            return 0
-        if response.sw >> 8 == 0x6C and 0 < response.sw & 0xFF < want:
-            return response.sw & 0xFF
+        """The next Le after a refused READ BINARY (0 = per strategy); raises if none.
+
+        A first read (the length unknown) that is refused may only have asked past the end
+        of the file: 0xDF first from now, then the header first. A refused remainder (its
+        length known) means no extended length here: 0xDF chunks from now."""
+        s, sw = self.strategy, response.sw
+        if sw >> 8 == 0x6C and 0 < sw & 0xFF < want:
+            return sw & 0xFF
+        if not known and want > SHORT_CHUNK:
+            log.info("a first READ BINARY with Le=%d refused (%04X): 0xDF first from now", want, sw)
+            s.first_le = SHORT_CHUNK
+            return SHORT_CHUNK
         if not known and want > HEADER_LE:
             s.first_le = HEADER_LE  # chip refuses Le beyond the end: header first from now
             return HEADER_LE
-        raise FileReadError(step, "no data returned" if response.ok else "", response.sw)
+        if known and want > SHORT_CHUNK:
+            log.info("READ BINARY with Le=%d refused (%04X): 0xDF chunks from now", want, sw)
+            s.max_le = min(s.max_le, SHORT_CHUNK)
+            return 0
+        raise FileReadError(step, "no data returned" if response.ok else "", sw)
 
     def _total(self, name: str, head: bytes) -> int | None:
         try:

@@ -174,7 +174,7 @@ class CardFactory:
             wrong = Misbehaviour(wrong_key=True)
             return full_chip(citizen, self.pki, wrong, can=self._other_can(citizen))
         if kind == "moved":
-            return full_chip(citizen, self.pki, Misbehaviour(lost_after_bytes=3000))
+            return full_chip(citizen, self.pki, Misbehaviour(lost_after_bytes=1000))  # mid-read
         if kind == "other-can":
             return full_chip(citizen, self.pki, can=self._other_can(citizen))
         return full_chip(citizen, self.pki)

@@ -228,7 +228,7 @@ def test_session_lost_after_the_fallback_reopens_with_bac(
 ) -> None:
     """The chip drops the BAC session mid-read (6988): the reader re-opens it with BAC, the
     protocol that opened the chip, and never runs PACE again."""
-    card = _card(_other_can(profile), Misbehaviour(sm_6988_after=3))
+    card = _card(_other_can(profile), Misbehaviour(sm_6988_after=2))
     with connect(card) as transport:
         recording = Recording(transport)
         result = ChipReader(recording).read(_qr_keys(citizen), files=FILES)
