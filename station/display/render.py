@@ -49,7 +49,7 @@ from station.display.screens import (
     VerifyingScreen,
     mask_id,
 )
-from station.display.text import ellipsize, width
+from station.display.text import ellipsize, measuring, width
 
 HEADER_H = 13  # rows 0..12, inverted
 BODY_SIZE = 10
@@ -128,24 +128,27 @@ def _age(minutes: int) -> str:
 
 
 def _idle_with_portal(model: IdleScreen) -> Layout:
-    """The idle screen in the left half, the lookup QR code in the right (see portal)."""
+    """The idle screen in the left part, the lookup QR code in the right (see portal):
+    "Mời đặt thẻ / lên đầu đọc.", the QR's caption, the link state and the queue (never
+    with an alert for the officer: see _alerting)."""
     rows, side = portal.modules(model.portal), portal.side(model.portal)
     left = W - side
     limit = left - 2 * MARGIN
+    small = font(FOOTER_SIZE)
     title = ellipsize(font(10, True), "Mời đặt thẻ", limit)
     ops: list[Op] = [BoxOp((0, 0, left - 3, HEADER_H - 1)), TextOp(MARGIN, 0, title, 10, True, 0)]
-    body = "Đặt thẻ lên đầu đọc." if model.chip else "Đặt thẻ dưới camera."
-    body_ops, cut = fitted_lines(body, FOOTER_SIZE, MARGIN, BODY_Y - 1, limit, 2)
-    ops += body_ops
-    caption = ellipsize(font(FOOTER_SIZE, True), "Tra cứu →", limit)
-    ops.append(TextOp(MARGIN, 38, caption, FOOTER_SIZE, True))
+    where = "lên đầu đọc." if model.chip else "dưới camera."
+    ops.append(TextOp(MARGIN, 16, where, FOOTER_SIZE))
+    ops.append(TextOp(MARGIN, 28, ellipsize(font(FOOTER_SIZE, True), "Tra cứu →", limit),
+                      FOOTER_SIZE, True))  # fmt: skip
     link, count = _sync_words(model)
-    footer = f"{link} · {count}"
-    if width(font(FOOTER_SIZE), footer) > limit:
-        footer = count
-    ops.append(TextOp(MARGIN, FOOTER_Y, ellipsize(font(FOOTER_SIZE), footer, limit), FOOTER_SIZE))
+    state, queue = link, f"chờ gửi {count}"
+    if width(small, queue) > limit:
+        queue = f"chờ {count}"
+    ops.append(TextOp(MARGIN, 41, ellipsize(small, state, limit), FOOTER_SIZE))
+    ops.append(TextOp(MARGIN, FOOTER_Y, ellipsize(small, queue, limit), FOOTER_SIZE))
     ops.append(MatrixOp(left, (H - side) // 2, rows, portal.SCALE, portal.quiet(model.portal)))
-    return Layout(tuple(ops), cut or title != "Mời đặt thẻ")
+    return Layout(tuple(ops), title != "Mời đặt thẻ")
 
 
 def _kb(n: int) -> str:
@@ -256,6 +259,11 @@ def result_pages(model: ResultScreen) -> list[Layout]:
 
 def layout(model: Screen) -> Layout:
     """Positioned drawing operations for a screen model."""
+    with measuring():
+        return _layout(model)
+
+
+def _layout(model: Screen) -> Layout:
     if isinstance(model, IdleScreen):
         return _idle(model)
     if isinstance(model, QrSeenScreen):

@@ -13,6 +13,9 @@ space: at 9-11 px DejaVu's space (about 3 px of advance) left one blank column o
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from station.display.fonts import Font
@@ -28,11 +31,42 @@ def nfc(text: str) -> str:
 WORD_GAP = 3  # blank columns between the ink of two words, at every size
 
 
+# Glyph measurements of one layout call (``measuring``), dropped when it ends: the texts
+# are citizens' names and addresses, which must not outlive the screen that shows them.
+_MEMO: ContextVar[dict[tuple[int, str], tuple[int, int, int]] | None] = ContextVar(
+    "measurements", default=None
+)
+
+
+@contextmanager
+def measuring() -> Iterator[None]:
+    """Measure each (font, text) once while laying out one screen (a result's pages measure
+    the same words many times), nothing kept afterwards."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _measure(f: Font, text: str) -> tuple[int, int, int]:
+    """(ink left, ink right, advance) as the 1-bit panel draws ``text``."""
+    memo = _MEMO.get()
+    key = (id(f), text)
+    if memo is not None and key in memo:
+        return memo[key]
+    left, _, right, _ = f.getbbox(text, mode="1")
+    found = (int(left), int(right), round(f.getlength(text)))
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
 def _ink(f: Font, text: str) -> int:
     if not text:
         return 0
-    left, _, right, _ = f.getbbox(text, mode="1")
-    return max(int(right), round(f.getlength(text))) - min(0, int(left))
+    left, right, advance = _measure(f, text)
+    return max(right, advance) - min(0, left)
 
 
 def words(f: Font, text: str) -> list[tuple[int, str]]:
@@ -45,18 +79,16 @@ def words(f: Font, text: str) -> list[tuple[int, str]]:
         if not word:
             gaps += 1
             continue
-        left, _, ink_right, _ = f.getbbox(word, mode="1")  # as the panel draws it
-        x = 0 if right is None else right + WORD_GAP * max(1, gaps) - int(left)
+        left, ink_right, _ = _measure(f, word)  # as the panel draws it
+        x = 0 if right is None else right + WORD_GAP * max(1, gaps) - left
         out.append((x, word))
-        right = x + int(ink_right)
+        right = x + ink_right
         gaps = 1
     return out
 
 
 def width(f: Font, text: str) -> int:
     """Pixels from the pen origin to the right edge of the ink (or advance, if wider)."""
-    # Not cached: the texts are citizens' names and addresses, which must not outlive
-    # the screen that shows them.
     if " " not in text:
         return _ink(f, text)
     placed = words(f, text)

@@ -59,3 +59,19 @@ def test_only_the_idle_screen_carries_it() -> None:
     assert not any(isinstance(op, MatrixOp) for op in layout(result).ops)
     off = Settings.from_config(from_mapping({"ui": {"portal_url": ""}}))
     assert screen_for(initial(off)[0]) == IdleScreen()
+
+
+def test_no_text_reaches_into_the_code() -> None:
+    from station.display.layout import TextOp, text_box
+    from station.display.screens import SyncLink
+
+    for screen in (
+        IdleScreen(SyncLink.CONNECTING, 99999, portal=PORTAL_URL),
+        IdleScreen(SyncLink.DISABLED, 100000, chip=False, portal=PORTAL_URL),
+        IdleScreen(SyncLink.OFFLINE, 100000, portal=PORTAL_URL),
+    ):
+        ops = layout(screen).ops
+        (code,) = [op for op in ops if isinstance(op, MatrixOp)]
+        for op in ops:
+            if isinstance(op, TextOp):
+                assert text_box(op)[2] < code.x, (screen, op.text)
