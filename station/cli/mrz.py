@@ -43,12 +43,15 @@ def scan_file(path: str, reader: MrzReader) -> dict[str, Any]:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from station.cli.qr import UNREADABLE_EN, UNREADABLE_WHY, _why_unreadable
+
     try:
         with Image.open(path) as image:
             frame = np.asarray(image.convert("L"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
-        return {"file": path, "ok": False, "found": False,
-                "reason": f"image unreadable ({type(exc).__name__})"}  # fmt: skip
+        why = _why_unreadable(exc)
+        reason = UNREADABLE_EN + UNREADABLE_WHY.get(why, why)
+        return {"file": path, "ok": False, "found": False, "reason": reason}
     reading = reader.read(frame)
     if reading.parsed is None:
         return {"file": path, "ok": False, "found": False, "reason": reading.reason}

@@ -110,6 +110,11 @@ def cases(f: Files) -> list[tuple[list[str], int, str]]:
         (["scan-qr", str(f.folder)], 1, "folder"),
         (["scan-qr", str(f.garbage), str(f.text)], 1, "not a PNG or JPEG"),
         (["parse-qr", "garbage"], 1, "not the QR code of a 2021 chip CCCD"),
+        # MRZ
+        (["scan-mrz", str(f.missing)], 1, "no such file"),
+        (["scan-mrz", str(f.folder)], 1, "folder"),
+        (["scan-mrz", str(f.garbage), str(f.text)], 1, "not a PNG or JPEG"),
+        (["read-chip", "--mrz", "IDVNM0990123459001099012345<<0|x|y"], 2, "--mrz"),
         (["parse-qr", "\udcff\udcfe"], 1, "unrecognised"),
         # chip
         (["read-chip", "--id", "12", "--dob", "1999-03-15"], 2, "--id"),

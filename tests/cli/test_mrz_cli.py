@@ -42,7 +42,8 @@ def test_scan_mrz_json_per_image_and_exit_status(tmp_path: Path, capsys: Any) ->
     (tmp_path / "text.png").write_text("not an image")
     assert main(["scan-mrz", png, str(blank), str(tmp_path / "text.png")]) == 1
     printed = capsys.readouterr().out
-    assert f"{png}: ok" in printed and "MRZ not found" in printed and "image unreadable" in printed
+    assert f"{png}: ok" in printed and "MRZ not found" in printed
+    assert "cannot read the image file: not a PNG or JPEG image" in printed
     assert "not covered by a check digit" in printed
 
 
