@@ -128,7 +128,8 @@ TOUR = {
     "locked": ("Chip từ chối mở", "ok/qr/qr-only (chip_refused_keys)"),
     "foreign-qr": ("Mã QR lạ", "unrecognised/qr/- (unrecognised_payload)"),
     "card2024-front": ("Không thấy mã QR", None),
-    "card2024": ("Mã QR lạ", "unrecognised/qr/- (unrecognised_payload)"),
+    "card2024": ("Hợp lệ: Thẻ thật", "mrz+chip/verified"),  # its MRZ opened the chip
+    "back2021": ("Hợp lệ: Thẻ thật", "no-qr/mrz+chip/verified"),
     "qr-only": ("Cần xem lại: Không thấy chip", "no_chip)"),
     "moved": ("Thẻ bị dịch ra -> Hợp lệ", "ok/qr+chip/verified"),
     "other-can": ("Hợp lệ: Thẻ thật", "ok/qr+chip/verified"),

@@ -15,10 +15,11 @@ from dataclasses import replace
 
 from station.display.outcome import person_from_qr
 from station.display.screens import ErrorKind
+from station.fingerprint import fingerprint
 from station.flow.events import Phase, Play, ShowScreen
 from station.flow.screens import idle_screen, refuses_reads
 from station.flow.state import Presentation, Read, State
-from station.flow.steps import Result, enter, error, idle, marks, qr_only, read_chip, store
+from station.flow.steps import Result, enter, idle, marks, qr_only, read_chip, store
 from station.ports import Pattern
 from station.qr.models import QrResult, QrStatus
 
@@ -49,10 +50,14 @@ def start(state: State, shown: Presentation, now: float, *, waited: bool = False
 
 
 def _refused(state: State, qr: QrResult, mark: frozenset[str], now: float) -> Result:
-    """A QR that opens nothing: stored with its error (an undecodable one only shown)."""
+    """A QR that opens nothing: stored with its error (no personal data for one that did
+    not decode: the record says a QR was seen and could not be read)."""
     if qr.status is QrStatus.NO_QR:
-        return error(replace(state, held=mark or None), ErrorKind.QR_UNREADABLE, now)
-    kind = ErrorKind.QR_OTHER if qr.status is QrStatus.UNRECOGNISED else ErrorKind.QR_INVALID
+        kind, mark = ErrorKind.QR_UNREADABLE, frozenset({fingerprint(b"unreadable QR")})
+    elif qr.status is QrStatus.UNRECOGNISED:
+        kind = ErrorKind.QR_OTHER
+    else:
+        kind = ErrorKind.QR_INVALID
     return store(replace(state, read=Read(mark, qr, None, error=kind)), now)
 
 
