@@ -47,6 +47,8 @@ def now_local() -> datetime:
 def iso_local(epoch: float) -> str:
     """Epoch seconds as ISO 8601 with the local UTC offset: how every tool prints a time."""
     return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
 def mrz_json(mrz: ParsedMrz) -> dict[str, Any]:
     """The record's ``mrz``: the checked fields only (the name line has no check digit and
     is not kept), dates as YYYY-MM-DD (expiry None = no expiry)."""

@@ -20,11 +20,12 @@ from station.cli.run import publisher_factory
 from station.config import Config
 from station.doctor.checks import check_trust
 from station.drivers import card_pcsc, gpio_rpi
+from station.drivers.camera_sim import Scene, SimCamera
 from station.ports import Pattern
 from station.runtime import wiring
 from station.runtime.app import Services, Station
 from station.runtime.logs import configure_logging
-from station.runtime.workers import ChipWorker, _ReadJob
+from station.runtime.workers import CameraWorker, ChipWorker, _ReadJob
 from station.sim.citizens import generate_many
 from station.sim.counter import full_chip
 from station.sim.pki import make_test_pki
@@ -74,6 +75,13 @@ def started(cfg: Config) -> Station:
 def camera(cfg: Config) -> Any:
     cam, scene = wiring.make_camera(cfg)
     return (type(cam).__name__, getattr(cam, "_period", None), scene and scene.size)
+
+
+def mrz_worker(cfg: Config) -> Any:
+    """The camera worker's MRZ path: there or not, its rate, its tracker's absence time."""
+    worker = CameraWorker(SimCamera(Scene(64, 48)), lambda e: None, lambda: 0.0, cfg.camera)
+    mrz = worker.mrz
+    return None if mrz is None else (mrz._period, mrz._tracker.absent_s)
 
 
 def tracker(cfg: Config) -> Any:
@@ -269,6 +277,9 @@ PROBES: dict[str, tuple[Probe, Any]] = {
     "camera.sim_images": (camera, "<tmp>/frames"),
     "camera.qr_absent_frames": (tracker, 9),
     "camera.qr_absent_s": (tracker, 3.0),
+    "camera.mrz": (mrz_worker, False),
+    "camera.mrz_fps": (mrz_worker, 1.0),
+    "camera.mrz_wait_s": (settings("mrz_wait_s"), 5.0),
     "display.backend": (oled, "pi"),
     "display.driver": (oled, "sh1106"),
     "display.interface": (oled, "spi"),
@@ -326,6 +337,7 @@ PROBES: dict[str, tuple[Probe, Any]] = {
     "privacy.store_face": (record, True),
     "privacy.show_face": (settings("show_face"), True),
     "ui.result_timeout_s": (settings("result_s"), 5.0),
+    "ui.portal_url": (settings("portal_url"), ""),
     "trust.dir": (lambda c: check_trust(c).summary, "<tmp>/trust-elsewhere"),
 }
 
