@@ -51,23 +51,20 @@ class PiCamera:
         log.info("camera started: lores %dx%d at %.1f fps", *self._size, self._fps)
 
     def capture_gray(self) -> Frame:
-        if self._cam is None:
-            raise CameraError("camera not started")
-        try:
-            yuv = self._cam.capture_array("lores")
-        except Exception as exc:
-            raise CameraError(f"camera stopped delivering frames: {exc}") from exc
-        width, height = self._size
-        return np.ascontiguousarray(yuv[:height, :width], dtype=np.uint8)
+        return self._capture("lores", self._size)
 
     def capture_full_gray(self) -> Frame:
+        return self._capture("main", self._main)
+
+    def _capture(self, stream: str, size: tuple[int, int]) -> Frame:
+        """The Y plane (grayscale) of the next frame of picamera2's ``stream``."""
         if self._cam is None:
             raise CameraError("camera not started")
         try:
-            yuv = self._cam.capture_array("main")
+            yuv = self._cam.capture_array(stream)
         except Exception as exc:
             raise CameraError(f"camera stopped delivering frames: {exc}") from exc
-        width, height = self._main
+        width, height = size
         return np.ascontiguousarray(yuv[:height, :width], dtype=np.uint8)
 
     def close(self) -> None:
