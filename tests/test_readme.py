@@ -62,13 +62,18 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 # What each screen the README shows must say, so its caption stays true of its PNG.
 CAPTIONS = {
-    "idle": ("Mời đặt thẻ", "Có mạng", "chờ gửi 0"),
+    "idle": ("Mời đặt thẻ", "Tra cứu", "Có mạng", "chờ gửi 0"),
     "idle-connecting": ("Mời đặt thẻ", "Đang kết nối"),
     "idle-offline": ("Mất mạng", "chờ gửi 1234"),
     "idle-refused": ("Bị từ chối 12", "báo IT"),
     "idle-stale": ("Chưa gửi 26 giờ", "báo IT"),
     "idle-denied": ("Sai mã trạm", "station-02", "station-01", "Không gửi được"),
     "result-clone-p1": ("Không hợp lệ", "Nghi chip bị sao chép"),
+    "idle-no-portal": ("Mời đặt thẻ", "chờ gửi 0"),
+    "looking-for-mrz": ("Đã thấy mã QR", "MRZ"),
+    "mrz-seen": ("Đã đọc mã MRZ", "đang mở"),
+    "result-unparsed-p1": ("Hợp lệ", "Thẻ thật, dữ liệu khớp"),
+    "result-unparsed-p5": ("Kiểm tra", "✗ Ảnh (DG2)"),
     "qr-seen": ("Đã đọc mã QR", "đang mở"),
     "reading": ("Đang đọc chip", "KB"),
     "verifying": ("Đang kiểm tra",),

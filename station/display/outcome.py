@@ -62,6 +62,7 @@ OFFICER_REASONS = {
     "no-chip-proof": "Chưa xác minh được chip thật",
     "check-skipped": "Chưa kiểm tra đủ",
     "no-qr-compare": "Chưa so với mã QR",
+    "group-unparsed": "Chip có dữ liệu hỏng",
     "qr-only": "Chỉ đọc được mã QR",
 }
 _PASSIVE_DETAIL = {

@@ -42,6 +42,8 @@ def _case(code: str) -> Verification:
         "no-chip-proof": Verification(Passive.OK, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED, True),
         "check-skipped": Verification(Passive.OK, ok, Auth.NOT_CHECKED, True),
         "no-qr-compare": Verification(Passive.OK, ok, ok, None),
+        "group-unparsed": Verification(Passive.OK, ok, ok, True, unparsed=("DG13",)),
+        "verified": Verification(Passive.OK, ok, ok, True, unparsed=("DG2",)),  # a note only
     }[code]  # fmt: skip
 
 
