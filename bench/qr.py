@@ -16,8 +16,15 @@ are timed apart (they are slow and would disturb the pair's caches):
   event. In the "new card" rows every frame shows a different citizen, so every frame is
   an event (worst case: parse and record build on every frame); in the "card held" rows
   each card stays in view for several frames, as at the counter (one event per card).
+- ``camera path``: what the station's camera thread does per frame with the MRZ path in
+  place (``CameraWorker._frame``: the pipeline, then a frame without a 2021 QR offered to
+  the MRZ worker), while that worker's thread analyses the offered frames at the default
+  ``camera.mrz_fps`` beside it. It runs in its own block (the MRZ thread would slow the other
+  methods too) and is compared with the bare decode measured without that thread. The
+  "2024 back" rows show the back of a 2024 card (its QR of another kind and its MRZ), so the
+  MRZ worker does its whole work on every analysed frame.
 
-Target: pipeline / bare <= 1.15.
+Targets: pipeline / bare <= 1.15, and camera path (MRZ path in place) / bare <= 1.15.
 """
 
 from __future__ import annotations
@@ -36,10 +43,14 @@ import zxingcpp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from station import config
+from station.drivers.camera_sim import Scene, SimCamera
 from station.qr.decoder import QrDecoder
 from station.qr.reader import QrReader
 from station.record import qr_record
-from station.sim.citizens import generate_many
+from station.runtime.workers import CameraWorker
+from station.sim import backs
+from station.sim.citizens import generate_many, mrz_lines
 from station.sim.frames import card_frame, empty_frame
 
 SIZES = ((640, 480), (1280, 720))
@@ -47,6 +58,7 @@ TODAY = date(2024, 6, 30)
 
 
 HELD = 6  # frames a card stays in view in the "held" rows
+MRZ_FPS = config.from_mapping({}).camera.mrz_fps
 
 
 def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[np.ndarray]]:
@@ -72,7 +84,36 @@ def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[
         look["angle"] = float(look["angle"]) + (i % HELD)
         held.append(card_frame(citizens[i // HELD], size, seed=seed + i, **look))
     empties = [empty_frame(size, seed + i) for i in range(count)]
-    return {"new card": new, f"card held {HELD}": held, "no QR": empties}
+    backs_2024 = []
+    for i, c in enumerate(citizens):
+        look, payload = backs.random_look(rng, hard=False), c.qr_payload_2024().encode()
+        backs_2024.append(
+            backs.back_frame(mrz_lines(c), size, 16.0, look=look, seed=seed + i, qr_payload=payload)
+        )
+    return {"new card": new, f"card held {HELD}": held, "no QR": empties, "2024 back": backs_2024}
+
+
+def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, int]:
+    """Milliseconds per frame of the camera thread's work with the MRZ worker running
+    (per frame the median over ``reps`` passes, averaged), and the MRZ analyses it made."""
+    section = config.from_mapping({}).camera
+    times: list[list[float]] = [[] for _ in frames]
+    analysed = 0
+    for _ in range(reps):
+        worker = CameraWorker(SimCamera(Scene(64, 48)), lambda e: None, time.monotonic, section)
+        assert worker.mrz is not None  # on by default
+        worker.mrz.start()
+        visible, unreadable = False, 0
+        try:
+            for index, frame in enumerate(frames):
+                start = time.perf_counter()
+                visible, unreadable = worker._frame(frame, visible, unreadable)
+                times[index].append(time.perf_counter() - start)
+                time.sleep(0.02)  # the camera's wait for its next frame, as at 30 fps
+        finally:
+            worker.mrz.stop()
+        analysed += worker.mrz.analysed
+    return 1000 * sum(statistics.median(t) for t in times) / len(frames), analysed
 
 
 def methods() -> dict[str, Callable[[np.ndarray, int], int]]:
@@ -127,10 +168,11 @@ def main() -> int:
     header = (
         f"{'frames':<22}{'default ms':>11}{'bare ms':>9}{'pipe ms':>9}{'pipe/bare':>10}"
         f"{'pipe/default':>13}{'pipe fps':>10}{'decoded':>10}{'records':>9}"
+        f"{'cam+mrz ms':>11}{'cam/bare':>9}{'mrz runs':>9}"
     )
     print(header)
     print("-" * len(header))
-    worst = 0.0
+    worst = worst_cam = 0.0
     for size in SIZES:
         for kind, frames in make_frames(size, args.frames, seed=size[0]).items():
             pair, hits = measure(frames, ["zxing bare", "pipeline"], args.reps)
@@ -140,14 +182,19 @@ def main() -> int:
             default_ms = default["zxing default"]
             ratio = pipe_ms / bare_ms
             worst = max(worst, ratio)
+            cam_ms, analysed = camera_path(frames, max(3, args.reps // 3))
+            worst_cam = max(worst_cam, cam_ms / bare_ms)
             print(
                 f"{f'{size[0]}x{size[1]} {kind}':<22}{default_ms:>11.2f}{bare_ms:>9.2f}"
                 f"{pipe_ms:>9.2f}{ratio:>10.3f}{pipe_ms / default_ms:>13.3f}"
                 f"{1000 / pipe_ms:>10.1f}{hits['zxing bare']:>6}/{n:<3}{hits['pipeline']:>9}"
+                f"{cam_ms:>11.2f}{cam_ms / bare_ms:>9.3f}{analysed:>9}"
             )
-    verdict = "OK" if worst <= 1.15 else "MISSED"
-    print(f"ms = per-frame median over repetitions, averaged over frames; worst ratio {worst:.3f}")
-    print(f"target pipeline <= 1.15 x bare decode: {verdict}")
+    print("ms = per-frame median over repetitions, averaged over frames")
+    print(f"mrz runs = MRZ analyses made beside the camera path (at most {MRZ_FPS:g} a second)")
+    for name, value in (("pipeline", worst), ("camera path with the MRZ path", worst_cam)):
+        verdict = "OK" if value <= 1.15 else "MISSED"
+        print(f"target {name} <= 1.15 x bare decode: worst {value:.3f}, {verdict}")
     return 0
 
 
