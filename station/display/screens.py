@@ -144,7 +144,8 @@ class IdleScreen:
     refused: int = 0  # records the ward refused: the footer asks for the admin instead
     stale_min: int = 0  # the oldest record has waited this many minutes (past the alert age)
     denied: Denied | None = None  # the broker refuses every record: call IT, naming both ids
-    portal: str = ""  # URL of the citizen lookup shown as a QR code ('' = none; not drawn while an alert shows)
+    # URL of the citizen lookup shown as a QR code ('' = none; not drawn while an alert shows)
+    portal: str = ""
 
 
 @dataclass(frozen=True)
