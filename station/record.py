@@ -28,7 +28,9 @@ SENSITIVE_FIELDS = ("ethnicity", "religion")
 
 # What a record from a station may hold (checked at the ward, :func:`received_problem`).
 RECORD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-STATION_SOURCES = ("qr", "qr+chip")
+# What the camera read ("qr", "mrz" or both), and "+chip" when a chip read was added.
+CAMERA_SOURCES = ("qr", "mrz", "qr+mrz")
+STATION_SOURCES = (*CAMERA_SOURCES, *(f"{source}+chip" for source in CAMERA_SOURCES))
 STATION_STATUSES = frozenset(str(s) for s in QrStatus)
 STATION_LEVELS = ("verified", "signed-untrusted", "qr-only", "failed")
 MAX_TEXT = 8192  # characters in one string (an unrecognised QR's text fits), the face aside
@@ -262,7 +264,7 @@ def received_problem(record: Mapping[str, Any]) -> str | None:
     if not valid_record_id(record.get("record_id")):
         return "record_id is not a UUID"
     if record.get("source") not in STATION_SOURCES:
-        return "source is not qr or qr+chip"
+        return "source is not one a station writes (qr, mrz, qr+mrz, each +chip)"
     if record.get("status") not in STATION_STATUSES:
         return "unknown status"
     if not all(isinstance(record.get(k), str) for k in ("station_id", "read_at")):

@@ -49,7 +49,8 @@ def method_of(record: Mapping[str, Any]) -> int:
     if record.get("source") == MANUAL_SOURCE:
         method = record.get("method")
         return method if isinstance(method, int) and method in MANUAL_METHODS else 4
-    if record.get("source") == "qr+chip":
+    source = record.get("source")
+    if isinstance(source, str) and source.endswith("+chip"):  # qr+chip, mrz+chip, qr+mrz+chip
         return 3
     return 2 if record.get("status") in ("ok", "invalid") else 1
 

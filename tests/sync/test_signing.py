@@ -103,3 +103,32 @@ def test_audit_log_lines_and_rotation(tmp_path: Path) -> None:
     assert last["record_id"] == "rec-59" and last["event"] == "deleted"
     assert set(last) == {"at", "event", "record_id", "fingerprint", "outcome"}
     assert all(p.stat().st_size <= 2048 for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("source", "method"),
+    [("qr", 2), ("qr+chip", 3), ("mrz", 1), ("qr+mrz", 2), ("mrz+chip", 3), ("qr+mrz+chip", 3)],
+)
+def test_every_source_a_station_writes_is_taken(
+    key: Ed25519PrivateKey, source: str, method: int
+) -> None:
+    """A card read through its MRZ (2024 card, or a 2021 card back up) reaches the ward as
+    any other record, and counts as read by the device (method 3 with its chip)."""
+    from station.ward.summary import method_of
+
+    (record,) = make_records(1)
+    record = {**record, "source": source, "status": "ok" if "qr" in source else "no-qr"}
+    good, bad = open_envelope(
+        batch_payload("station-1", [seal_item(record, key)]), "station-1", lookup_for(key)
+    )
+    assert [g.record for g in good] == [record] and bad == []
+    assert method_of(record) == method
+
+
+def test_a_station_cannot_send_a_manual_entry(key: Ed25519PrivateKey) -> None:
+    (record,) = make_records(1)
+    record = {**record, "source": "manual", "method": 5}
+    good, bad = open_envelope(
+        batch_payload("station-1", [seal_item(record, key)]), "station-1", lookup_for(key)
+    )
+    assert good == [] and [b.reason for b in bad] == ["malformed"]
