@@ -241,7 +241,7 @@ class UiSection:
     portal_url: str = opt(
         PORTAL_URL,
         "idle screen: QR code to the citizens' own lookup of their data "
-        "('' = none; at most 53 bytes, or it is not shown)",
+        "('' = none; at most 53 bytes, or it is not shown; not while an alert for IT shows)",
     )
 
 
