@@ -9,7 +9,8 @@ A QR of another kind decoded while the MRZ was being read goes with the event.
 
 When the MRZ is found but its characters are smaller than the reader needs (``too_small``),
 the worker asks for one full-resolution capture (``want_full``): the camera worker takes it
-with ``Camera.capture_full_gray`` (picamera2's main stream) and offers it next. A too-small
+with ``Camera.capture_full_gray`` (picamera2's main stream) and offers it next; it is not
+replaced by later low-resolution frames before it is analysed. A too-small
 reading is not fed to the tracker, so full-resolution readings confirm each other.
 """
 
@@ -67,8 +68,12 @@ class MrzWorker:
         self._thread.join(timeout=5)
 
     def offer(self, frame: Frame, other_qr: QrResult | None = None, *, full: bool = False) -> None:
-        """Called from the camera thread: the newest frame replaces one not yet analysed."""
+        """Called from the camera thread: the newest frame replaces one not yet analysed,
+        except a full-resolution capture, which waits to be analysed (the next low-resolution
+        frame comes a camera frame later, mostly before the worker's next turn)."""
         with self._cond:
+            if self._offer is not None and self._offer.full and not full:
+                return
             self._offer = _Offer(frame, other_qr, full)
             self._cond.notify()
 
