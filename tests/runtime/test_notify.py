@@ -130,6 +130,7 @@ def test_pinger_rate_limit_and_health(notify_socket: NotifySocket) -> None:
 
 def test_plain_signal_handlers_call_back_once(notify_socket: NotifySocket) -> None:
     calls: list[str] = []
+    before = signal.getsignal(signal.SIGINT)  # SIG_IGN when the suite runs as a background job
     n = ServiceNotifier(notify_socket.path)
     restore = install_stop_handlers(None, calls.append, n)
     try:
@@ -139,5 +140,5 @@ def test_plain_signal_handlers_call_back_once(notify_socket: NotifySocket) -> No
         restore()
     assert calls == ["SIGINT"]
     assert notify_socket.recv(2.0) == ["STOPPING=1", "STATUS=stopping (SIGINT)"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # restored as it was
     n.close()
