@@ -37,8 +37,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from station.config import LOG_KEY, OUTBOX_KEY, SIGNING_KEY, TLS_KEY, Config
+from station.files import fsync_dir
 from station.sync.errors import SyncError
-from station.sync.storage import atomic_write, fsync_dir
+from station.sync.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tinydb.storages import Storage
 
+from station.files import fsync_dir, write_atomically
 from station.sync.errors import StoreError, StoreFull
 
 MAGIC = b"CCCD-OUTBOX-1\n"
@@ -31,36 +32,17 @@ class StoreCorrupt(StoreError):
     """A store file that does not decrypt or parse (wrong key, torn, tampered)."""
 
 
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-    """Write ``data`` to ``path`` via temp file + fsync + rename + folder fsync.
+    """Write ``data`` to ``path`` (0600) via temp file + fsync + rename + folder fsync
+    (:func:`station.files.write_atomically`); a full disk is :class:`StoreFull`.
 
     ``sync_dir=False`` skips the folder fsync: after a power cut the path may then
     hold the previous complete version (never a torn one). Used for deletions,
     which are safe to lose (the ward ignores a resent record and acks again).
     """
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        if sync_dir:
-            fsync_dir(path.parent)
+        write_atomically(path, data, mode=0o600, sync_dir=sync_dir)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StoreFull(f"outbox write failed: disk full ({path.parent})") from exc
         raise StoreError(f"outbox write of {path.name} failed: {exc.strerror}") from exc
@@ -164,6 +146,5 @@ __all__ = [
     "StoreCorrupt",
     "atomic_write",
     "create_private_file",
-    "fsync_dir",
     "load_or_create_key",
 ]

@@ -31,7 +31,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from station.audit import AuditLog
+from station.files import write_atomically
 from station.fingerprint import fingerprint
 from station.icao import keys
 from station.record import canonical_bytes
@@ -207,7 +207,8 @@ def install_bundle(
             raise BundleError(
                 f"bundle v{bundle.version} is not newer than the installed v{current.version}"
             )
-        _write_atomically(directory / FILE_NAME, bundle.payload)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(directory / FILE_NAME, bundle.payload, mode=0o644)
     except BundleError as exc:
         log.warning("trust bundle %s refused: %s", fingerprint(payload), exc)
         if audit is not None:
@@ -217,23 +218,6 @@ def install_bundle(
     if audit is not None:
         audit.write("trust-bundle", "", bundle.fingerprint, f"installed {bundle.describe()}")
     return Installed(bundle, changed=True)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def load_installed(directory: Path, key: Ed25519PublicKey | None) -> Bundle | None:
