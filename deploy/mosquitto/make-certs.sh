@@ -7,7 +7,8 @@
 # list crl.pem (the broker's crlfile) and dynamic-security.json (the dynamic security
 # plugin's file: each station may publish only its own records, status and heartbeat and
 # subscribe only to its own acks and the ward's trust bundle; "ward" reads every station,
-# writes acks and publishes the trust bundle, cccd/trust/bundle).
+# writes acks and publishes the trust bundle: its head cccd/trust/bundle and its parts
+# cccd/trust/bundle/<version>/<n>, which it also reads back to repair them).
 # Existing files are kept (run again to add stations). Keys are mode 0600: copy each
 # station's NAME.crt/NAME.key + ca.crt to that station only. A revoked certificate moves
 # to DIR/revoked/, its key is deleted; the name can be issued again.
@@ -69,13 +70,17 @@ role() {  # role NAME: what the station NAME, or the ward, may do
         acl subscribePattern cccd/+/heartbeat; echo ,
         acl publishClientReceive 'cccd/#'; echo ,
         acl publishClientSend cccd/+/ack; echo ,
-        acl publishClientSend cccd/trust/bundle; echo
+        acl subscribePattern 'cccd/trust/bundle/#'; echo ,
+        acl publishClientSend cccd/trust/bundle; echo ,
+        acl publishClientSend 'cccd/trust/bundle/#'; echo
     else
         for kind in records status heartbeat; do acl publishClientSend "cccd/$1/$kind"; echo ,; done
         acl subscribeLiteral "cccd/$1/ack"; echo ,
         acl publishClientReceive "cccd/$1/ack"; echo ,
         acl subscribeLiteral cccd/trust/bundle; echo ,
-        acl publishClientReceive cccd/trust/bundle; echo
+        acl publishClientReceive cccd/trust/bundle; echo ,
+        acl subscribePattern 'cccd/trust/bundle/+/+'; echo ,
+        acl publishClientReceive 'cccd/trust/bundle/+/+'; echo
     fi
     printf '    ]}'
 }

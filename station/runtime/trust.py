@@ -1,18 +1,19 @@
 """The station's trust: its own trust store (``trust.dir``, ``station trust import``) plus
 the ward's signed bundle (``<data_dir>/trust-bundle/bundle.json``).
 
-The bundle comes over MQTT (:class:`station.sync.publisher.Publisher`'s ``on_trust``):
-:func:`bundle_installer` checks it against the ward key pinned at enrolment
-(``mqtt.ward_key``) and installs it atomically (:mod:`station.verify.bundle`), with a line
-in the station's audit log either way. Without a pinned ward key no bundle is installed
-or trusted. The chip worker asks :class:`TrustCache` for the store before each
-verification: it is read again only when a file of the store or the bundle changed.
+The bundle comes over MQTT as a signed head and its parts
+(:class:`station.sync.publisher.Publisher`'s ``on_trust``): :func:`bundle_installer`
+gives the :class:`BundleFeed` that collects them (:class:`station.verify.bundle.Collector`),
+checks them against the ward key pinned at enrolment (``mqtt.ward_key``) and installs the
+bundle atomically once whole, with a line in the station's audit log either way. Without
+a pinned ward key no bundle is installed or trusted. The chip worker asks
+:class:`TrustCache` for the store before each verification: it is read again only when a
+file of the store or the bundle changed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # imported when used: the station starts without them
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from station.audit import AuditLog
+    from station.verify.bundle import Collector
     from station.verify.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -74,23 +76,44 @@ class TrustCache:
         return self._cached[1]
 
 
-def bundle_installer(cfg: Config, audit: AuditLog | None) -> Callable[[bytes], None] | None:
-    """What the publisher calls with each bundle message; None without a ward key."""
-    from station.verify.bundle import BundleError, install_bundle
+class BundleFeed:
+    """What the publisher hands every message of the bundle's topics: ``feed(suffix,
+    payload)`` with ``suffix`` "" for the head (``<prefix>/trust/bundle``) and "V/N" for
+    part N of version V; returns the version whose parts the station wants now (the
+    publisher subscribes to ``<prefix>/trust/bundle/V/+``), None when it wants none."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    def __call__(self, suffix: str, payload: bytes) -> int | None:
+        try:
+            if suffix == "":
+                self.collector.head(payload)
+            else:
+                version, _, index = suffix.partition("/")
+                if version.isdigit() and index.isdigit() and len(version + index) < 30:
+                    self.collector.part(int(version), int(index), payload)
+        except OSError as exc:
+            log.error("trust bundle not installed: %s (%s)", exc.strerror,
+                      self.collector.directory)  # fmt: skip
+        return self.collector.wanted
+
+
+def bundle_installer(cfg: Config, audit: AuditLog | None) -> BundleFeed | None:
+    """What the publisher feeds with the bundle's messages; None without a ward key."""
+    from station.verify.bundle import Collector
 
     key = ward_key(cfg)
     if key is None:
         return None
-
-    def install(payload: bytes) -> None:
-        try:
-            install_bundle(bundle_dir(cfg), payload, key, audit=audit)
-        except BundleError:
-            pass  # logged and audited by install_bundle; the old trust stays
-        except OSError as exc:
-            log.error("trust bundle not installed: %s (%s)", exc.strerror, bundle_dir(cfg))
-
-    return install
+    return BundleFeed(Collector(bundle_dir(cfg), key, audit=audit))
 
 
-__all__ = ["TrustCache", "bundle_dir", "bundle_installer", "station_trust", "ward_key"]
+__all__ = [
+    "BundleFeed",
+    "TrustCache",
+    "bundle_dir",
+    "bundle_installer",
+    "station_trust",
+    "ward_key",
+]

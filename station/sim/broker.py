@@ -64,10 +64,11 @@ def free_port() -> int:
 
 def station_acl(prefix: str = "cccd", ward_user: str = "ward") -> str:
     """ACL: a station writes only under ``<prefix>/<its id>/`` and reads its acks and the
-    ward's trust bundle; the ward reads all, writes acks and the bundle."""
+    ward's trust bundle (head and parts); the ward reads all, writes acks and the bundle."""
     return (
-        f"# everyone reads the ward's signed trust bundle\n"
+        f"# everyone reads the ward's signed trust bundle: its head and its parts\n"
         f"pattern read {prefix}/trust/bundle\n"
+        f"pattern read {prefix}/trust/bundle/+/+\n"
         f"\n# stations (user name = certificate CN = station id)\n"
         f"pattern write {prefix}/%u/records\n"
         f"pattern write {prefix}/%u/status\n"
@@ -78,6 +79,7 @@ def station_acl(prefix: str = "cccd", ward_user: str = "ward") -> str:
         f"topic read {prefix}/#\n"
         f"topic write {prefix}/+/ack\n"
         f"topic write {prefix}/trust/bundle\n"
+        f"topic write {prefix}/trust/bundle/#\n"
     )
 
 

@@ -296,6 +296,10 @@ class Link:
     def subscribe(self, topics: list[tuple[str, int]]) -> None:
         self._client.subscribe(topics)
 
+    def unsubscribe(self, topics: list[str]) -> None:
+        if self.connected:
+            self._client.unsubscribe(topics)
+
     def close(self, last: tuple[str, bytes] | None = None, timeout: float = 2.0) -> None:
         """Publish ``last`` (retained, e.g. status offline), then disconnect cleanly."""
         if self.connected and last is not None:

@@ -13,9 +13,13 @@ Topics (``P`` = mqtt.topic_prefix, ``S`` = station id):
 - ``P/S/status`` retained ``{"state": "online"|"offline", ...}`` (offline is the
   Last Will and is also sent on a clean stop);
 - ``P/S/heartbeat`` ``{"pending", "refused", "oldest_pending_age_s", "uptime_s", "version"}``;
-- ``P/trust/bundle`` ward -> every station, retained: the ward's signed trust bundle,
-  handed as it came to ``on_trust`` (``station.verify.bundle`` checks and installs it);
-  being retained, a station that was off gets the newest one when it connects.
+- ``P/trust/bundle`` ward -> every station, retained: the signed head of the ward's
+  trust bundle, and ``P/trust/bundle/V/N`` its parts (retained too); each message is
+  handed as it came to ``on_trust`` (``station.runtime.trust.BundleFeed``: "" for the
+  head, "V/N" for a part), which answers the version whose parts it wants: the
+  publisher subscribes to ``P/trust/bundle/V/+`` for that version only (and drops the
+  previous one). Being retained, a station that was off gets the newest bundle when it
+  connects.
 
 The outbox is the only buffer. At most ``inflight`` records are sent and not yet
 acknowledged; a record is deleted only when the ward acks it (a PUBACK only means
@@ -87,7 +91,7 @@ class Publisher:
         ward_key: Ed25519PublicKey | None = None,
         alert_age_s: float = 24 * 3600.0,
         identity: str = "",
-        on_trust: Callable[[bytes], None] | None = None,
+        on_trust: Callable[[str, bytes], int | None] | None = None,
     ) -> None:
         if not station_id or any(c in station_id for c in "/+#"):
             raise ValueError(f"station id {station_id!r} cannot be used in an MQTT topic")
@@ -96,6 +100,7 @@ class Publisher:
         self.topics = topics(topic_prefix, station_id)
         self.trust_topic = f"{topic_prefix}/trust/bundle"
         self._on_trust = on_trust
+        self._parts_filter: str | None = None  # the bundle parts subscribed to
         self.inflight_max = inflight
         self.batch_records = batch_records
         self.ack_timeout_s = ack_timeout_s
@@ -135,7 +140,7 @@ class Publisher:
         outbox: Outbox,
         *,
         on_state: Callable[[SyncState], None] | None = None,
-        on_trust: Callable[[bytes], None] | None = None,
+        on_trust: Callable[[str, bytes], int | None] | None = None,
     ) -> Publisher:
         """The station's publisher (records were signed by the outbox when stored)."""
         m = cfg.mqtt
@@ -305,6 +310,8 @@ class Publisher:
         wanted = [(self.topics["ack"], 1)]
         if self._on_trust is not None:
             wanted.append((self.trust_topic, 1))
+        if self._parts_filter is not None:  # again: its retained parts are sent again
+            wanted.append((self._parts_filter, 1))
         self._link.subscribe(wanted)
         self._link.publish(self.topics["status"], self._status("online"), retain=True)
         self._next_heartbeat = 0.0
@@ -313,10 +320,24 @@ class Publisher:
             self._inflight.clear()
         self._maybe_more = True
 
+    def _want_parts(self, version: int | None) -> None:
+        """Subscribe to the parts of bundle ``version`` only (None: to none)."""
+        wanted = None if version is None else f"{self.trust_topic}/{version}/+"
+        if wanted == self._parts_filter:
+            return
+        if self._parts_filter is not None:
+            self._link.unsubscribe([self._parts_filter])
+        if wanted is not None:
+            self._link.subscribe([(wanted, 1)])
+        self._parts_filter = wanted
+
     def _message(self, topic: str, payload: bytes) -> None:
-        if topic == self.trust_topic and self._on_trust is not None:
+        if self._on_trust is not None and (
+            topic == self.trust_topic or topic.startswith(self.trust_topic + "/")
+        ):
             try:
-                self._on_trust(payload)
+                wanted = self._on_trust(topic[len(self.trust_topic) + 1 :], payload)
+                self._want_parts(wanted)
             except Exception:  # a bundle must never stop the records
                 log.exception("trust bundle handler failed")
             return

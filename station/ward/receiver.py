@@ -156,7 +156,8 @@ class WardReceiver:
             if isinstance(ack_key, Ed25519PrivateKey)
             else load_ward_key(ack_key_file(db_path, ack_key))
         )
-        self._bundles = BundleSender(self._ack_key)  # the trust bundles: the same key signs
+        # the trust bundles: the same key signs
+        self._bundles = BundleSender(self._ack_key, prefix)
         self._next_trust = 0.0
         self.prefix = prefix
         self.group = group
@@ -253,31 +254,38 @@ class WardReceiver:
     # -- link callbacks ----------------------------------------------------------------
     def _subscribe_on(self, session_present: bool) -> None:
         p = self.prefix
-        self._bundles.published = 0  # publish the newest bundle again on this connection
+        self._bundles.reset(time.monotonic())  # publish the newest bundle on this connection
         self._next_trust = 0.0
         self._link.subscribe(
             [
                 (f"$share/{self.group}/{p}/+/records", 1),
                 (f"{p}/+/status", 1),
                 (f"{p}/+/heartbeat", 0),
+                (f"{trust_topic(p)}/#", 1),  # the bundle's head and parts, and the marker
             ]
         )
 
     def _maybe_publish_trust(self, db: WardDB, link: Link) -> None:
-        """Publish (retained) the newest trust bundle once per connection and version."""
+        """Publish (retained) the newest trust bundle once per connection and version, and
+        repair what is retained when it is not the ward's (:class:`BundleSender`)."""
         now = time.monotonic()
         if now < self._next_trust or not link.connected:
             return
         self._next_trust = now + TRUST_CHECK_S
-        due = self._bundles.due(db)
-        if due is not None and link.publish(trust_topic(self.prefix), due[1], retain=True):
-            self._bundles.sent(due[0])
+        for name, payload in self._bundles.due(db, now):
+            if link.publish(name, payload, retain=True):
+                self._bundles.sent(name, now)
 
     def _subscribed(self) -> None:
         log.info("ward receiver subscribed to %s/+/records (group %s)", self.prefix, self.group)
+        self._link.publish(*self._bundles.marker())  # back once the retained ones were sent
         self.ready.set()
 
     def _collect(self, topic: str, payload: bytes) -> None:
+        head = self._bundles.head_topic
+        if topic == head or topic.startswith(head + "/"):
+            self._bundles.heard(topic, payload)
+            return
         self._batch.append((topic, payload))
 
     # -- batch handling ----------------------------------------------------------------

@@ -8,22 +8,34 @@
   after the documented check (cards compared in person with the national database,
   method 4).
 - :func:`make_bundle`: the approved set as a bundle signed with the ward key, version =
-  the database's trust revision; :class:`BundleSender` (in the receiver) makes it once
-  per revision and publishes it retained on ``<prefix>/trust/bundle``, again after each
-  reconnect.
+  the database's trust revision plus its offset (``bundle_version_offset``);
+  :class:`BundleSender` (in the receiver) makes it once per revision and publishes it
+  retained, cut in parts (:func:`station.verify.bundle.split_bundle`): the head on
+  ``<prefix>/trust/bundle``, part N on ``<prefix>/trust/bundle/<version>/N``, again after
+  each reconnect; it also keeps what is retained there the ward's, and continues the
+  versions above a bundle of its own made with another database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import secrets
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from station.verify.bundle import MAX_BYTES, BundleError, checked_crl, seal_bundle
+from station.verify.bundle import (
+    MAX_BYTES,
+    BundleError,
+    checked_crl,
+    open_head,
+    seal_bundle,
+    split_bundle,
+)
 from station.verify.store import import_file
 from station.verify.trust import TrustStore, TrustStoreError, parse_certificate
 from station.ward.db import TrustItem, WardDB
@@ -83,7 +95,7 @@ def parse_upload(
         raise TrustError("Tệp không chứa chứng thư hay CRL nào dùng được.")
     if bundle_bytes([*installed, *items]) > MAX_BYTES:
         raise TrustError(
-            f"Bộ tin cậy sẽ lớn hơn {MAX_BYTES // 1024} KB (giới hạn một tin MQTT): "
+            f"Bộ tin cậy sẽ lớn hơn {MAX_BYTES // (1024 * 1024)} MB (giới hạn của trạm): "
             "chỉ cài CSCA cần dùng, không cả danh sách."
         )
     return items, f"{len(store.anchors)} CSCA, {len(store.crls)} CRL từ {source_text}"
@@ -110,31 +122,205 @@ def make_bundle(version: int, items: list[TrustItem], key: Ed25519PrivateKey) ->
     )  # fmt: skip
 
 
-@dataclass
+Publish = tuple[str, bytes]  # (topic, payload), published retained
+
+
 class BundleSender:
-    """The receiver's part: make the bundle of a new revision, publish what is newest."""
+    """The receiver's part: make the bundle of a new revision, publish its head and parts,
+    keep what is retained on the broker the ward's, and continue above its own bundle.
 
-    key: Ed25519PrivateKey
-    published: int = 0  # version published on this connection (0: none yet)
+    The receiver subscribes to ``<prefix>/trust/bundle/#`` and hands every message to
+    :meth:`heard` (only the SHA-256 of each topic's last payload is kept, for at most
+    :data:`MAX_SEEN` topics). After each (re)connection it publishes a marker
+    (:meth:`marker`, not retained); when the marker comes back, every retained message
+    the broker holds under the bundle's topics has been seen (the broker delivers one
+    client's messages in order), and only then does :meth:`due` publish. Then:
 
-    def due(self, db: WardDB) -> tuple[int, bytes] | None:
-        """The bundle to publish now, if any (made and stored when the revision moved)."""
+    - a retained head signed with the ward's own key whose version is not below the one
+      the ward would publish, and which is not the ward's latest bundle, was made with
+      another database (reset or restored): the versions continue above it
+      (``continue_bundles_above``); the stations, holding it, accept the next one;
+    - the newest bundle is published once per connection: parts first, then the head,
+      then every retained part of another version is cleared (empty retained message);
+    - afterwards, a head or part that is retained but is not the ward's (garbage written
+      by someone with the ward's broker account, a broker restore) is published again,
+      and a stray part cleared: logged, not within :data:`REPAIR_GRACE_S` of the ward's
+      own publish of that topic (its echo may be on the way), and at most once per
+      :data:`REPAIR_MIN_S` per topic, doubling while it keeps coming back (up to
+      :data:`REPAIR_MAX_S`). The ward's own publish comes back equal to what it wants,
+      so it never triggers another.
+
+    When the marker does not come back within :data:`SYNC_S` (a broker ACL that does not
+    let the ward read its bundle topics) the bundle is published all the same, and there
+    is neither repair nor continuation (logged).
+    """
+
+    SYNC_S = 10.0
+    REPAIR_GRACE_S = 2.0
+    REPAIR_MIN_S = 5.0
+    REPAIR_MAX_S = 600.0
+    MAX_SEEN = 10_000
+
+    def __init__(self, key: Ed25519PrivateKey, prefix: str = "cccd") -> None:
+        self.key = key
+        self.prefix = prefix
+        self.head_topic = topic(prefix)
+        self.marker_topic = f"{self.head_topic}/sync"
+        self.published = 0  # version published on this connection (0: none yet)
+        self.repairs = 0  # heads and parts published again or cleared (not the ward's)
+        self._split: tuple[int, bytes, dict[str, bytes]] | None = None
+        self.reset(0.0)
+        self._warned = False
+
+    # -- connection ------------------------------------------------------------------
+    def reset(self, now: float) -> None:
+        """A new connection: nothing seen yet, publish again once in step."""
+        self.published = 0
+        self.synced = False  # the marker came back: what is retained has been seen
+        self._sync_by = now + self.SYNC_S
+        self._nonce = secrets.token_hex(16).encode("ascii")
+        self._seen: dict[str, str] = {}  # topic -> SHA-256 of its last payload
+        self._head: bytes | None = None  # the last head heard, until looked at
+        self._sent_at: dict[str, float] = {}
+        self._repaired: dict[str, tuple[float, float]] = {}  # topic -> (at, delay)
+
+    def marker(self) -> Publish:
+        return self.marker_topic, self._nonce
+
+    def heard(self, topic_: str, payload: bytes) -> None:
+        """A message on ``<prefix>/trust/bundle`` or under it (the receiver's thread):
+        only its SHA-256 is kept ("" for an empty, i.e. cleared, topic)."""
+        if topic_ == self.marker_topic:
+            if payload == self._nonce and not self.synced:
+                self.synced = True
+                log.info("ward sees its trust bundle topics (%d retained)", len(self._seen))
+            return
+        if topic_ not in self._seen and len(self._seen) >= self.MAX_SEEN:
+            return
+        self._seen[topic_] = _sha256(payload) if payload else ""
+        if topic_ == self.head_topic:
+            self._head = payload
+
+    # -- what to publish ---------------------------------------------------------------
+    def current(self, db: WardDB) -> tuple[int, bytes] | None:
+        """The newest bundle (made and stored first when the revision moved)."""
         revision = db.trust_revision()
+        target = revision + db.bundle_version_offset()
         latest = db.latest_bundle()
-        if revision > (latest[0] if latest else 0):
-            db.store_bundle(revision, make_bundle(revision, db.trust_items(), self.key))
+        if revision > 0 and target > (latest[0] if latest else 0):
+            db.store_bundle(target, make_bundle(target, db.trust_items(), self.key))
             latest = db.latest_bundle()
-        if latest is None or latest[0] <= self.published:
-            return None
         return latest
 
-    def sent(self, version: int) -> None:
-        self.published = version
-        log.info("trust bundle v%d published", version)
+    def due(self, db: WardDB, now: float) -> list[Publish]:
+        """What to publish now (retained), in order."""
+        if not self.synced:
+            if now < self._sync_by:
+                return []
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "the ward cannot read back %s/# (broker ACL from before this version? "
+                    "run deploy/mosquitto/make-certs.sh again): trust bundle published "
+                    "without repair of what is retained or continuation of its versions",
+                    self.head_topic,
+                )
+        if self.synced and self._head is not None:
+            self._continue_above(db, self._head)
+            self._head = None
+        latest = self.current(db)
+        if latest is None:
+            return []  # nothing approved in this database: what is retained is left alone
+        wanted = self._topics(*latest)
+        if self.published != latest[0]:
+            self.published = latest[0]
+            head = wanted.pop(self.head_topic)
+            out = [*wanted.items(), (self.head_topic, head)]
+            return out + [(t, b"") for t in self._stray(wanted)]
+        if not self.synced:
+            return []
+        out = []
+        for name, payload in sorted(wanted.items(), key=lambda t: t[0] == self.head_topic):
+            if self._seen.get(name) != _sha256(payload) and self._may_repair(name, now):
+                log.warning(
+                    "retained %s is not the ward's (%s): published again",
+                    name, (self._seen.get(name) or "nothing")[:16],
+                )  # fmt: skip
+                out.append((name, payload))
+        for name in self._stray(wanted):
+            if self._may_repair(name, now):
+                log.info("retained %s is not part of trust bundle v%d: cleared", name, latest[0])
+                out.append((name, b""))
+        self.repairs += len(out)
+        return out
+
+    def sent(self, topic_: str, now: float) -> None:
+        self._sent_at[topic_] = now
+        if topic_ == self.head_topic:
+            log.info("trust bundle v%d published", self.published)
+
+    def _topics(self, version: int, payload: bytes) -> dict[str, bytes]:
+        if self._split is None or self._split[:2] != (version, payload):
+            head, parts = split_bundle(payload, self.key)
+            names = {f"{self.head_topic}/{version}/{n}": p for n, p in enumerate(parts)}
+            self._split = (version, payload, {**names, self.head_topic: head})
+        return dict(self._split[2])
+
+    def _stray(self, wanted: dict[str, bytes]) -> list[str]:
+        """Retained parts (``.../V/N``) that are not the newest bundle's."""
+        head = self.head_topic + "/"
+        return [
+            name
+            for name, seen in self._seen.items()
+            if seen and name not in wanted and _PART.fullmatch(name[len(head) :])
+            and name.startswith(head)
+        ]  # fmt: skip
+
+    def _may_repair(self, name: str, now: float) -> bool:
+        if now - self._sent_at.get(name, -1e9) < self.REPAIR_GRACE_S:
+            return False
+        last = self._repaired.get(name)
+        if last is not None and now < last[0] + last[1]:
+            return False
+        delay = (
+            self.REPAIR_MIN_S
+            if last is None or now - last[0] > self.REPAIR_MAX_S + last[1]
+            else min(last[1] * 2, self.REPAIR_MAX_S)
+        )
+        self._repaired[name] = (now, delay)
+        return True
+
+    def _continue_above(self, db: WardDB, payload: bytes) -> None:
+        """A retained head of the ward's own key from another database: go above it."""
+        if not payload:
+            return
+        try:
+            head = open_head(payload, self.key.public_key())
+        except BundleError:
+            return  # not the ward's: garbage, repaired below
+        latest = db.latest_bundle()
+        if latest is not None and _sha256(latest[1]) == head.sha256:
+            return  # the ward's latest bundle
+        if head.version < db.trust_revision() + db.bundle_version_offset():
+            return  # an older one of this database (its echo, or a replay)
+        offset = db.continue_bundles_above(head.version)
+        log.warning(
+            "retained trust bundle v%d is the ward's own but not in this database (reset or "
+            "restored?): bundle versions continue above it (offset %d)",
+            head.version, offset,
+        )  # fmt: skip
+
+
+_PART = re.compile(r"[0-9]{1,20}/[0-9]{1,20}")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 __all__ = [
     "BundleSender",
+    "Publish",
     "TrustError",
     "bundle_bytes",
     "make_bundle",

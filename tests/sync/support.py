@@ -93,9 +93,9 @@ class RawClient:
         self.client.loop_start()
         wait_for(self.client.is_connected, 5, "raw client connect")
 
-    def publish(self, topic: str, payload: bytes) -> Any:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> Any:
         """QoS 1 publish; returns the PUBACK reason code."""
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         wait_for(lambda: info.mid in self.acks, 5, "PUBACK")
         return self.acks[info.mid]
 

@@ -181,9 +181,11 @@ def test_nothing_larger_than_the_ward_accepts_gets_through(tmp_path: Path) -> No
 def test_the_trust_bundle_only_the_ward_publishes_every_station_receives(
     tmp_path: Path,
 ) -> None:
-    """cccd/trust/bundle on the deploy broker: the ward's receiver publishes the signed
-    bundle retained and station-01 installs it (it connected afterwards: retained); a
-    station's own publish there is refused and delivered to no one."""
+    """cccd/trust/bundle (the head) and cccd/trust/bundle/V/N (the parts) on the deploy
+    broker: the ward's receiver reads them back (its marker returns: it can repair them),
+    publishes the signed bundle retained and station-01 installs it (it connected
+    afterwards: retained); a station's own publish there, head or part, is refused and
+    delivered to no one; a station may not read the ward's marker topic."""
     from station.runtime.trust import bundle_installer
     from station.sim import pki
     from station.ward.db import TrustItem
@@ -196,13 +198,21 @@ def test_the_trust_bundle_only_the_ward_publishes_every_station_receives(
                                     0.0, "test")])  # fmt: skip
         with WardReceiver(broker.link("ward", "ward-1"), tmp_path / "ward.sqlite") as receiver:
             assert receiver.ready.wait(5)
+            wait_for(lambda: receiver._bundles.synced, 10, "the ward reads its bundle topics")
             forger = RawClient(broker.link("station-02", "station-02"))
             try:
-                forger.client.subscribe("cccd/trust/bundle", qos=1)
-                wait_for(lambda: forger.messages, 10, "the retained bundle (station-02)")
+                forger.client.subscribe([("cccd/trust/bundle", 1), ("cccd/trust/bundle/1/+", 1),
+                                         ("cccd/trust/bundle/sync", 1)])  # fmt: skip
+                wait_for(lambda: len(forger.messages) >= 2, 10, "the retained bundle (station-02)")
+                assert forger.subacks[:2] == [0x01, 0x01] and forger.subacks[2].is_failure
                 assert forger.publish("cccd/trust/bundle", b"{}").is_failure
-                forger.publish("cccd/station-02/status", b"{}")  # a marker after it
-                assert [json.loads(m)["version"] for _, m in forger.messages] == [1]
+                assert forger.publish("cccd/trust/bundle/1/0", b"{}").is_failure
+                assert forger.publish("cccd/trust/bundle/2/0", b"{}").is_failure
+                forger.publish("cccd/station-02/status", b"{}")  # a marker after them
+                topics = sorted(t for t, _ in forger.messages)
+                assert topics == ["cccd/trust/bundle", "cccd/trust/bundle/1/0"]
+                head = dict(forger.messages)["cccd/trust/bundle"]
+                assert json.loads(head)["version"] == 1
             finally:
                 forger.close()
             audit = AuditLog(cfg.audit_path)
@@ -212,4 +222,5 @@ def test_the_trust_bundle_only_the_ward_publishes_every_station_receives(
             ):
                 wait_for(lambda: any(e["event"] == "trust-bundle" for e in audit.read()), 10,
                          "bundle installed on station-01")  # fmt: skip
+            assert receiver._bundles.repairs == 0  # its own publish came back as it was
         assert [e["event"] for e in audit.read() if "trust" in e["event"]] == ["trust-bundle"]

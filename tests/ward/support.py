@@ -8,6 +8,7 @@ skipped only when PostgreSQL's server binaries are missing, and never in CI (CI=
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import time
@@ -22,7 +23,7 @@ import pytest
 from station.record import canonical_bytes
 from station.sim.citizens import SyntheticCitizen, generate_many
 from station.sync.signing import Opened
-from tests.sync.support import STATION, make_record
+from tests.sync.support import STATION, RawClient, make_record
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _names = itertools.count(1)
@@ -214,3 +215,26 @@ __all__ = [
     "opened",
     "serve_console",
 ]
+
+
+def bundle_messages(
+    payload: bytes, key: Any, *, version: int | None = None, prefix: str = "cccd"
+) -> list[tuple[str, bytes]]:
+    """A bundle document as the ward publishes it: its parts, then its signed head."""
+    from station.verify.bundle import split_bundle
+
+    head, parts = split_bundle(payload, key, version=version)
+    v = version if version is not None else json.loads(payload)["version"]
+    base = f"{prefix}/trust/bundle"
+    return [*((f"{base}/{v}/{n}", part) for n, part in enumerate(parts)), (base, head)]
+
+
+def publish_retained(settings: Any, messages: list[tuple[str, bytes]]) -> None:
+    """Someone holding ``settings``' broker account publishes ``messages`` retained
+    (each PUBACK waited for)."""
+    client = RawClient(settings)
+    try:
+        for topic, payload in messages:
+            assert not client.publish(topic, payload, retain=True).is_failure, topic
+    finally:
+        client.close()

@@ -34,15 +34,13 @@ from station.sim.emulator import auth
 from station.sim.emulator.card import EmulatedCard
 from station.sim.emulator.files import build_profile
 from station.sim.loopback import LoopbackWard
-from station.sync.link import Link
 from station.sync.outbox import Outbox
 from station.sync.publisher import Publisher
 from station.verify.bundle import load_installed, seal_bundle
 from station.verify.chip import verify_chip
-from station.ward.trust import topic as trust_topic
 from tests.support import wait_for
 from tests.sync.support import STATION
-from tests.ward.support import ADMIN, Served, serve_console
+from tests.ward.support import ADMIN, Served, bundle_messages, publish_retained, serve_console
 from tests.ward.test_console_browser import DOCS, UPDATE, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -119,15 +117,11 @@ def fleet(
             console.stop()
 
 
-def _publish_as_ward(ward: LoopbackWard, payload: bytes) -> None:
-    """Someone holding the ward's broker account publishes a bundle (retained)."""
-    link = Link(
-        ward.broker.link_settings("ward", client_id="ward-tester"),
-        on_connect=lambda session_present: None,
-        on_message=lambda topic, data: None,
-    )
-    wait_for(lambda: link.step(0.05) or link.connected, 10, "tester connected")
-    link.close(last=(trust_topic(ward.prefix), payload))  # retained, waits for the PUBACK
+def _publish_as_ward(ward: LoopbackWard, payload: bytes, version: int = 9) -> None:
+    """Someone holding the ward's broker account publishes a bundle (retained: its parts,
+    then its head)."""
+    messages = bundle_messages(payload, _ward_private_key(ward), version=version)
+    publish_retained(ward.broker.link_settings("ward", client_id="ward-tester"), messages)
 
 
 def test_a_signer_approved_once_trusted_by_every_station(
@@ -181,18 +175,24 @@ def test_a_signer_approved_once_trusted_by_every_station(
         seal_bundle(9, pinned_ds=[stranger.dsc_der], key=ward_key)[:-30],
         seal_bundle(9, cscas=[chain.csca_der], crls=[stranger.crl_der], key=ward_key),
     ]
-    for payload in bad:
+    ward.stop_receiver()  # else it would put its own bundle back at once (a repair)
+    for payload, version in zip(bad, (9, 1, 9, 9), strict=True):
         before = len(first.audit_events())
-        _publish_as_ward(ward, payload)
+        _publish_as_ward(ward, payload, version)
         wait_for(lambda b=before: len(first.audit_events()) > b, 15, "the refusal audited")  # type: ignore[misc]
         assert first.audit_events()[-1][0] == "trust-bundle-refused"
         assert first.bundle_version() == 1
     assert first.read(chain, seed=104)["verification"]["trust_path"] == "pinned-ds"
+    # -- the ward back: the last one retained (v9) is signed with its key, so it
+    # continues above it, with its own approved set ------------------------------------
+    ward.start_receiver()
+    wait_for(lambda: first.bundle_version() == 10, 15, "bundle v10 on the first station")
+    assert first.read(chain, seed=106)["verification"]["trust_path"] == "pinned-ds"
     # -- revoking the pinned DS turns the next read amber ----------------------------------
     page.go("/admin/trust")
     page.find(f"#trust-{signer.sha256[:16]} button.danger").click()
     page.wait(row, "Chưa tin cậy")
-    wait_for(lambda: first.bundle_version() == 2, 15, "bundle v2 on the first station")
+    wait_for(lambda: first.bundle_version() == 11, 15, "bundle v11 on the first station")
     amber = first.read(chain, seed=105)["verification"]
     assert amber["level"] == "signed-untrusted" and amber["trust_path"] is None
     with ward.db() as db:

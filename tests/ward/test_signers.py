@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from station.sim import pki
 from station.sim.citizens import generate_many
 from station.sync.limits import MAX_MESSAGE_BYTES
-from station.verify.bundle import MAX_BYTES, open_bundle
+from station.verify.bundle import MAX_BYTES, PART_BYTES, open_bundle, open_head
 from station.ward.db import WardDB
 from station.ward.db.signers import CLONE_WAVE
 from station.ward.trust import BundleSender, TrustError, bundle_bytes, make_bundle, parse_upload
@@ -98,23 +100,33 @@ def test_trust_changes_make_signed_bundles(db_target: str, chain: pki.TestPki) -
     key = Ed25519PrivateKey.generate()
     sender = BundleSender(key)
     with WardDB(db_target) as db:
-        assert sender.due(db) is None  # nothing approved yet
+        assert sender.current(db) is None  # nothing approved yet
+        assert sender.due(db, now=100.0) == []  # nor published (past the marker's wait)
         db.store_many([opened(signed_record(chain, 1))])
         from station.ward.trust import pinned_item
 
         assert db.add_trust([pinned_item(db, chain_sha(chain), "quantri")])
-        due = sender.due(db)
-        assert due is not None and due[0] == 1
-        sender.sent(due[0])
-        assert sender.due(db) is None  # published already
-        bundle = open_bundle(due[1], key.public_key())
+        latest = sender.current(db)
+        assert latest is not None and latest[0] == 1
+        sent = sender.due(db, now=100.0)
+        assert [t for t, _ in sent] == ["cccd/trust/bundle/1/0", "cccd/trust/bundle"]
+        head = open_head(sent[1][1], key.public_key())
+        assert (head.version, head.sha256) == (1, hashlib.sha256(latest[1]).hexdigest())
+        assert sender.due(db, now=100.5) == []  # published already
+        bundle = open_bundle(latest[1], key.public_key())
         assert [p.der for p in bundle.pinned] == [chain.dsc_der]
         assert (db.signers()[0].trust, db.trust_revision()) == ("pinned-ds", 1)
         assert db.remove_trust(chain_sha(chain)) is not None
-        due = sender.due(db)
-        assert due is not None and due[0] == 2
-        assert open_bundle(due[1], key.public_key()).pinned == ()
-        assert BundleSender(key).due(db) == due  # another receiver publishes the same bytes
+        latest = sender.current(db)
+        assert latest is not None and latest[0] == 2
+        assert open_bundle(latest[1], key.public_key()).pinned == ()
+        assert BundleSender(key).current(db) == latest  # another receiver: the same bytes
+        assert BundleSender(key).due(db, 100.0) == BundleSender(key).due(db, 100.0)
+        # a new database with the same key, told of the retained v2: continues at v3
+        assert db.continue_bundles_above(2) == 1
+        latest = sender.current(db)
+        assert latest is not None and latest[0] == 3
+        assert db.bundle_version_offset() == 1
 
 
 def chain_sha(chain: pki.TestPki) -> str:
@@ -136,11 +148,15 @@ def test_uploads(chain: pki.TestPki) -> None:
     assert len(items) > 50 and "danh sách ICAO" in what
     assert bundle_bytes(items) >= len(make_bundle(1, items, Ed25519PrivateKey.generate()))
     german = (REFERENCE / "de-masterlist" / "DE_ML_2026-05-28-08-28-45.ml").read_bytes()
-    with pytest.raises(TrustError, match="1024 KB"):  # more than one MQTT message holds
-        parse_upload(german, "DE.ml", "quantri", [])
+    items, what = parse_upload(german, "DE.ml", "quantri", [])  # travels in parts
+    assert len(items) > 500 and "danh sách ICAO" in what
+    assert bundle_bytes(items) > MAX_MESSAGE_BYTES  # more than one MQTT message holds
     vietnam = (REFERENCE / "de-masterlist" / "CSCA_ePassport_Vietnam.der").read_bytes()
     assert [i.kind for i in parse_upload(vietnam, "VN.der", "quantri", [])[0]] == ["csca"]
-    assert MAX_BYTES == MAX_MESSAGE_BYTES  # the bundle is one message the broker forwards
+    assert PART_BYTES < MAX_MESSAGE_BYTES < MAX_BYTES  # each part passes the broker
+    many = [replace(items[0], sha256=f"{n:064x}") for n in range(MAX_BYTES // len(items[0].der))]
+    with pytest.raises(TrustError, match="16 MB"):  # the station's cap on a whole bundle
+        parse_upload(vietnam, "VN.der", "quantri", many)
     tampered = bytearray(listed)
     tampered[len(tampered) // 2] ^= 0x01
     with pytest.raises(TrustError, match="signature"):

@@ -9,8 +9,10 @@ and the signer alerts.
   ``CLONE_WINDOW_S``, once until cleared).
 - ``add_trust`` / ``remove_trust`` change the approved set (CSCAs, pinned document
   signers, CRLs) and bump ``trust_revision``: the receiver then makes bundle
-  ``trust_revision`` (``store_bundle``, stored once whichever receiver makes it) and
-  publishes it.
+  ``trust_revision + bundle_version_offset`` (``store_bundle``, stored once whichever
+  receiver makes it) and publishes it. The offset is 0 until the receiver finds its own
+  newer bundle retained on the broker (a new or restored database with the same ward
+  key): ``continue_bundles_above`` then moves the versions above it.
 """
 
 from __future__ import annotations
@@ -218,6 +220,25 @@ class SignersMixin:
         return 0 if row is None else int(row[0])
 
     # -- bundles -------------------------------------------------------------------------
+    def bundle_version_offset(self) -> int:
+        """Bundle versions are ``trust_revision + offset`` (0 until the ward found its own
+        newer bundle retained on the broker, made with another database)."""
+        row = self._conn.execute(
+            "SELECT value FROM settings WHERE key = 'trust_version_offset'"
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def continue_bundles_above(self, version: int) -> int:
+        """Make the next bundle's version greater than ``version``; returns the offset."""
+        with self._conn.transaction():
+            offset = max(self.bundle_version_offset(), version + 1 - self.trust_revision())
+            self._conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('trust_version_offset', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(offset),),
+            )
+        return offset
+
     def latest_bundle(self) -> tuple[int, bytes] | None:
         row = self._conn.execute(
             "SELECT version, payload FROM trust_bundles ORDER BY version DESC LIMIT 1"
