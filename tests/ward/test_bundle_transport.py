@@ -236,6 +236,9 @@ def test_a_new_ward_database_with_the_same_key_continues_above_the_stations(
     ward_and_box: tuple[LoopbackWard, Box], chain: pki.TestPki
 ) -> None:
     ward, box = ward_and_box
+    watcher = _as_ward(ward, "watcher")  # sees every part published or cleared
+    watcher.client.subscribe([(f"{BASE}/+/+", 1)])
+    wait_for(lambda: watcher.subacks, 10, "the watcher subscribed")
     for n in range(3):
         _approve(ward, _pinned(chain, n))
         wait_for(lambda n=n: box.version() == n + 1, 15, f"bundle v{n + 1} on the station")  # type: ignore[misc]
@@ -253,6 +256,14 @@ def test_a_new_ward_database_with_the_same_key_continues_above_the_stations(
     ward.start_receiver()
     wait_for(lambda: box.version() == 4, 15, "bundle v4 from the new database")
     assert not any(e == "trust-bundle-refused" for e, _ in box.events())
+    # each version's parts were cleared when the next replaced it (v3's by the new ward)
+    old_parts = [f"{BASE}/{v}/0" for v in (1, 2, 3)]
+    try:
+        wait_for(lambda: all(dict(watcher.messages).get(t) == b"" for t in old_parts), 15,
+                 "the parts of v1, v2 and v3 cleared")  # fmt: skip
+        assert dict(watcher.messages)[f"{BASE}/4/0"] != b""
+    finally:
+        watcher.close()
     with ward.db() as db:
         assert (db.trust_revision(), db.bundle_version_offset()) == (1, 3)
     # -- a replayed older bundle is still refused (and the ward puts its own back) -----
