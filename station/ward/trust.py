@@ -195,8 +195,9 @@ class BundleSender:
                 self.synced = True
                 log.info("ward sees its trust bundle topics (%d retained)", len(self._seen))
             return
-        if topic_ not in self._seen and len(self._seen) >= self.MAX_SEEN:
-            return
+        ours = self._split is not None and topic_ in self._split[2]
+        if topic_ not in self._seen and len(self._seen) >= self.MAX_SEEN and not ours:
+            return  # bounded: a flood of stray topics cannot hide the ward's own
         self._seen[topic_] = _sha256(payload) if payload else ""
         if topic_ == self.head_topic:
             self._head = payload

@@ -271,3 +271,48 @@ def test_a_new_ward_database_with_the_same_key_continues_above_the_stations(
     wait_for(lambda: ("trust-bundle-refused", "bundle v3 is not newer than the installed v4")
              in box.events(), 15, "the replay refused")  # fmt: skip
     assert box.version() == 4
+
+
+def test_the_ward_repairs_once_per_interval_and_never_on_its_own_echo(
+    tmp_path: Path, chain: pki.TestPki
+) -> None:
+    """BundleSender's rules without a broker, on an explicit clock: nothing before the
+    marker is back (or its wait is over), the bundle once, its own echo no reason to
+    publish again, garbage repaired at most once per interval (doubling), strays cleared."""
+    from station.ward.db import WardDB
+    from station.ward.trust import BundleSender
+
+    key = Ed25519PrivateKey.generate()
+    sender = BundleSender(key)
+    with WardDB(tmp_path / "ward.sqlite") as db:
+        db.add_trust([_pinned(chain)])
+        sender.reset(now=0.0)
+        assert sender.due(db, 1.0) == []  # the marker has not come back yet
+        sender.heard(f"{BASE}/0/7", b"an old part")  # retained before the marker
+        sender.heard(*sender.marker())
+        sender.heard(BASE + "/sync", b"another receiver's marker")  # not ours: ignored
+        sent = sender.due(db, 1.0)
+        assert [t for t, _ in sent] == [f"{BASE}/1/0", BASE, f"{BASE}/0/7"]
+        assert sent[-1][1] == b""  # the old part cleared
+        for name, payload in sent:
+            sender.sent(name, 1.0)
+            sender.heard(name, payload)  # the broker's echo
+        assert sender.due(db, 10.0) == [] and sender.repairs == 0
+        head = dict(sent)[BASE]
+        sender.heard(BASE, b"garbage")
+        assert sender.due(db, 2.0) == []  # within the grace after its own publish
+        assert sender.due(db, 3.5) == [(BASE, head)]
+        assert sender.due(db, 4.0) == []  # the echo has not come yet: not again so soon
+        sender.heard(BASE, head)
+        assert sender.due(db, 5.0) == []
+        for now, expected in ((6.0, []), (8.6, [(BASE, head)]), (15.0, []), (18.7, [(BASE, head)])):
+            sender.heard(BASE, b"garbage again")  # keeps coming back: 5 s, then 10 s
+            assert sender.due(db, now) == expected, now
+        assert sender.repairs == 3
+    other = BundleSender(key)  # a receiver whose marker never comes back (an old ACL)
+    with WardDB(tmp_path / "ward.sqlite") as db:
+        other.reset(now=0.0)
+        assert other.due(db, 9.0) == []
+        assert [t for t, _ in other.due(db, 10.5)] == [f"{BASE}/1/0", BASE]
+        other.heard(BASE, b"garbage")
+        assert other.due(db, 100.0) == []  # it cannot see what is retained: no repair
