@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from station.qr.payload import parse_payload
@@ -45,3 +47,14 @@ def test_readme_documents_every_warning_code() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     for code in CHIP_NOT_VERIFIED:
         assert f"| `{code}` |" in readme, code
+
+
+def test_record_ids_are_random_version_4_uuids() -> None:
+    from station.record import RECORD_ID, new_record_id
+
+    ids = [new_record_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert RECORD_ID.fullmatch(text) and str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)

@@ -31,10 +31,9 @@ def renewal_ages(issue_date: date) -> tuple[int, ...]:
 def legal_expiry(dob: date, issue_date: date) -> date | None:
     """The expiry the law gives a card issued on ``issue_date``; None = no expiry."""
     for age in renewal_ages(issue_date):
-        milestone = birthday_at(dob, age)
         # Issued within the 2 years before this milestone: valid until the next one.
         if issue_date < birthday_at(dob, age - 2):
-            return milestone
+            return birthday_at(dob, age)
     return None
 
 

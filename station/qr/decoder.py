@@ -175,10 +175,15 @@ class QrTracker:
         for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
             key = hashlib.sha256(payload).digest()
             sighting = self._seen.get(key)
-            if sighting is None or self._gone(sighting, now, missed_now=False):
+            if sighting is None:
                 events.append(payload)
-            self._seen[key] = _Sighting(self._frame, now)
-        self._forget(now)
+                self._seen[key] = _Sighting(self._frame, now)
+                continue
+            if self._gone(sighting, now, missed_now=False):
+                events.append(payload)
+            sighting.last_frame, sighting.last_seen = self._frame, now
+        if self._seen:
+            self._forget(now)
         return tuple(events)
 
     def reset(self) -> None:

@@ -14,13 +14,10 @@ Pure helpers shared by QR parsing, the chip's key derivation and the synthetic c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 MALE = "Nam"
 FEMALE = "Nữ"
-
-_ID_RE = re.compile(r"[0-9]{12}")
 
 # Statistics-office (GSO) province codes used as the first three digits.
 PROVINCE_CODES: dict[str, str] = {
@@ -106,7 +103,7 @@ class IdStructure:
 
 def is_id_number(text: str) -> bool:
     """True for exactly 12 ASCII digits."""
-    return _ID_RE.fullmatch(text) is not None
+    return len(text) == 12 and text.isascii() and text.isdigit()
 
 
 def sex_century_digit(sex: str, birth_year: int) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+
 from datetime import date
 
 from station.qr import idnumber
@@ -48,7 +48,6 @@ CHIP_CARDS_FROM = date(2021, 1, 1)  # first chip CCCDs
 NEW_LAW_FROM = date(2024, 7, 1)  # 2024 "thẻ căn cước" replaced the 2021 card
 MIN_CARD_AGE = 14  # Luật CCCD 2014, art. 19
 
-_DATE_RE = re.compile(r"[0-9]{8}")
 _OLD_ID_RE = re.compile(r"[0-9]{9}|[0-9]{12}")
 _NAME_EXTRA = frozenset(" '-.")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
@@ -85,27 +84,33 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# One immutable Finding per code, made once: a parse hands out these (no per-call objects).
+_FINDINGS: dict[str, Finding] = {code: Finding(code, text) for code, text in MESSAGES.items()}
+
+
 def finding(code: str) -> Finding:
     """The Finding for ``code`` with its Vietnamese message."""
-    return Finding(code, MESSAGES[code])
+    return _FINDINGS[code]
 
 
 # A QR code in view that does not decode (no payload, the error says so).
 UNREADABLE_QR = QrResult(QrStatus.NO_QR, None, "", errors=(finding("qr_unreadable"),))
 
 
-@dataclass
 class _Check:
     """Findings collected while checking one payload (local to one parse call)."""
 
-    errors: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
+    __slots__ = ("errors", "warnings")
+
+    def __init__(self) -> None:
+        self.errors: list[Finding] = []
+        self.warnings: list[Finding] = []
 
     def error(self, code: str) -> None:
-        self.errors.append(finding(code))
+        self.errors.append(_FINDINGS[code])
 
     def warn(self, code: str) -> None:
-        self.warnings.append(finding(code))
+        self.warnings.append(_FINDINGS[code])
 
 
 # The start of a UTF-8 multi-byte sequence: bytes that fail UTF-8 yet contain one are damaged
@@ -134,8 +139,13 @@ def decode_text(data: bytes | bytearray | memoryview | str) -> str:
 
 def split_fields(text: str) -> list[str]:
     """NFC-normalise, drop a BOM and surrounding whitespace, split on ``|`` keeping empties."""
-    text = unicodedata.normalize("NFC", text).lstrip("\ufeff").strip()
-    return [part.strip() for part in text.split("|")]
+    return [part.strip() for part in _raw_parts(text)]
+
+
+def _raw_parts(text: str) -> list[str]:
+    """The NFC text without a leading BOM, split on ``|``, each part untrimmed (trimming
+    each part also trims the whole text: ``|`` is not whitespace)."""
+    return unicodedata.normalize("NFC", text).lstrip("\ufeff").split("|")
 
 
 def looks_like_cccd(fields: list[str]) -> bool:
@@ -158,7 +168,8 @@ def parse_payload(
 
 
 def _parse(raw_text: str, today: date) -> QrResult:
-    fields = split_fields(raw_text)
+    parts = _raw_parts(raw_text)
+    fields = [part.strip() for part in parts]
     damaged = REPLACEMENT in raw_text
     if not looks_like_cccd(fields):
         errors = [finding("unrecognised_payload")]
@@ -171,7 +182,7 @@ def _parse(raw_text: str, today: date) -> QrResult:
         check.error("damaged_text")
     if _CONTROL_RE.search(raw_text):
         check.error("control_characters")
-    if starts_like_formula(raw_text):
+    if _formula_in(parts):
         check.error("formula_prefix")
     identity = _identity(fields, check, today)
     if identity is not None and not check.errors:
@@ -188,7 +199,10 @@ _UNSHOWABLE = frozenset({"control_characters", "formula_prefix"})
 def starts_like_formula(raw_text: str) -> bool:
     """True when the name or the residence field starts with a formula character, in the
     raw field (a leading tab or CR) or once trimmed (``=``, ``+``, ``-``, ``@``)."""
-    parts = unicodedata.normalize("NFC", raw_text).lstrip("\ufeff").split("|")
+    return _formula_in(_raw_parts(raw_text))
+
+
+def _formula_in(parts: list[str]) -> bool:
     for index in (NAME_FIELD, RESIDENCE_FIELD):
         if index >= len(parts):
             continue
@@ -263,7 +277,10 @@ def _old_id(text: str, check: _Check) -> tuple[bool, str | None]:
 
 def _name(text: str, check: _Check) -> str | None:
     name = _collapse(text)
-    if not name or not any(ch.isalpha() for ch in name):
+    letters = name.translate(_NAME_EXTRA_DROP)
+    if letters.isalpha():  # the usual name: letters and the allowed extras only
+        return name
+    if not any(ch.isalpha() for ch in name):
         check.error("name_missing")
         return None
     if not all(ch.isalpha() or _name_char(ch) for ch in name):
@@ -271,22 +288,29 @@ def _name(text: str, check: _Check) -> str | None:
     return name
 
 
+# _NAME_EXTRA and U+FFFD deleted: what is left of a usual name is all letters.
+_NAME_EXTRA_DROP = dict.fromkeys(map(ord, "".join(_NAME_EXTRA) + REPLACEMENT))
+
+
 def _name_char(ch: str) -> bool:
     # U+FFFD is reported once, as damaged_text, not again as an unusual name character.
     return ch in _NAME_EXTRA or ch == REPLACEMENT or unicodedata.category(ch)[0] in ("L", "M")
 
 
+_SEXES = {value.casefold(): value for value in (idnumber.MALE, idnumber.FEMALE)}
+
+
 def _sex(text: str, check: _Check) -> str | None:
-    for value in (idnumber.MALE, idnumber.FEMALE):
-        if text.casefold() == value.casefold():
-            return value
+    value = _SEXES.get(text.casefold())
+    if value is not None:
+        return value
     check.error("sex_invalid")
     return None
 
 
 def _date(text: str, what: str, check: _Check) -> date | None:
     """``ddMMyyyy`` -> date; adds ``<what>_format`` / ``<what>_impossible`` errors."""
-    if not _DATE_RE.fullmatch(text):
+    if not (len(text) == 8 and text.isascii() and text.isdigit()):  # [0-9]{8}
         check.error(f"{what}_format")
         return None
     try:

@@ -16,7 +16,7 @@ from datetime import date
 
 from station.fingerprint import Pseudonym
 from station.qr.decoder import Frame, QrDecoder, QrTracker
-from station.qr.models import QrResult
+from station.qr.models import QrResult, QrStatus
 from station.qr.payload import decode_text, looks_like_cccd, parse_payload, split_fields
 
 log = logging.getLogger(__name__)
@@ -45,21 +45,31 @@ class QrReader:
         """Results for the QR codes first seen in ``frame`` (empty tuple most of the time)."""
         payloads, self.unreadable = self.decoder.decode_with_errors(frame)
         self.visible = bool(payloads)
-        self.cccd_visible = any(self._cccd_shaped(p) for p in payloads)
         events = self.tracker.update(payloads, now)
-        if not events:
-            return ()
-        today = self._today()
-        results = tuple(parse_payload(p, today=today) for p in events)
-        for payload, result in zip(events, results, strict=True):
-            log.info("QR event %s: %s", Pseudonym(payload), result.status)
+        results: tuple[QrResult, ...] = ()
+        if events:
+            today = self._today()
+            results = tuple(parse_payload(p, today=today) for p in events)
+            for payload, result in zip(events, results, strict=True):
+                log.info("QR event %s: %s", Pseudonym(payload), result.status)
+                if not _failed(result):  # the parse decided the shape: not done twice
+                    self._remember(payload, result.status is not QrStatus.UNRECOGNISED)
+        self.cccd_visible = any(self._cccd_shaped(p) for p in payloads)
         return results
 
     def _cccd_shaped(self, payload: bytes) -> bool:
         shaped = self._shapes.get(payload)
         if shaped is None:
-            if len(self._shapes) > 64:
-                self._shapes.clear()
             shaped = looks_like_cccd(split_fields(decode_text(payload)))
-            self._shapes[payload] = shaped
+            self._remember(payload, shaped)
         return shaped
+
+    def _remember(self, payload: bytes, shaped: bool) -> None:
+        if len(self._shapes) > 64:
+            self._shapes.clear()
+        self._shapes[payload] = shaped
+
+
+def _failed(result: QrResult) -> bool:
+    """The parser itself failed (a bug caught by ``parse_payload``): the shape is unknown."""
+    return any(e.code == "parser_failure" for e in result.errors)
