@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-
 from datetime import date
 
 from station.qr import idnumber
