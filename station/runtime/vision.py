@@ -241,6 +241,7 @@ class MrzWorker:
         self._cond = threading.Condition()
         self._offer: _Offer | None = None
         self._stop = False
+        self._idle = False  # waiting for an offer (the camera thread's notify wakes it)
         self._full_at = -1e9
         self.want_full = False
         self.analysed = 0
@@ -272,12 +273,15 @@ class MrzWorker:
             if self._offer is not None and self._offer.full and not full:
                 return
             self._offer = _Offer(frame, other_qr, full)
-            self._cond.notify()
+            if self._idle:  # not while it pauses for the rate: that would wake it for nothing
+                self._cond.notify()
 
     def _next(self) -> _Offer | None:
         with self._cond:
             while self._offer is None and not self._stop:
+                self._idle = True
                 self._cond.wait()
+                self._idle = False
             offer, self._offer = self._offer, None
             return None if self._stop else offer
 
