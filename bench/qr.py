@@ -243,11 +243,11 @@ def main() -> int:
     targets = (
         ("pipeline <= 1.15 x bare decode", worst),
         ("camera path with the MRZ process <= 1.15 x bare decode beside it", worst_cam),
-        ("(not a target) camera path with the MRZ process / bare decode alone", worst_alone),
     )
     for name, value in targets:
         verdict = "OK" if value <= 1.15 else "MISSED"
         print(f"target {name}: worst {value:.3f}, {verdict}")
+    print(f"camera path with the MRZ process / bare decode alone: worst {worst_alone:.3f}")
     return 0
 
 
