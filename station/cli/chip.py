@@ -201,7 +201,8 @@ def _read_and_verify(
     from station.verify.chip import verify_chip
 
     reader = ChipReader(transport, order=args.access or cfg.reader.access)
-    result = reader.read(printed.keys, files=files)
+    # DG15 when asked for by name (--files), else only when Chip Authentication did not pass
+    result = reader.read(printed.keys, files=files, dg15_if_needed=not args.files)
     qr = printed.qr
     verification = verify_chip(
         result, qr.identity if qr else None, store,

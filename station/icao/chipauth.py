@@ -3,15 +3,19 @@ static DG14 key, new secure messaging keys, and a protected read proving the chi
 
 Split like the access protocols into the algorithm (``ephemeral_agreement``, ``session_keys``,
 ``new_session``: shared with the card emulator), an APDU sender (``CaApduSender``) and a result
-(``CaResult``). Entry point, run over the open session right after the read::
+(``CaResult``). Entry point, run over the open session once DG14 is read (the chip reader
+does, before the other groups: ICAO 9303-11 / BSI TR-03110's inspection order)::
 
-    result = establish(channel, read.security_infos.ca_options()[0])
+    result = establish(channel, dg14.ca_options()[0])
     channel.sm                  # now CA's session (SSC 0)
 
 3DES (CA version 1): MSE:Set KAT carrying the terminal's ephemeral public key.
 AES: MSE:Set AT naming the protocol, then GENERAL AUTHENTICATE with the ephemeral key.
 Either way the new session starts with SSC = 0 after the card's (old-key) answer, and
-a READ BINARY of EF.COM's first bytes under the new keys must come back with a valid MAC.
+an answer under the new keys must come back with a valid MAC: by default a READ BINARY
+of EF.COM's first bytes (``probe``). ``probe=False`` leaves that proof to the caller's
+next protected command (the chip reader's next file: one APDU less); the session's
+``proven`` flag (``SecureMessaging.proven``) then says whether it came.
 A refusal raises ``ChipAuthError`` naming the step and the status word; secure messaging and
 transport errors pass through (``SecureMessagingError``, ``TransportError``).
 """
@@ -146,8 +150,9 @@ class CaResult:
         return f"{self.option.agreement.upper()} with {self.option.cipher}: session established"
 
 
-def establish(channel: SmChannel, option: CaOption) -> CaResult:
-    """Run Chip Authentication with ``option`` and leave its session installed on ``channel``."""
+def establish(channel: SmChannel, option: CaOption, *, probe: bool = True) -> CaResult:
+    """Run Chip Authentication with ``option`` and leave its session installed on ``channel``;
+    ``probe=False``: without the protected probe read (the caller's next command proves it)."""
     try:
         public, shared = ephemeral_agreement(option)
     except ValueError as exc:
@@ -160,7 +165,10 @@ def establish(channel: SmChannel, option: CaOption) -> CaResult:
         apdus.mse_set_at(option.protocol, option.key_id)
         apdus.general_authenticate(public)
     channel.sm = new_session(shared, option)
-    apdus.probe(channel.short_ef)
     result = CaResult(option)
+    if not probe:
+        log.info("chip authentication: keys agreed (%s), proof by the next answer", result.detail)
+        return result
+    apdus.probe(channel.short_ef)
     log.info("chip authentication: ok (%s)", result.detail)
     return result

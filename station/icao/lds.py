@@ -3,7 +3,9 @@
 Every failure is an ``LdsError(file, offset, detail)``; nothing else escapes (the
 parsers are fuzzed). DG14 gives its SecurityInfos (`station.icao.securityinfos`); of DG15
 and EF.SOD only the outer TLV is checked here (their contents, a public key and a CMS
-signature, are verification's).
+signature, are verification's). ``sod_groups`` lists the data groups an EF.SOD hashes (its
+LDSSecurityObject's dataGroupHashValues), which is what the chip reader reads by: nothing
+of the signature is checked there.
 """
 
 from __future__ import annotations
@@ -216,6 +218,35 @@ def parse_dg13(data: bytes) -> Dg13:
 def parse_dg14(data: bytes) -> SecurityInfos:
     outer = _outer("DG14", data)
     return SecurityInfos.parse(outer.value, "DG14", base=outer.value_offset)
+
+
+def sod_groups(data: bytes) -> tuple[int, ...]:
+    """The data group numbers EF.SOD hashes, in its order: 77 { ContentInfo { OID,
+    [0] { SignedData { version, digestAlgorithms, encapContentInfo { OID, [0] { OCTET
+    STRING { LDSSecurityObject { version, hashAlgorithm, dataGroupHashValues }}}}, ...}}}}.
+    Raises LdsError naming the offset when the structure is not that (DER, as ICAO 9303-10
+    requires)."""
+    try:
+        info = _outer("EF.SOD", data).child(0x30)
+        signed = info.child(0xA0).child(0x30).children()
+        if len(signed) < 3 or signed[2].tag != 0x30:
+            raise LdsError("EF.SOD", info.value_offset, "no encapContentInfo in SignedData")
+        content = signed[2].child(0xA0).child(0x04)
+        lso = parse_one(content.value, base=content.value_offset)
+        fields = lso.children()
+        if lso.tag != 0x30 or len(fields) < 3 or fields[2].tag != 0x30:
+            raise LdsError("EF.SOD", lso.offset, "not an LDSSecurityObject")
+        numbers = []
+        for item in fields[2].children():
+            number = item.child(0x02).value
+            if item.tag != 0x30 or len(number) != 1 or not 1 <= number[0] <= 16:
+                raise LdsError("EF.SOD", item.offset, "bad DataGroupHash")
+            numbers.append(number[0])
+    except TlvError as exc:
+        raise LdsError("EF.SOD", exc.offset, exc.reason) from None
+    if len(set(numbers)) != len(numbers):
+        raise LdsError("EF.SOD", fields[2].offset, "a data group hashed twice")
+    return tuple(numbers)
 
 
 def parse_dmy(text: str | None) -> date | None:

@@ -55,6 +55,18 @@ def _parsed(files: Mapping[str, bytes], name: str, unparsed: dict[str, str]) -> 
 
 
 @dataclass(frozen=True)
+class ChipAuthRun:
+    """Chip Authentication as the reader ran it during the read (right after DG14):
+    ``ok`` when the chip's answers under the agreed keys came back with a valid MAC;
+    ``detail`` says with what, or why not (English, no personal data). ``aa_skipped``: DG15
+    was not read because CA passed (Active Authentication not needed)."""
+
+    ok: bool
+    detail: str
+    aa_skipped: bool = False
+
+
+@dataclass(frozen=True)
 class ChipRead:
     """What one placement of a card gave. ``files`` holds raw bytes by name ("DG1",
     "EF.SOD", ...); ``unreadable`` the files the chip refused, with their status word.
@@ -74,6 +86,8 @@ class ChipRead:
     bytes_out: int = 0
     pace_fallback: PaceFallback | None = None
     unparsed: Mapping[str, str] = field(default_factory=dict)  # DG1/DG2/DG13 -> why
+    # Chip Authentication run by the reader (None: not run, e.g. no DG14 or a saved dump).
+    chip_auth: ChipAuthRun | None = None
     # The open secure-messaging session the files were read under, for Active and Chip
     # Authentication right after the read; None for a saved dump (offline verification).
     session: CardChannel | None = field(default=None, compare=False, repr=False)
@@ -92,6 +106,7 @@ class ChipRead:
         bytes_out: int = 0,
         pace_fallback: PaceFallback | None = None,
         session: CardChannel | None = None,
+        chip_auth: ChipAuthRun | None = None,
     ) -> ChipRead:
         """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1, DG2 and DG13
         parsed; one that is malformed is named in ``unparsed`` (file, byte, why); DG2's
@@ -103,6 +118,7 @@ class ChipRead:
             face=faces[0] if faces else None, access=access, key_source=key_source,
             read_ms=read_ms, unreadable=unreadable or {}, apdus=apdus, bytes_in=bytes_in,
             bytes_out=bytes_out, pace_fallback=pace_fallback, unparsed=unparsed, session=session,
+            chip_auth=chip_auth,
         )  # fmt: skip
 
     def parse_problems(self) -> dict[str, str]:

@@ -61,6 +61,7 @@ class SecureMessaging:
         self.ks_enc = ks_enc
         self.ks_mac = ks_mac
         self.ssc = ssc
+        self.proven = False  # an answer came back with a valid MAC under these keys
 
     @classmethod
     def for_3des(cls, ks_enc: bytes, ks_mac: bytes, ssc: bytes | int) -> SecureMessaging:
@@ -135,6 +136,7 @@ class SecureMessaging:
         expected = self.cipher.mac(self.ks_mac, ssc + covered)
         if objects[0x8E].value != expected:
             raise SecureMessagingError("secure messaging", "response MAC invalid", response.sw)
+        self.proven = True
         sw = response.sw
         if 0x99 in objects:
             if len(objects[0x99].value) != 2:

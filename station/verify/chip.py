@@ -4,11 +4,15 @@
     verification = verify_chip(read, qr_identity, store)
     record["verification"] = verification.to_json()
 
-Active and Chip Authentication run only on a live card (``read.session``), and only with a
-DG15 / DG14 whose hash the SOD covers (an uncovered key proves nothing). AA runs
-first (under the access session), then CA, which leaves CA's session installed. The
-protocols and their APDUs are `station.icao.active` / `station.icao.chipauth`; here their
-outcome becomes an ``Auth`` status.
+Active and Chip Authentication count only on a live card, and only with a DG15 / DG14
+whose hash the SOD covers (an uncovered key proves nothing). The chip reader runs Chip
+Authentication itself, right after DG14 and before the other groups (``read.chip_auth``),
+and reads DG15 only when CA did not pass: CA supersedes AA for clone detection (ICAO
+9303-11), so a chip that passed CA is not asked for AA, and the verdict says so
+(``active`` "not-supported" with the ``active_skipped`` note "chip-auth"). AA runs here,
+over ``read.session``, when DG15 was read. The protocols and their APDUs are
+`station.icao.active` / `station.icao.chipauth`; here their outcome becomes an ``Auth``
+status.
 """
 
 from __future__ import annotations
@@ -62,8 +66,13 @@ def verify_chip(
         data_groups(read.files), read.files.get("EF.SOD"), store, when, issued=_issued(read)
     )
     missing = not_given(passive, read)
-    active_outcome = _active(passive, read)
     chip_auth = _chip_auth(passive, read)
+    skipped = (
+        chip_auth.status is Auth.OK and read.chip_auth is not None and read.chip_auth.aa_skipped
+    )
+    active_outcome = (
+        AuthOutcome(Auth.NOT_SUPPORTED, AA_SKIPPED) if skipped else _active(passive, read)
+    )
     agreement = compare_printed(qr, read.citizen, clues=clues, mrz=mrz)
     unparsed = read.parse_problems()
     verification = Verification(
@@ -84,6 +93,7 @@ def verify_chip(
         missing=missing,
         crl=passive.crl,
         unparsed=tuple(unparsed),
+        active_skipped="chip-auth" if skipped else None,
     )
     log.info(
         "verification: %s (passive %s, AA %s, CA %s, QR match %s)",
@@ -119,8 +129,16 @@ def _not_given_finding(number: int, read: ChipRead) -> str:
     return f"DG{number} is listed in EF.SOD but the chip did not give it ({why})"
 
 
+UNCOVERED = "DG14 is not covered by a valid EF.SOD"
+AA_SKIPPED = (
+    "not needed: Chip Authentication passed (ICAO 9303-11: CA supersedes AA), DG15 not read"
+)
+
+
 def _active(passive: PassiveResult, read: ChipRead) -> AuthOutcome:
     """INTERNAL AUTHENTICATE with DG15's key; the answer checked (ISO 9796-2 / ECDSA)."""
+    if read.chip_auth is not None and read.chip_auth.aa_skipped:  # CA passed, not covered
+        return AuthOutcome(Auth.NOT_CHECKED, "DG15 not read (CA passed on the chip), " + UNCOVERED)
     if "DG15" not in read.files:
         return AuthOutcome(Auth.NOT_SUPPORTED, "no DG15 read")
     if not passive.covers(15):
@@ -166,7 +184,10 @@ def _chip_auth(passive: PassiveResult, read: ChipRead) -> AuthOutcome:
     if not options:
         return AuthOutcome(Auth.NOT_SUPPORTED, "DG14 offers no Chip Authentication key")
     if not passive.covers(14):
-        return AuthOutcome(Auth.NOT_CHECKED, "DG14 is not covered by a valid EF.SOD")
+        return AuthOutcome(Auth.NOT_CHECKED, UNCOVERED)
+    if read.chip_auth is not None:  # run by the reader, right after DG14
+        ran = read.chip_auth
+        return AuthOutcome(Auth.OK if ran.ok else Auth.FAILED, ran.detail)
     if read.session is None:
         return AuthOutcome(Auth.NOT_CHECKED, "no card present (offline verification)")
     try:

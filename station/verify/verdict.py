@@ -96,6 +96,9 @@ class Verification:
     crl: CrlState | None = None  # the trust anchor's CRL (None: no anchor found)
     trust_path: TrustPath | None = None  # how the signer was trusted (see passive)
     unparsed: tuple[str, ...] = ()  # groups read that could not be parsed (hashes still checked)
+    # why Active Authentication did not run although the chip may support it: "chip-auth"
+    # (Chip Authentication passed, which supersedes AA: DG15 was not read)
+    active_skipped: str | None = None
 
     @property
     def reason_code(self) -> str:
@@ -139,6 +142,7 @@ class Verification:
             "crl": None if self.crl is None else self.crl.value,
             "trust_path": self.trust_path,
             **({"unparsed": list(self.unparsed)} if self.unparsed else {}),
+            **({"active_skipped": self.active_skipped} if self.active_skipped else {}),
         }
 
 

@@ -31,7 +31,7 @@ def test_readers_and_read_chip(
     assert record["source"] == "qr+chip"
     assert record["citizen"]["expiry_date"] == citizens[0].expiry_date.isoformat()
     assert "religion" not in record["citizen"]
-    assert record["chip"]["files"] == ["EF.CardAccess", "EF.COM", "DG1", "DG13", "EF.SOD"]
+    assert record["chip"]["files"] == ["EF.CardAccess", "DG1", "DG13", "EF.SOD"]  # SOD lists
     assert (tmp_path / "DG13.bin").read_bytes() == profiles[0].dg(13)
 
 

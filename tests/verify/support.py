@@ -80,6 +80,7 @@ def read_card() -> ReadCard:
         *,
         profile_hook: Callable[[CardProfile], CardProfile] | None = None,
         qr_citizen: SyntheticCitizen | None = None,
+        dg15_if_needed: bool = True,
         **profile_args: Any,
     ) -> LiveRead:
         profile = build_profile(citizen, pki=chain, pace=False, **profile_args)
@@ -89,6 +90,6 @@ def read_card() -> ReadCard:
         auth.install(card)
         reader = ChipReader(EmulatorTransport(card), order="bac")
         keys = AccessKeys.from_qr(qr_of(qr_citizen or citizen))
-        return LiveRead(reader.read(keys), reader, card)
+        return LiveRead(reader.read(keys, dg15_if_needed=dg15_if_needed), reader, card)
 
     return run

@@ -40,7 +40,15 @@ def test_verified_on_every_chain(kind, pkis, citizen, read_card: ReadCard) -> No
 def test_verified_with_every_key_type(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind)
     v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    # CA passed: AA is not needed (ICAO 9303-11), DG15 is not read, and the verdict says so
+    assert (v.active, v.chip_auth, v.level) == (Auth.NOT_SUPPORTED, Auth.OK, Level.VERIFIED)
+    assert v.to_json()["active_skipped"] == "chip-auth" and "DG15" not in live.read.files
+    assert any("CA supersedes AA" in f for f in v.findings)
+    # DG15 asked for by name (the CLI's --files): AA runs too, under CA's session
+    both = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, dg15_if_needed=False)
+    v = verify_chip(both.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.active, v.chip_auth, v.level) == (Auth.OK, Auth.OK, Level.VERIFIED), v.findings
+    assert "active_skipped" not in v.to_json()
 
 
 def _ca_public(profile: CardProfile) -> object:
@@ -121,7 +129,7 @@ def test_signer_problems(variant, passive, level, citizen, read_card) -> None:
     live = read_card(citizen, chain)
     v = verify_chip(live.read, qr_of(citizen), store_for(chain))
     assert (v.passive.value, v.level) == (passive, level)
-    assert v.active is Auth.OK and v.chip_auth is Auth.OK
+    assert v.chip_auth is Auth.OK and v.active_skipped == "chip-auth"
 
 
 @pytest.mark.parametrize("kind", ["rsa", "p256", "brainpoolP384r1"])
@@ -185,10 +193,30 @@ def test_untrusted_signer(pkis, citizen, read_card) -> None:
 @pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
 def test_wrong_aa_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     hook = lambda p: auth.tamper(p, wrong_aa_key=True)  # noqa: E731
-    live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
+    args = {"aa_kind": aa_kind, "ca_kind": ca_kind, "profile_hook": hook}
+    live = read_card(citizen, pkis["p256"], dg15_if_needed=False, **args)
     v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     assert (v.active, v.level) == (Auth.FAILED, Level.FAILED)
     assert v.chip_auth is Auth.OK
+    # by default AA is not run once CA passed: the chip proved the key DG14 names
+    live = read_card(citizen, pkis["p256"], **args)
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    assert (v.active, v.chip_auth, v.level) == (Auth.NOT_SUPPORTED, Auth.OK, Level.VERIFIED)
+
+
+@pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
+def test_ca_failing_brings_active_authentication_back(
+    aa_kind, ca_kind, pkis, citizen, read_card
+) -> None:
+    """CA fails (the chip lacks DG14's private key): the access session is opened again,
+    the read goes on, DG15 is read after all and AA runs (and fails here too: a clone)."""
+    hook = lambda p: auth.tamper(p, wrong_aa_key=True, wrong_ca_key=True)  # noqa: E731
+    live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind, profile_hook=hook)
+    assert {"DG1", "DG13", "DG14", "DG15"} <= set(live.read.files)
+    assert live.read.chip_auth is not None and not live.read.chip_auth.ok
+    v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
+    assert (v.active, v.chip_auth, v.level) == (Auth.FAILED, Auth.FAILED, Level.FAILED)
+    assert "active_skipped" not in v.to_json()
 
 
 @pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)
@@ -206,16 +234,17 @@ def test_chip_disagreeing_with_qr(pkis, citizen, read_card) -> None:
                    expiry_date=citizen.expiry_date, issue_date=citizen.issue_date)  # fmt: skip
     live = read_card(twin, pkis["p256"], qr_citizen=citizen)
     v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
-    assert v.passive.value == "ok" and v.active is Auth.OK
+    assert v.passive.value == "ok" and v.chip_auth is Auth.OK
     assert v.qr_chip_match is False and v.level is Level.FAILED
     assert "full_name" in v.mismatches and "id_number" not in v.mismatches
     assert v.reason_vi == "QR và chip không khớp"
 
 
 def test_never_verified_when_a_check_was_skipped(pkis, citizen, read_card) -> None:
-    live = read_card(citizen, pkis["p256"])
+    live = read_card(citizen, pkis["p256"], dg15_if_needed=False)  # DG15 in the dump too
     store = store_for(pkis["p256"])
-    offline = verify_chip(replace(live.read, session=None), qr_of(citizen), store)
+    dump = replace(live.read, session=None, chip_auth=None)  # a saved dump: no card, no CA run
+    offline = verify_chip(dump, qr_of(citizen), store)
     assert (offline.active, offline.chip_auth) == (Auth.NOT_CHECKED, Auth.NOT_CHECKED)
     assert offline.level is not Level.VERIFIED
     no_qr = verify_chip(live.read, None, store)

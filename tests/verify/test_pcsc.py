@@ -34,9 +34,16 @@ def _read(rig: Any, citizen: SyntheticCitizen, chain: pki.TestPki, **tamper: boo
 @pytest.mark.parametrize(
     ("kind", "tamper", "expected"),
     [
-        ("brainpoolP256r1", {}, (Level.VERIFIED, Auth.OK, Auth.OK)),
-        ("rsa-pss", {"wrong_aa_key": True}, (Level.FAILED, Auth.FAILED, Auth.OK)),
+        # CA passed: AA not needed (DG15 not read)
+        ("brainpoolP256r1", {}, (Level.VERIFIED, Auth.NOT_SUPPORTED, Auth.OK)),
+        ("rsa-pss", {"wrong_aa_key": True}, (Level.VERIFIED, Auth.NOT_SUPPORTED, Auth.OK)),
+        # CA failed: the session opened again, DG15 read, AA run
         ("p256", {"wrong_ca_key": True}, (Level.FAILED, Auth.OK, Auth.FAILED)),
+        (
+            "rsa-pss",
+            {"wrong_aa_key": True, "wrong_ca_key": True},
+            (Level.FAILED,) + (Auth.FAILED,) * 2,
+        ),
         # a clone: every signed file copied, DG14/DG15 (the keys) left out
         ("p256", {"clone": True}, (Level.FAILED, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED)),
         # a document signer naming the installed CSCA, which never signed it
