@@ -15,7 +15,10 @@ are not constant-time, so this is "constant-time where it matters" at the algori
 no branch or loop length depends on a secret bit. Where OpenSSL (via `cryptography`) knows the
 curve, `multiply_generator`, `shared_x` and `multiply` use its constant-time ECDH instead and
 the ladder only serves the curves it lacks (brainpoolP192r1/P224r1/P320r1): same results,
-checked against each other in the tests.
+checked against each other in the tests. A protocol that uses one private scalar several
+times (PACE: its public key, the mapping, the shared secret) holds it as an `EcKey`
+(`new_key`: OpenSSL's key object with k*G, made once), and `key_multiply` / `key_shared_x`
+cost one or two ECDH operations with it, no new key per operation.
 
 Finite-field DH (`dh_public_key`, `dh_decode`, `dh_shared_secret`) works in the prime-order
 subgroup of a `ModpGroup`: public values are |p| bytes big-endian and every peer value is
@@ -28,6 +31,7 @@ Domain parameters (`Curve`, `ModpGroup`, the PACE `standard_domain` table) live 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec as _cec
@@ -38,6 +42,7 @@ __all__ = [
     "OPENSSL_CURVES",
     "Curve",
     "EcError",
+    "EcKey",
     "ModpGroup",
     "Point",
     "decode_point",
@@ -47,8 +52,11 @@ __all__ = [
     "ecdh_ephemeral",
     "ecdsa_verify",
     "encode_point",
+    "key_multiply",
+    "key_shared_x",
     "multiply",
     "multiply_generator",
+    "new_key",
     "point_add",
     "random_private",
     "scalar_mult",
@@ -227,23 +235,87 @@ def ecdh_ephemeral(curve: Curve, peer: Point) -> tuple[bytes, bytes]:
 
 
 def multiply(curve: Curve, k: int, point: Point) -> Point:
-    """k * P for any point of the group (a mapped generator, a peer's key). When OpenSSL knows
-    the curve and p = 3 mod 4: x(k*P) and x((k+1)*P) by two constant-time ECDH operations, y
-    recovered as the square root that makes (x, y) + P land on x((k+1)*P) (the other root
-    gives x((k-1)*P), which differs for k != 0, +-1). Else, and for k = 0, +-1: the ladder."""
+    """k * P for any point of the group (a mapped generator, a peer's key): `key_multiply`
+    with k's key (OpenSSL when it knows the curve and p = 3 mod 4, else the ladder)."""
     k %= curve.n
-    if _named(curve) is None or curve.p % 4 != 3 or k in (0, 1, curve.n - 1):
-        return scalar_mult(curve, k, point)
+    if k == 0:
+        return scalar_mult(curve, k, point)  # raises: infinity
+    return key_multiply(new_key(curve, k), point)
+
+
+@dataclass(frozen=True, eq=False)
+class EcKey:
+    """A private scalar ``k`` with its public point k*G, and OpenSSL's key object for it when
+    OpenSSL knows the curve (its ECDH multiplies any point of the group by k)."""
+
+    curve: Curve
+    k: int = field(repr=False)
+    public: Point
+    handle: _cec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
+
+
+def new_key(curve: Curve, k: int | None = None) -> EcKey:
+    """The key for scalar ``k`` (1 <= k mod n), or a fresh random one (``k`` None: OpenSSL
+    generates it where it knows the curve)."""
+    named = _named(curve)
+    if k is not None:
+        k %= curve.n
+        if k == 0:
+            raise EcError(f"{curve.name}: private scalar 0")
+    if named is None:
+        k = random_private(curve.n) if k is None else k
+        return EcKey(curve, k, scalar_mult(curve, k, curve.generator))
+    handle = _cec.generate_private_key(named) if k is None else _cec.derive_private_key(k, named)
+    numbers = handle.private_numbers()
+    public = (numbers.public_numbers.x, numbers.public_numbers.y)
+    return EcKey(curve, numbers.private_value, public, handle)
+
+
+def _exchange(key: EcKey, point: Point) -> bytes:
+    assert key.handle is not None
+    named = key.handle.curve
+    peer = _cec.EllipticCurvePublicNumbers(point[0], point[1], named).public_key()
+    return key.handle.exchange(_cec.ECDH(), peer)
+
+
+def key_shared_x(key: EcKey, point: Point) -> bytes:
+    """x(k * P), field-size bytes (ECDH); P checked to be on the curve."""
+    curve = key.curve
+    if not curve.contains(point):
+        raise EcError(f"{curve.name}: point is not on the curve")
+    if key.handle is None:
+        return scalar_mult(curve, key.k, point)[0].to_bytes(curve.size, "big")
+    return _exchange(key, point)
+
+
+def key_multiply(key: EcKey, point: Point) -> Point:
+    """k * P, the whole point. With OpenSSL (and p = 3 mod 4): x(k*P) and x(k*(P + G)) by two
+    constant-time ECDH operations, y as the square root for which (x, y) + k*G lands on
+    x(k*(P + G)); the other root gives -k*P + k*G, whose x differs (prime order, k != 0).
+    Else, and when P = -G: the ladder."""
+    curve = key.curve
+    if not curve.contains(point):
+        raise EcError(f"{curve.name}: point is not on the curve")
+    if key.handle is None or curve.p % 4 != 3:
+        return scalar_mult(curve, key.k, point)
+    try:
+        shifted = point_add(curve, point, curve.generator)
+    except EcError:  # P = -G
+        return scalar_mult(curve, key.k, point)
     p = curve.p
-    x = int.from_bytes(shared_x(curve, k, point), "big")
-    x_next = int.from_bytes(shared_x(curve, k + 1, point), "big")
+    x = int.from_bytes(_exchange(key, point), "big")
+    x_shifted = int.from_bytes(_exchange(key, shifted), "big")
     rhs = (x * x * x + curve.a * x + curve.b) % p
     y = pow(rhs, (p + 1) // 4, p)
     if y * y % p != rhs:
         raise EcError(f"{curve.name}: ECDH result is not on the curve")
-    if point_add(curve, (x, y), point)[0] != x_next:
-        y = p - y
-    return (x, y)
+    for candidate in ((x, y), (x, p - y)):
+        try:
+            if point_add(curve, candidate, key.public)[0] == x_shifted:
+                return candidate
+        except EcError:  # candidate = -k*G: the other root is the one
+            continue
+    raise EcError(f"{curve.name}: ECDH results disagree")
 
 
 def ecdsa_verify(curve: Curve, public: Point, digest: bytes, r: int, s: int) -> bool:

@@ -114,9 +114,18 @@ def session_keys(cipher: crypto.CipherName, secret: bytes) -> tuple[bytes, bytes
     return crypto.kdf(secret, crypto.ENC, cipher), crypto.kdf(secret, crypto.MAC, cipher)
 
 
+Private = int | ec.EcKey  # a private scalar; on a curve, held as an EcKey when used again
+
+
+def _scalar(private: Private) -> int:
+    return private.k if isinstance(private, ec.EcKey) else private
+
+
 @dataclass(frozen=True)
 class EcGroup:
-    """ECDH over a curve with a (possibly mapped) generator; public keys are 04||X||Y."""
+    """ECDH over a curve with a (possibly mapped) generator; public keys are 04||X||Y. The
+    terminal's private keys are ``EcKey``s (``new_private``: one OpenSSL key each, used for
+    every operation with it); plain integers work too (the card emulator keeps them)."""
 
     curve: ec.Curve
     generator: ec.Point
@@ -126,22 +135,37 @@ class EcGroup:
     def order(self) -> int:
         return self.curve.n
 
-    def public_key(self, private: int) -> bytes:
-        if self.generator == self.curve.generator:
+    def new_private(self, keys: KeySource) -> Private:
+        """A fresh private key: OpenSSL's own random key for the default source."""
+        return ec.new_key(self.curve, None if keys is ec.random_private else keys(self.order))
+
+    def public_key(self, private: Private) -> bytes:
+        standard = self.generator == self.curve.generator
+        if isinstance(private, ec.EcKey):
+            point = private.public if standard else ec.key_multiply(private, self.generator)
+            return ec.encode_point(self.curve, point)
+        if standard:
             return ec.encode_point(self.curve, ec.multiply_generator(self.curve, private))
         return ec.encode_point(self.curve, ec.multiply(self.curve, private, self.generator))
 
     def check(self, public: bytes) -> None:
         ec.decode_point(self.curve, public)
 
-    def mapped(self, nonce: bytes, private: int, peer_public: bytes) -> EcGroup:
+    def mapped(self, nonce: bytes, private: Private, peer_public: bytes) -> EcGroup:
         """Generic Mapping: G~ = s*G + H, H = private * peer (ECDH over the static generator)."""
-        h = ec.multiply(self.curve, private, ec.decode_point(self.curve, peer_public))
+        peer = ec.decode_point(self.curve, peer_public)
+        if isinstance(private, ec.EcKey):
+            h = ec.key_multiply(private, peer)
+        else:
+            h = ec.multiply(self.curve, private, peer)
         s_g = ec.multiply_generator(self.curve, int.from_bytes(nonce, "big"))
         return EcGroup(self.curve, ec.point_add(self.curve, s_g, h))
 
-    def shared_secret(self, private: int, peer_public: bytes) -> bytes:
-        return ec.shared_x(self.curve, private, ec.decode_point(self.curve, peer_public))
+    def shared_secret(self, private: Private, peer_public: bytes) -> bytes:
+        peer = ec.decode_point(self.curve, peer_public)
+        if isinstance(private, ec.EcKey):
+            return ec.key_shared_x(private, peer)
+        return ec.shared_x(self.curve, private, peer)
 
 
 @dataclass(frozen=True)
@@ -156,23 +180,26 @@ class DhGroup:
     def order(self) -> int:
         return self.group.q
 
-    def public_key(self, private: int) -> bytes:
-        return ec.dh_public_key(self.group, private, self.generator)
+    def new_private(self, keys: KeySource) -> Private:
+        return keys(self.order)
+
+    def public_key(self, private: Private) -> bytes:
+        return ec.dh_public_key(self.group, _scalar(private), self.generator)
 
     def check(self, public: bytes) -> None:
         ec.dh_decode(self.group, public)
 
-    def mapped(self, nonce: bytes, private: int, peer_public: bytes) -> DhGroup:
+    def mapped(self, nonce: bytes, private: Private, peer_public: bytes) -> DhGroup:
         """Generic Mapping: g~ = g^s * h, h = peer^private."""
         p = self.group.p
-        h = pow(ec.dh_decode(self.group, peer_public), private, p)
+        h = pow(ec.dh_decode(self.group, peer_public), _scalar(private), p)
         g_mapped = pow(self.generator, int.from_bytes(nonce, "big"), p) * h % p
         if g_mapped == 1:
             raise ec.EcError(f"{self.group.name}: mapped generator is 1")
         return DhGroup(self.group, g_mapped)
 
-    def shared_secret(self, private: int, peer_public: bytes) -> bytes:
-        return ec.dh_shared_secret(self.group, private, peer_public)
+    def shared_secret(self, private: Private, peer_public: bytes) -> bytes:
+        return ec.dh_shared_secret(self.group, _scalar(private), peer_public)
 
 
 Group = EcGroup | DhGroup
@@ -327,12 +354,12 @@ def _run(
     z = apdus.general_authenticate(1, 0x80, None, last=False)
     try:
         nonce = decrypt_nonce(cipher, password_key(password, cipher), z)
-        map_private = keys(group.order)
+        map_private = group.new_private(keys)
         card_map_public = apdus.general_authenticate(
             2, 0x81, group.public_key(map_private), last=False
         )
         mapped = group.mapped(nonce, map_private, card_map_public)
-        eph_private = keys(group.order)
+        eph_private = mapped.new_private(keys)
         own_public = mapped.public_key(eph_private)
         card_public = apdus.general_authenticate(3, 0x83, own_public, last=False)
         if card_public == own_public:

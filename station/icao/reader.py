@@ -29,6 +29,7 @@ from station.icao.result import ChipAuthRun, ChipRead
 from station.ports import TransportError
 
 if TYPE_CHECKING:
+    from station.icao.securityinfos import SecurityInfos
     from station.icao.sm import SecureMessaging
     from station.ports import CardTransport
 
@@ -134,9 +135,10 @@ class ChipReader:
         listed = self._listed(plan)
         ca: ChipAuthRun | None = None
         pending: SecureMessaging | None = None  # CA's session, not proven yet
+        dg14: SecurityInfos | None = None
         if "DG14" in listed:
             plan.read("DG14")
-            ca, pending = self._chip_auth(channel, raw)
+            ca, pending, dg14 = self._chip_auth(channel, raw)
         rest = [n for n in listed if n not in raw and n not in unreadable]
         deferred = dg15_if_needed and ca is not None and ca.ok and "DG15" in rest
         if deferred:
@@ -155,7 +157,7 @@ class ChipReader:
             plan.read("DG15")  # CA failed: Active Authentication after all
         elif deferred and ca is not None:
             ca = dataclasses.replace(ca, aa_skipped=True)
-        result = self._result(raw, unreadable, opened, started, ca)
+        result = self._result(raw, unreadable, opened, started, ca, dg14)
         log.info(
             "chip %s read: %d files, %d APDUs, %d ms",
             Pseudonym(raw.get("DG1", b"")),
@@ -210,28 +212,29 @@ class ChipReader:
 
     def _chip_auth(
         self, channel: CardChannel, raw: dict[str, bytes]
-    ) -> tuple[ChipAuthRun | None, SecureMessaging | None]:
+    ) -> tuple[ChipAuthRun | None, SecureMessaging | None, SecurityInfos | None]:
         """Chip Authentication with DG14's first option, without its probe read: (the
-        outcome so far, CA's session while its keys are not proven yet). Not run (None,
-        None) without DG14 or a CA key in it: verification says why."""
+        outcome so far, CA's session while its keys are not proven yet, DG14's parsed
+        SecurityInfos). Not run (None, None, ...) without DG14 or a CA key in it:
+        verification says why."""
         try:
-            infos = lds.load("DG14", raw["DG14"]) if "DG14" in raw else None
+            infos: SecurityInfos | None = lds.load("DG14", raw["DG14"]) if "DG14" in raw else None
         except LdsError:
-            return None, None  # verification names the unparseable DG14
+            return None, None, None  # verification names the unparseable DG14
         options = infos.ca_options() if infos is not None else ()
         if not options:
-            return None, None
+            return None, None, infos
         try:
             result = chipauth.establish(channel, options[0], probe=False)
         except chipauth.ChipAuthError as exc:
-            return ChipAuthRun(False, str(exc)), None
+            return ChipAuthRun(False, str(exc)), None, infos
         except TransportError:
             raise
         except ChipError as exc:  # the answer under the access session did not check
             channel.in_doubt = True  # re-open it before the next command
-            return ChipAuthRun(False, f"CA failed: {exc}"), None
+            return ChipAuthRun(False, f"CA failed: {exc}"), None, infos
         assert channel.sm is not None
-        return ChipAuthRun(True, result.detail), channel.sm
+        return ChipAuthRun(True, result.detail), channel.sm, infos
 
     def _confirm(
         self, plan: _Plan, name: str, session: SecureMessaging, ca: ChipAuthRun | None
@@ -287,6 +290,7 @@ class ChipReader:
         opened: AccessResult,
         started: float,
         chip_auth: ChipAuthRun | None,
+        dg14: SecurityInfos | None,
     ) -> ChipRead:
         ch = self.channel
         return ChipRead.from_files(
@@ -294,6 +298,7 @@ class ChipReader:
             read_ms=int((time.monotonic() - started) * 1000), unreadable=unreadable,
             apdus=ch.apdus, bytes_in=ch.bytes_in, bytes_out=ch.bytes_out,
             pace_fallback=opened.pace_fallback, session=ch, chip_auth=chip_auth,
+            parsed_dg14=dg14,
         )  # fmt: skip
 
 

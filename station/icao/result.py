@@ -88,6 +88,8 @@ class ChipRead:
     unparsed: Mapping[str, str] = field(default_factory=dict)  # DG1/DG2/DG13 -> why
     # Chip Authentication run by the reader (None: not run, e.g. no DG14 or a saved dump).
     chip_auth: ChipAuthRun | None = None
+    # DG14's SecurityInfos as the reader parsed them for Chip Authentication (not again)
+    parsed_dg14: SecurityInfos | None = field(default=None, compare=False, repr=False)
     # The open secure-messaging session the files were read under, for Active and Chip
     # Authentication right after the read; None for a saved dump (offline verification).
     session: CardChannel | None = field(default=None, compare=False, repr=False)
@@ -107,6 +109,7 @@ class ChipRead:
         pace_fallback: PaceFallback | None = None,
         session: CardChannel | None = None,
         chip_auth: ChipAuthRun | None = None,
+        parsed_dg14: SecurityInfos | None = None,
     ) -> ChipRead:
         """The read of these raw files (by name, "DG1", "EF.SOD", ...): DG1, DG2 and DG13
         parsed; one that is malformed is named in ``unparsed`` (file, byte, why); DG2's
@@ -118,7 +121,7 @@ class ChipRead:
             face=faces[0] if faces else None, access=access, key_source=key_source,
             read_ms=read_ms, unreadable=unreadable or {}, apdus=apdus, bytes_in=bytes_in,
             bytes_out=bytes_out, pace_fallback=pace_fallback, unparsed=unparsed, session=session,
-            chip_auth=chip_auth,
+            chip_auth=chip_auth, parsed_dg14=parsed_dg14,
         )  # fmt: skip
 
     def parse_problems(self) -> dict[str, str]:
@@ -136,7 +139,12 @@ class ChipRead:
     def security_infos(self) -> SecurityInfos | None:
         """DG14's SecurityInfos (Chip Authentication, the AA signature algorithm); None
         without DG14. Raises LdsError when DG14 is malformed."""
-        return lds.load("DG14", self.files["DG14"]) if "DG14" in self.files else None
+        if "DG14" not in self.files:
+            return None
+        if self.parsed_dg14 is not None:
+            return self.parsed_dg14
+        infos: SecurityInfos = lds.load("DG14", self.files["DG14"])
+        return infos
 
     @cached_property
     def aa_public_key(self) -> keys.PublicKey | None:

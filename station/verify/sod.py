@@ -17,7 +17,12 @@ from asn1crypto import cms, x509
 from station.fingerprint import Pseudonym
 from station.icao import keys
 from station.icao.tlv import parse_one
-from station.verify.asn1 import HASH_NAMES, OID_LDS_SECURITY_OBJECT, LdsSecurityObject
+from station.verify.asn1 import (
+    HASH_NAMES,
+    OID_LDS_SECURITY_OBJECT,
+    LdsSecurityObject,
+    same_name,
+)
 from station.verify.signature import signature_spec, verify_signature
 
 log = logging.getLogger(__name__)
@@ -176,11 +181,9 @@ def find_signer(
     """The certificate a SignerIdentifier names (or the only one present)."""
     if sid.name == "issuer_and_serial_number":
         wanted = sid.chosen
+        serial, issuer = wanted["serial_number"].native, wanted["issuer"]
         for cert in certs:
-            if (
-                cert.issuer == wanted["issuer"]
-                and cert.serial_number == wanted["serial_number"].native
-            ):
+            if cert.serial_number == serial and same_name(cert.issuer, issuer):
                 return cert
     else:
         for cert in certs:

@@ -22,6 +22,7 @@ from pathlib import Path
 from asn1crypto import crl, pem, x509
 
 from station.icao import keys
+from station.verify.asn1 import same_name
 from station.verify.signature import signature_spec, verify_signature
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class TrustStore:
         aki = cert.authority_key_identifier
         out = []
         for anchor in self.anchors:
-            if anchor.cert.subject != cert.issuer:
+            if not same_name(anchor.cert.subject, cert.issuer):
                 continue
             ski = anchor.cert.key_identifier
             if aki is not None and ski is not None and aki != ski:
@@ -162,7 +163,7 @@ class TrustStore:
         return out
 
     def crls_for(self, issuer: x509.Name) -> list[Crl]:
-        return [c for c in self.crls if c.issuer == issuer]
+        return [c for c in self.crls if same_name(c.issuer, issuer)]
 
 
 def parse_certificate(der: bytes) -> Anchor:

@@ -77,6 +77,27 @@ def test_openssl_and_ladder_agree(pid: int) -> None:
     ].to_bytes(curve.size, "big")
 
 
+@pytest.mark.parametrize("pid", CURVE_IDS)
+def test_held_keys_agree_with_the_ladder(pid: int) -> None:
+    """An EcKey (OpenSSL generated, or from a given scalar) multiplies like the ladder,
+    the edge points included: G itself (the other root is -k*G) and -G (P + G = infinity)."""
+    curve = _curve(pid)
+    g = curve.generator
+    minus_g = (g[0], curve.p - g[1])
+    point = ec.scalar_mult(curve, ec.random_private(curve.n), g)
+    for key in (ec.new_key(curve), ec.new_key(curve, 3), ec.new_key(curve, curve.n - 1)):
+        assert key.public == ec.scalar_mult(curve, key.k, g)
+        for p in (point, g, minus_g):
+            assert ec.key_multiply(key, p) == ec.scalar_mult(curve, key.k, p)
+            assert ec.key_shared_x(key, p) == ec.scalar_mult(curve, key.k, p)[0].to_bytes(
+                curve.size, "big"
+            )
+    with pytest.raises(ec.EcError):
+        ec.new_key(curve, curve.n)
+    with pytest.raises(ec.EcError):
+        ec.key_multiply(ec.new_key(curve), (point[0], point[1] ^ 1))
+
+
 @settings(max_examples=30, deadline=None)
 @given(a=st.integers(min_value=1), b=st.integers(min_value=1))
 def test_addition_is_scalar_addition(a: int, b: int) -> None:
