@@ -236,7 +236,7 @@ def ecdh_ephemeral(curve: Curve, peer: Point) -> tuple[bytes, bytes]:
 
 def multiply(curve: Curve, k: int, point: Point) -> Point:
     """k * P for any point of the group (a mapped generator, a peer's key): `key_multiply`
-    with k's key (OpenSSL when it knows the curve and p = 3 mod 4, else the ladder)."""
+    with k's key (OpenSSL when it knows the curve, else the ladder)."""
     k %= curve.n
     if k == 0:
         return scalar_mult(curve, k, point)  # raises: infinity
@@ -289,33 +289,35 @@ def key_shared_x(key: EcKey, point: Point) -> bytes:
 
 
 def key_multiply(key: EcKey, point: Point) -> Point:
-    """k * P, the whole point. With OpenSSL (and p = 3 mod 4): x(k*P) and x(k*(P + G)) by two
-    constant-time ECDH operations, y as the square root for which (x, y) + k*G lands on
-    x(k*(P + G)); the other root gives -k*P + k*G, whose x differs (prime order, k != 0).
-    Else, and when P = -G: the ladder."""
+    """k * P, the whole point. With OpenSSL: x1 = x(k*P) and x2 = x(k*P + k*G) by two
+    constant-time ECDH operations (with P and with P + G); y1 then follows from the chord
+    through (x1, y1) and k*G = (xq, yq), whose slope squared is x1 + xq + x2:
+    (yq - y1)^2 = (x1 + xq + x2)(xq - x1)^2, and y1^2 = x1^3 + a x1 + b, so
+    y1 = (yq^2 + y1^2 - (x1 + xq + x2)(xq - x1)^2) / (2 yq): no square root, no sign to
+    guess. Checked: the point is on the curve and (x1, y1) + k*G has x2. Else, and when
+    P = +-G (x1 = xq): the ladder."""
     curve = key.curve
     if not curve.contains(point):
         raise EcError(f"{curve.name}: point is not on the curve")
-    if key.handle is None or curve.p % 4 != 3:
+    if key.handle is None:
         return scalar_mult(curve, key.k, point)
     try:
         shifted = point_add(curve, point, curve.generator)
     except EcError:  # P = -G
         return scalar_mult(curve, key.k, point)
     p = curve.p
-    x = int.from_bytes(_exchange(key, point), "big")
-    x_shifted = int.from_bytes(_exchange(key, shifted), "big")
-    rhs = (x * x * x + curve.a * x + curve.b) % p
-    y = pow(rhs, (p + 1) // 4, p)
-    if y * y % p != rhs:
-        raise EcError(f"{curve.name}: ECDH result is not on the curve")
-    for candidate in ((x, y), (x, p - y)):
-        try:
-            if point_add(curve, candidate, key.public)[0] == x_shifted:
-                return candidate
-        except EcError:  # candidate = -k*G: the other root is the one
-            continue
-    raise EcError(f"{curve.name}: ECDH results disagree")
+    xq, yq = key.public
+    x1 = int.from_bytes(_exchange(key, point), "big")
+    if x1 == xq:  # k*P = +-k*G: P = +-G
+        return scalar_mult(curve, key.k, point)
+    x2 = int.from_bytes(_exchange(key, shifted), "big")
+    y1_squared = (x1 * x1 * x1 + curve.a * x1 + curve.b) % p
+    d = (xq - x1) % p
+    y1 = (yq * yq + y1_squared - (x1 + xq + x2) * d * d) * pow(2 * yq, -1, p) % p
+    result = (x1, y1)
+    if not curve.contains(result) or point_add(curve, result, key.public)[0] != x2:
+        raise EcError(f"{curve.name}: ECDH results disagree")
+    return result
 
 
 def ecdsa_verify(curve: Curve, public: Point, digest: bytes, r: int, s: int) -> bool:
