@@ -8,6 +8,11 @@ time (``bench/metered.py``: 9 bits per byte at 106 / 424 kbit/s + 10 ms per APDU
 to which the verification's APDUs (INTERNAL AUTHENTICATE, MSE/GA, protected read) are
 charged the same way. Target: verification adds < 10 % to the read.
 
+Since issue 14's counter work the chip reader runs Chip Authentication itself, right after
+DG14 (its MSE/GA and host time are in "read"), and Active Authentication is needed only
+when CA did not pass (DG15 is then read and INTERNAL AUTHENTICATE sent here): on these
+cards, which all pass CA, "PA+AA+CA" is verification's own host work (PA, agreement).
+
     .venv/bin/python bench/verify.py [--cards N]
 """
 

@@ -5,6 +5,15 @@
     record = with_chip(qr_record, result, store_sensitive=..., store_face=...)
     result.session                                 # the open SM session (AA / CA after)
 
+What a read sends (every APDU costs ~10 ms of turnaround on the air): EF.CardAccess by
+its short EF id (SELECT + READ BINARY when refused), the access protocol, EF.SOD first (its
+LDSSecurityObject lists the groups the chip holds: EF.COM is read only when the SOD is not
+wanted or its list does not parse), DG14 next and Chip Authentication right after it
+(ICAO 9303-11 / BSI TR-03110's order; no probe read: the next file's answer proves CA's
+keys, and if it does not, CA failed and the access session is opened again), the other
+groups under CA's keys, and DG15 only when CA did not pass (AA is then needed). A CCCD
+with the default privacy settings: 13 APDUs.
+
 ``progress`` receives a ``ReadProgress`` after every chunk. Errors are ``ChipError``
 subclasses (``CardRemovedError`` / ``TransportError`` from the transport included)
 whose message names the step, the file and the status word.

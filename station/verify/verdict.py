@@ -14,7 +14,8 @@ does not parse. For DG1 or DG13, the identity groups, that is ``group-unparsed``
 other group (the face in DG2, say) it is a note and the level is unaffected.
 
 ``missing``: data groups the SOD lists that the chip did not give although the station
-asked for them (refused, absent, or left out of EF.COM). A genuine chip gives every file
+asked for them (refused, absent; or left out of EF.COM, when the SOD's own list could not
+be used to decide what to read). A genuine chip gives every file
 its SOD lists (DG3, behind Extended Access Control, is never asked for). A missing DG14
 or DG15 is ``clone-suspected``: a copy of the signed files cannot hold the chip's
 private keys, so a clone leaves out the files that would let the station test them.

@@ -69,7 +69,7 @@ def test_verify_reference_dump(reference: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_verify_saved_emulated_card(pkis, citizen, read_card: ReadCard, tmp_path, capsys) -> None:
-    live = read_card(citizen, pkis["p256"])
+    live = read_card(citizen, pkis["p256"], dg15_if_needed=False)  # DG15 saved too
     dump = tmp_path / "dump"
     dump.mkdir()
     for name, data in live.read.files.items():
@@ -84,6 +84,14 @@ def test_verify_saved_emulated_card(pkis, citizen, read_card: ReadCard, tmp_path
     assert v["level"] == "signed-untrusted" and code == 1  # offline: never "verified"
     code, out = _run(capsys, "verify", "--trust-dir", str(trust), str(dump))
     assert code == 1 and out.startswith("SIGNED-UNTRUSTED")
+    # a default read's dump: CA passed on the card, so no DG15 was read; offline, CA cannot
+    # be re-run and AA has no key: still never "verified"
+    (dump / "DG15.bin").unlink()
+    code, out = _run(capsys, "verify", "--trust-dir", str(trust), "--json", str(dump))
+    v = json.loads(out)["verification"]
+    assert (v["active"], v["chip_auth"], v["level"]) == (
+        "not-supported", "not-checked", "signed-untrusted",
+    ) and code == 1  # fmt: skip
 
 
 def test_trust_changes_are_audited_and_readable_whatever_the_umask(
