@@ -9,7 +9,7 @@ whose hash the SOD covers (an uncovered key proves nothing). The chip reader run
 Authentication itself, right after DG14 and before the other groups (``read.chip_auth``),
 and reads DG15 only when CA did not pass: CA supersedes AA for clone detection (ICAO
 9303-11), so a chip that passed CA is not asked for AA, and the verdict says so
-(``active`` "not-supported" with the ``active_skipped`` note "chip-auth"). AA runs here,
+(``active`` "skipped" with the ``active_skipped`` note "chip-auth"). AA runs here,
 over ``read.session``, when DG15 was read. The protocols and their APDUs are
 `station.icao.active` / `station.icao.chipauth`; here their outcome becomes an ``Auth``
 status.
@@ -70,9 +70,7 @@ def verify_chip(
     skipped = (
         chip_auth.status is Auth.OK and read.chip_auth is not None and read.chip_auth.aa_skipped
     )
-    active_outcome = (
-        AuthOutcome(Auth.NOT_SUPPORTED, AA_SKIPPED) if skipped else _active(passive, read)
-    )
+    active_outcome = AuthOutcome(Auth.SKIPPED, AA_SKIPPED) if skipped else _active(passive, read)
     agreement = compare_printed(qr, read.citizen, clues=clues, mrz=mrz)
     unparsed = read.parse_problems()
     verification = Verification(

@@ -41,6 +41,7 @@ class Auth(StrEnum):
     OK = "ok"
     FAILED = "failed"
     NOT_SUPPORTED = "not-supported"
+    SKIPPED = "skipped"  # not run: the other proof passed (AA after a passed CA)
     NOT_CHECKED = "not-checked"
 
 

@@ -30,7 +30,7 @@ PASSIVE = frozenset(
     {"ok", "hash-mismatch", "bad-signature", "untrusted-signer", "signer-expired",
      "signer-revoked", "not-checked"}
 )  # fmt: skip
-AUTH = frozenset({"ok", "failed", "not-supported", "not-checked"})
+AUTH = frozenset({"ok", "failed", "not-supported", "not-checked", "skipped"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -86,7 +86,7 @@ def test_default_read_is_thirteen_apdus_in_the_inspection_order(
     assert len(card.headers) == 13  # verification sent nothing more: CA ran, AA not needed
     assert (v.level.value, v.active.value, v.chip_auth.value) == (
         "verified",
-        "not-supported",
+        "skipped",
         "ok",
     ), v.findings
     assert v.to_json()["active_skipped"] == "chip-auth" and v.missing == ()

@@ -41,7 +41,7 @@ def test_verified_with_every_key_type(aa_kind, ca_kind, pkis, citizen, read_card
     live = read_card(citizen, pkis["p256"], aa_kind=aa_kind, ca_kind=ca_kind)
     v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
     # CA passed: AA is not needed (ICAO 9303-11), DG15 is not read, and the verdict says so
-    assert (v.active, v.chip_auth, v.level) == (Auth.NOT_SUPPORTED, Auth.OK, Level.VERIFIED)
+    assert (v.active, v.chip_auth, v.level) == (Auth.SKIPPED, Auth.OK, Level.VERIFIED)
     assert v.to_json()["active_skipped"] == "chip-auth" and "DG15" not in live.read.files
     assert any("CA supersedes AA" in f for f in v.findings)
     # DG15 asked for by name (the CLI's --files): AA runs too, under CA's session
@@ -201,7 +201,7 @@ def test_wrong_aa_key_fails(aa_kind, ca_kind, pkis, citizen, read_card) -> None:
     # by default AA is not run once CA passed: the chip proved the key DG14 names
     live = read_card(citizen, pkis["p256"], **args)
     v = verify_chip(live.read, qr_of(citizen), store_for(pkis["p256"]))
-    assert (v.active, v.chip_auth, v.level) == (Auth.NOT_SUPPORTED, Auth.OK, Level.VERIFIED)
+    assert (v.active, v.chip_auth, v.level) == (Auth.SKIPPED, Auth.OK, Level.VERIFIED)
 
 
 @pytest.mark.parametrize(("aa_kind", "ca_kind"), CARD_KEYS)

@@ -42,6 +42,9 @@ def _all_verdicts():
         yield Verification(p, a, c, m, ("full_name",) if m is False else (), missing=gone)
 
 
+PASSING_AUTH = (Auth.OK, Auth.NOT_SUPPORTED, Auth.SKIPPED)
+
+
 def test_verified_only_when_everything_passed_and_nothing_skipped() -> None:
     count = 0
     for v in _all_verdicts():
@@ -50,11 +53,12 @@ def test_verified_only_when_everything_passed_and_nothing_skipped() -> None:
             and not v.missing
             and v.qr_chip_match is True
             and Auth.OK in (v.active, v.chip_auth)
-            and all(x in (Auth.OK, Auth.NOT_SUPPORTED) for x in (v.active, v.chip_auth))
+            and all(x in PASSING_AUTH for x in (v.active, v.chip_auth))
         )
         assert (v.level is Level.VERIFIED) == expected, v
         count += expected
-    assert count == 3  # (ok, ok), (ok, not-supported), (not-supported, ok)
+    # (ok, ok), (ok, not-supported), (not-supported, ok), (ok, skipped), (skipped, ok)
+    assert count == 5
 
 
 def test_failed_when_anything_is_provably_wrong() -> None:

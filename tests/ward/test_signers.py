@@ -215,3 +215,21 @@ def test_the_record_page_says_how_the_signer_was_trusted(chain: pki.TestPki) -> 
     for path, words in (("pinned-ds", "DS được ghim"), ("csca", "CSCA")):
         record["verification"]["trust_path"] = path
         assert words in {c.label: c.value for c in checks_of(record)}["Tin cậy qua"]
+
+
+def test_the_record_page_says_active_authentication_was_not_needed(chain: pki.TestPki) -> None:
+    """A chip that passed Chip Authentication is not asked for Active Authentication: the
+    record page says "not needed", in a neutral tone, not "the card does not support it"."""
+    from station.ward.console.present import checks_of
+
+    record = signed_record(chain, 1)
+    record["verification"] |= {"active": "skipped", "chip_auth": "ok"}
+    shown = {c.label: (c.value, c.tone) for c in checks_of(record)}
+    assert shown["Chip thật: xác thực chủ động (AA)"] == ("Không cần (CA đã đạt)", "info")
+    assert shown["Chip thật: xác thực chip (CA)"] == ("Đạt", "ok")
+    record["verification"]["active"] = "not-supported"
+    shown = {c.label: (c.value, c.tone) for c in checks_of(record)}
+    assert shown["Chip thật: xác thực chủ động (AA)"] == ("Thẻ không hỗ trợ", "warn")
+    record["verification"]["active"] = "<b>made up</b>"  # an unknown word is shown as bad
+    tones = {c.label: c.tone for c in checks_of(record)}
+    assert tones["Chip thật: xác thực chủ động (AA)"] == "bad"

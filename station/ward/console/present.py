@@ -55,6 +55,7 @@ CHECK_WORDS = {
     "failed": "Không đạt",
     "not-supported": "Thẻ không hỗ trợ",
     "not-checked": "Chưa kiểm tra",
+    "skipped": "Không cần (CA đã đạt)",
     "hash-mismatch": "Dữ liệu bị sửa (sai mã băm)",
     "bad-signature": "Chữ ký số sai",
     "untrusted-signer": "Chưa có chứng thư gốc tin cậy",
@@ -188,12 +189,8 @@ def checks_of(record: Mapping[str, Any]) -> tuple[Check, ...]:
 
     def word(value: object) -> Check:
         text = str(value)
-        tone = (
-            "ok"
-            if text == "ok"
-            else ("bad" if text not in ("not-supported", "not-checked") else "warn")
-        )
-        return Check("", CHECK_WORDS.get(text, text), tone)
+        tone = {"ok": "ok", "skipped": "info", "not-supported": "warn", "not-checked": "warn"}
+        return Check("", CHECK_WORDS.get(text, text), tone.get(text, "bad"))
 
     out = []
     for key, label in (
