@@ -106,7 +106,10 @@ def test_no_message_stops_the_receiver(ward: Ward, caplog: pytest.LogCaptureFixt
     stats = ward.receiver.stats
     assert stats.rejected == len(hostile) and stats.stored == 1
     assert stats.reasons == {"malformed": len(hostile)}
-    assert ward.answers()[-1]["ack"] == [good["record_id"]]
+    # the ack is published after the store: wait for it to reach the station
+    acked = [good["record_id"]]
+    wait_for(lambda: any(a.get("ack") == acked for a in ward.answers()), 10, "the good ack")
+    assert ward.answers()[-1]["ack"] == acked
     refused = [r for a in ward.answers() for r in a.get("refused", [])]
     assert refused == [{"record_id": rid, "reason": "malformed"}]  # the one with an id
     lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
