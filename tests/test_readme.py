@@ -74,6 +74,8 @@ CAPTIONS = {
     "mrz-seen": ("Đã đọc mã MRZ", "đang mở"),
     "result-unparsed-p1": ("Hợp lệ", "Thẻ thật, dữ liệu khớp"),
     "result-unparsed-p5": ("Kiểm tra", "✗ Ảnh (DG2)"),
+    "result-pinned-p1": ("Hợp lệ", "Thẻ thật,", "DS được ghim"),
+    "result-pinned-p5": ("Kiểm tra", "✓ Chữ ký số: DS được ghim", "✓ Chip thật"),
     "qr-seen": ("Đã đọc mã QR", "đang mở"),
     "reading": ("Đang đọc chip", "KB"),
     "verifying": ("Đang kiểm tra",),

@@ -65,6 +65,11 @@ OFFICER_REASONS = {
     "group-unparsed": "Chip có dữ liệu hỏng",
     "qr-only": "Chỉ đọc được mã QR",
 }
+# A verified card whose signer the ward approved itself ("pinned DS", trust_path
+# "pinned-ds"): always said so, on the verdict page and on the checks page. The verdict
+# page's reason keeps the three words on one line of their own.
+PINNED_DS = "DS được ghim"
+PINNED_REASON = "Thẻ thật,\n" + PINNED_DS
 _PASSIVE_DETAIL = {
     "ok": "",
     "hash-mismatch": "dữ liệu bị sửa",
@@ -144,10 +149,13 @@ def outcome_from_verification(v: Verification) -> Outcome:
         Level.FAILED: Verdict.FAILED,
     }.get(v.level, Verdict.ATTENTION)
     passive = v.passive.value
+    pinned = v.trust_path == "pinned-ds"
+    signature = ", ".join(
+        filter(None, (PINNED_DS if pinned else "", _PASSIVE_DETAIL.get(passive, passive)))
+    )
     checks = [
         Check("Chữ ký số", True if passive == "ok" else (None if passive in (
-            "not-checked", "untrusted-signer", "signer-expired") else False),
-            _PASSIVE_DETAIL.get(passive, passive)),
+            "not-checked", "untrusted-signer", "signer-expired") else False), signature),
         _genuine_check(v.active.value, v.chip_auth.value, v.missing),
     ]  # fmt: skip
     checks += _extra_checks(v)
@@ -156,6 +164,8 @@ def outcome_from_verification(v: Verification) -> Outcome:
         checks.append(Check("QR khớp chip", v.qr_chip_match, "" if v.qr_chip_match else detail))
     checks += [Check(_group_label(name), False, "hỏng, không đọc được") for name in v.unparsed]
     reason = OFFICER_REASONS.get(v.reason_code, v.reason_vi)
+    if pinned and v.reason_code == "verified":
+        reason = PINNED_REASON
     return Outcome(verdict, reason, tuple(checks), _ADVICE.get(v.reason_code))
 
 
@@ -200,6 +210,8 @@ def qr_only_outcome(why: str) -> Outcome:
 __all__ = [
     "FIELD_NAMES",
     "OFFICER_REASONS",
+    "PINNED_DS",
+    "PINNED_REASON",
     "QR_ONLY_REASONS",
     "outcome_from_verification",
     "person_from_chip",

@@ -121,6 +121,10 @@ def screens() -> dict[str, Screen]:
         ),
         person,
     )  # fmt: skip
+    # a card whose signer the ward approved (no CSCA): "Hợp lệ", said to be a pinned DS
+    out["result-pinned"] = _outcome_screen(
+        Verification(Passive.OK, Auth.OK, Auth.OK, True, trust_path="pinned-ds"), person
+    )
     unparsed = outcome_from_verification(
         Verification(Passive.OK, Auth.OK, Auth.OK, True, unparsed=("DG2",))
     )

@@ -6,8 +6,11 @@ from datetime import date
 
 import pytest
 
+from station.display.layout import TextOp
 from station.display.outcome import (
     OFFICER_REASONS,
+    PINNED_DS,
+    PINNED_REASON,
     QR_ONLY_REASONS,
     outcome_from_verification,
     person_from_qr,
@@ -23,7 +26,10 @@ PERSON = Person("Lê Văn An", date(1990, 1, 2), "Nam", "001090012345")
 
 
 @pytest.mark.parametrize(
-    "reason", sorted({*REASONS.values(), *OFFICER_REASONS.values(), *QR_ONLY_REASONS.values()})
+    "reason",
+    sorted(
+        {*REASONS.values(), *OFFICER_REASONS.values(), *QR_ONLY_REASONS.values(), PINNED_REASON}
+    ),
 )
 @pytest.mark.parametrize("verdict", list(Verdict))
 def test_every_reason_fits_the_verdict_page(reason: str, verdict: Verdict) -> None:
@@ -108,3 +114,34 @@ def test_crl_state_is_on_the_checks_page() -> None:
         assert expected in outcome_from_verification(v).checks
     untrusted = Verification(Passive.UNTRUSTED_SIGNER, Auth.OK, Auth.OK, True)
     assert all(c.label != "DS thu hồi" for c in outcome_from_verification(untrusted).checks)
+
+
+def test_pinned_ds_is_said_on_the_verdict_and_the_checks_page() -> None:
+    """A signer the ward approved itself is "verified", always shown as a pinned DS."""
+    pinned = Verification(Passive.OK, Auth.OK, Auth.OK, True, trust_path="pinned-ds")
+    out = outcome_from_verification(pinned)
+    assert out.verdict is Verdict.VERIFIED and out.reason == PINNED_REASON
+    assert out.checks[0] == Check("Chữ ký số", True, PINNED_DS)
+    pages = result_pages(ResultScreen(out.verdict, out.reason, PERSON, out.checks))
+    assert not any(page.truncated for page in pages)
+    texts = [" ".join(op.text for op in page.ops if isinstance(op, TextOp)) for page in pages]
+    assert PINNED_DS in texts[0]  # the verdict page
+    assert f"✓ Chữ ký số: {PINNED_DS}" in texts[-1]  # the checks page
+    chained = Verification(Passive.OK, Auth.OK, Auth.OK, True, trust_path="csca")
+    out = outcome_from_verification(chained)
+    assert out.reason == OFFICER_REASONS["verified"] and out.checks[0] == Check("Chữ ký số", True)
+    assert PINNED_DS not in out.reason + " ".join(c.detail for c in out.checks)
+
+
+def test_a_pinned_ds_card_that_is_not_verified_still_says_pinned() -> None:
+    """The verdict page gives what went wrong; the checks page still names the pin."""
+    v = Verification(
+        Passive.OK, Auth.NOT_SUPPORTED, Auth.NOT_SUPPORTED, True, trust_path="pinned-ds"
+    )
+    out = outcome_from_verification(v)
+    assert out.verdict is Verdict.ATTENTION and out.reason == OFFICER_REASONS["no-chip-proof"]
+    assert out.checks[0] == Check("Chữ ký số", True, PINNED_DS)
+    expired = Verification(Passive.SIGNER_EXPIRED, Auth.OK, Auth.OK, True, trust_path="pinned-ds")
+    assert outcome_from_verification(expired).checks[0] == Check(
+        "Chữ ký số", None, f"{PINNED_DS}, chữ ký đã hết hạn"
+    )
