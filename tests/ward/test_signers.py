@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -233,3 +235,162 @@ def test_the_record_page_says_active_authentication_was_not_needed(chain: pki.Te
     record["verification"]["active"] = "<b>made up</b>"  # an unknown word is shown as bad
     tones = {c.label: c.tone for c in checks_of(record)}
     assert tones["Chip thật: xác thực chủ động (AA)"] == "bad"
+
+
+# -- the signers page's counts, kept as records arrive ------------------------------------
+def _expected(records: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """What the page must say of each signer, counted from the records themselves."""
+    from station.ward.signers import seen_signer
+
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        s = seen_signer(rec)
+        assert s is not None
+        outcomes: dict[str, dict[str, int]] = {"passive": {}, "active": {}, "chip_auth": {}}
+        e = out.setdefault(
+            s.sha256, {"cards": set(), "stations": set(), "reads": 0, "outcomes": outcomes}
+        )
+        e["cards"].add(rec["citizen"]["id_number"])
+        e["stations"].add(rec["station_id"])
+        e["reads"] += 1
+        for column, word in (("passive", s.passive), ("active", s.active),
+                             ("chip_auth", s.chip_auth)):  # fmt: skip
+            e["outcomes"][column][word] = e["outcomes"][column].get(word, 0) + 1
+    return {sha: (len(e["cards"]), len(e["stations"]), e["reads"], e["outcomes"])
+            for sha, e in out.items()}  # fmt: skip
+
+
+def _shown(db: WardDB) -> dict[str, tuple[Any, ...]]:
+    return {r.sha256: (r.cards, r.stations, r.reads, r.outcomes) for r in db.signers()}
+
+
+def _reads_of(chains: list[pki.TestPki]) -> list[dict[str, Any]]:
+    """Cards of two signers at two stations; some cards read again (in the same batch and
+    in later ones), some with AA failed, some chained to a CSCA."""
+    out = []
+    for n in range(12):
+        chain = chains[n % 2]
+        rec = signed_record(chain, n % 7, STATION if n % 3 else OTHER_STATION)
+        rec["record_id"] = f"read-{n}"
+        if n % 4 == 0:
+            rec["verification"].update(active="failed")
+        if n % 5 == 0:
+            rec["verification"].update(passive="ok", trust_path="csca")
+        out.append(rec)
+    return out
+
+
+def test_signer_counts_follow_every_batch_and_the_retention(
+    db_target: str, chain: pki.TestPki
+) -> None:
+    """The page's counts (kept as records arrive, not counted when it opens) are what a
+    count of the stored records gives, batch after batch, and after old records go."""
+    chains = [chain, pki.make_test_pki("p256", name="Other")]
+    reads = _reads_of(chains)
+    with WardDB(db_target) as db:
+        db.store_many([opened(r) for r in reads[:5]])
+        assert _shown(db) == _expected(reads[:5])
+        db.store_many([opened(r) for r in reads[5:]] + [opened(reads[0])])  # one replayed
+        assert _shown(db) == _expected(reads)
+        rows = {r.sha256: r for r in db.signers()}
+        assert {r.trust for r in rows.values()} == {""}  # the latest reads chain to nothing
+        # the first five were received two hours ago; retention takes them out of the counts
+        db._conn.execute(
+            "UPDATE records SET received_at = received_at - 7200 WHERE record_id IN "
+            "(?, ?, ?, ?, ?)",
+            [r["record_id"] for r in reads[:5]],
+        )
+        assert len(db.purge_older_than(time.time() - 3600)) == 5
+        assert _shown(db) == _expected(reads[5:])
+        assert all(r.last_seen >= r.first_seen for r in db.signers())
+        # a card of the purged ones read again counts again
+        back = copy.deepcopy(reads[0])
+        back["record_id"] = "read-again"
+        db.store_many([opened(back)])
+        assert _shown(db) == _expected([*reads[5:], back])
+
+
+def test_the_trust_shown_is_the_latest_read_s(db_target: str, chain: pki.TestPki) -> None:
+    with WardDB(db_target) as db:
+        first = signed_record(chain, 1)
+        first["verification"].update(passive="ok", trust_path="csca")
+        db.store_many([opened(first)])
+        assert db.signers()[0].trust == "csca"
+        db.store_many([opened(signed_record(chain, 2))])  # no longer chains (CSCA removed)
+        assert db.signers()[0].trust == ""
+
+
+def test_concurrent_writers_count_each_card_once(db_target: str, chain: pki.TestPki) -> None:
+    """Four connections race to store reads of the same cards (each its own record ids):
+    every read counted, every card once (PostgreSQL: the card rows' upserts serialise)."""
+    cards = [signed_record(chain, n) for n in range(30)]
+    with WardDB(db_target):
+        pass
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        mine = []
+        for n, rec in enumerate(cards[::-1] if k % 2 else cards):
+            again = copy.deepcopy(rec)
+            again["record_id"] = f"w{k}-{n}"
+            mine.append(opened(again))
+        try:
+            with WardDB(db_target) as db:
+                for i in range(0, len(mine), 10):
+                    db.store_many(mine[i : i + 10])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    with WardDB(db_target) as db:
+        ((cards_shown, stations, reads, _),) = _shown(db).values()
+        assert (cards_shown, stations, reads) == (30, 1, 120)
+
+
+def test_a_version_3_database_gets_its_counts(db_target: str, chain: pki.TestPki) -> None:
+    """Schema 3 kept only the read rows: opening it counts them into the page's tables."""
+    from station.ward.db import schema
+    from station.ward.db.backend import connect
+    from station.ward.db.records import INSERT, _row_of
+    from station.ward.signers import seen_signer
+
+    reads = _reads_of([chain, pki.make_test_pki("p256", name="Old")])
+    conn = connect(db_target)
+    with conn.transaction():
+        for version in (1, 2, 3):
+            schema.STEPS[conn.dialect][version](conn)
+        conn.execute("UPDATE schema_version SET version = 3")
+        for n, rec in enumerate(reads):
+            item = opened(rec)
+            (seq,) = conn.execute(
+                INSERT, _row_of(rec, item.canonical, "c2ln", 1000.0 + n, None)
+            ).fetchone()
+            s = seen_signer(rec)
+            assert s is not None
+            conn.execute(
+                "INSERT INTO signers (sha256, der, subject, issuer, serial, not_before, "
+                "not_after, key_type, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?) ON CONFLICT (sha256) DO UPDATE SET last_seen = excluded.last_seen",
+                (s.sha256, None, s.subject, s.issuer, s.serial, "", "", "", 1000.0, 1000.0 + n),
+            )
+            conn.execute(
+                "INSERT INTO signer_reads (seq, signer, station_id, at, passive, active, "
+                "chip_auth, trust_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, s.sha256, rec["station_id"], 1000.0 + n, s.passive, s.active,
+                 s.chip_auth, s.trust_path),
+            )  # fmt: skip
+    conn.close()
+    with WardDB(db_target) as db:
+        assert schema.current_version(db._conn) == schema.LATEST
+        assert _shown(db) == _expected(reads)
+        latest = {seen.sha256: seen.trust_path for r in reads if (seen := seen_signer(r))}
+        assert {r.sha256: r.trust for r in db.signers()} == latest
+        more = copy.deepcopy(reads[1])
+        more["record_id"] = "after-the-upgrade"
+        db.store_many([opened(more)])
+        assert _shown(db) == _expected([*reads, more])

@@ -38,6 +38,7 @@ INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (station_id, record_id) DO NOTHING RETURNING seq"
 )
+ID_NUMBER = 10  # the id_number's place in INSERT's values
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,11 @@ class Search:
 class RecordsMixin:
     _conn: Conn
 
-    def note_signers(self, seen: list[tuple[int, str, Any]], now: float) -> None:
+    def note_signers(self, seen: list[tuple[int, str, str | None, Any]], now: float) -> None:
         """Index the signers of new records (``SignersMixin``)."""
+
+    def forget_reads_before(self, cutoff: float) -> None:
+        """Take purged records out of the signers' counts (``SignersMixin``)."""
 
     # -- storing -------------------------------------------------------------------------
     def store_many(self, items: Iterable[Opened]) -> StoreResult:
@@ -112,21 +116,20 @@ class RecordsMixin:
         # circle (PostgreSQL would abort one of them as a deadlock).
         ordered = sorted(items, key=lambda i: (_station(i.record), i.record_id))
         rows = [_row_of(i.record, i.canonical, i.signature, now, None) for i in ordered]
+        signed: list[tuple[int, str, str | None, Any]] = []
         with self._conn.transaction():
             inserted = self._conn.returning_many(INSERT, rows)
-            for item, got in zip(ordered, inserted, strict=True):
+            for item, row, got in zip(ordered, rows, inserted, strict=True):
                 if got is not None:
                     result.new.append((int(got[0]), item))
+                    if (s := seen_signer(item.record)) is not None:
+                        signed.append((int(got[0]), row[0], row[ID_NUMBER], s))
                 elif self._stored_text(item.record_id, _station(item.record)) == _text(item):
                     result.duplicates.append(item)
                 else:
                     result.conflicts.append(item)
                     self._conflict_alert(item, now)
-            self.note_signers(
-                [(seq, _station(i.record), s) for seq, i in result.new
-                 if (s := seen_signer(i.record)) is not None],
-                now,
-            )  # fmt: skip
+            self.note_signers(signed, now)
             if result.new and self._conn.dialect == "postgres":
                 last = max(seq for seq, _ in result.new)
                 self._conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, str(last)))
@@ -281,8 +284,8 @@ class RecordsMixin:
                 "SELECT record_id, fingerprint, station_id FROM records WHERE received_at < ?",
                 (cutoff,),
             ).fetchall()
+            self.forget_reads_before(cutoff)
             self._conn.execute("DELETE FROM records WHERE received_at < ?", (cutoff,))
-            self._conn.execute("DELETE FROM signer_reads WHERE at < ?", (cutoff,))
             now = time.time()
             for record_id, _, station in gone:
                 self._conn.execute(
