@@ -12,9 +12,17 @@ receiver throughput; on SQLite and on PostgreSQL, side by side in one run.
    diacritics as the console runs them (newest first, 51 rows), 5 runs each.
 3. Throughput: 10 stations with 1,000 records waiting each, drained through one receiver
    (and two receivers sharing the subscription on PostgreSQL): records/s per process.
+4. Signers ("Chứng thư"): ``--signer-records`` records of each of four forms (QR only;
+   chip without a signer, as before fleet trust; chip naming its signer without the
+   certificate; chip with the signer's certificate, as stations send it) over
+   ``--signers`` signers and 20 stations, each form into a database of its own, in turn a
+   batch of each through store_many. Each ratio is a form's rate over the one before:
+   the chip record, the signer bookkeeping, the certificate's bytes. Then the console's
+   signers page query (every signer with its cards, stations and PA/AA/CA counts), 5 runs.
 
 Usage: .venv/bin/python bench/console.py [--stations 50] [--seconds 30]
-       [--search-records 1000000] [--no-postgres]
+       [--search-records 1000000] [--signer-records 100000] [--signers 50] [--no-postgres]
+       [--only-signers]
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ SURNAMES = {"Nguyễn": 38, "Trần": 11, "Lê": 9.5, "Phạm": 7, "Hoàng": 5.1
 NAME_QUERIES = ("nguyen", "nguyen van", "nguyen van an", "tran thi", "le van d", "hoang thi thu",
                 "dang duc dat", "ly my", "vo quoc hung", "xyz")  # fmt: skip
 ID_TARGET_MS, NAME_TARGET_MS, LIVE_TARGET_S = 50.0, 300.0, 1.0
+SIGNERS_TARGET_MS = 500.0  # the admin's page, loaded now and then
 
 
 # -- synthetic records ----------------------------------------------------------------------
@@ -321,18 +330,142 @@ def throughput(work: Path, db_target: str, backend: str, receivers: int) -> floa
     return rate
 
 
+# -- 4. signers --------------------------------------------------------------------------
+def signer_certificates(n: int) -> list[dict[str, str]]:
+    """``verification.signer`` of ``n`` synthetic document signers, as stations send it."""
+    from station.sim import pki
+    from station.verify.passive import Signer
+    from station.verify.trust import parse_certificate
+
+    kinds = ("p256", "rsa")  # EC and RSA signers: both certificate sizes
+    return [
+        Signer.of(
+            parse_certificate(pki.make_test_pki(kinds[i % 2], name=f"B{i}").dsc_der).cert
+        ).to_json()
+        for i in range(n)
+    ]
+
+
+FORMS = {
+    "qr": "QR records",
+    "bare": "chip, no signer",  # as before fleet trust
+    "named": "chip + signer named",  # without its certificate (older stations)
+    "certificate": "chip + signer certificate",  # as stations send it
+}
+
+
+def chip_records(
+    n: int, signers: list[dict[str, str]], form: str, stations: int = 20, seed: int = 13
+) -> Iterator[dict[str, Any]]:
+    """Chip records (QR + chip, verified or not) naming one of ``signers`` each; one card in
+    ten is read twice; one signer's cards now and then fail Active Authentication.
+    ``form``: "bare" (no ``verification.signer``), "named" (the signer without its
+    certificate, as older stations send it) or "certificate" (as stations send it now)."""
+    rng = random.Random(seed + 1)  # not fast_records' stream: the record ids stay unique
+    outcomes = (("ok", "csca", "verified"), ("untrusted-signer", None, "signed-untrusted"))
+    for rec in fast_records(n, stations, seed=seed):
+        k = rng.randrange(len(signers))
+        passive, path, level = outcomes[k % 2]
+        active = "failed" if k == 0 and rng.random() < 0.01 else "ok"
+        rec["source"] = "qr+chip"
+        rec["chip"] = {
+            "files": ["EF.COM", "DG1", "DG13", "DG14", "DG15", "EF.SOD"],
+            "access": "PACE-CAN",
+            "key_source": "qr-can",
+            "read_ms": 812,
+        }
+        signer = {
+            k: v for k, v in signers[k].items() if form == "certificate" or k != "certificate"
+        }
+        rec["verification"] = {
+            "level": "failed" if active == "failed" else level, "passive": passive,
+            "active": active, "chip_auth": "not-supported", "qr_chip_match": True,
+            "mismatches": [], "missing": [], "crl": "current" if path else None,
+            "trust_path": path, **({"signer": signer} if form != "bare" else {}),
+        }  # fmt: skip
+        yield rec
+        if rng.random() < 0.1:  # the same card read again (another record id)
+            again = {**rec, "record_id": str(uuid.UUID(int=rng.getrandbits(128)))}
+            yield again
+
+
+def store_side_by_side(make: Callable[[str], str], n: int, signers: int) -> dict[str, Any]:
+    """``n`` records of each of FORMS, each form into a database of its own, in turn one
+    batch of 500 (what one receiver message holds at most) of each; records/s of each and
+    the database of the chip records with their certificates."""
+    certs = signer_certificates(signers)
+    spent = dict.fromkeys(FORMS, 0.0)
+    counts = dict.fromkeys(FORMS, 0)
+    streams = {form: chip_records(n, certs, form) for form in FORMS if form != "qr"}
+    streams["qr"] = fast_records(n, 20, seed=13)
+    targets = {form: make(f"signers-{form}") for form in FORMS}
+    with ExitStack() as stack:
+        dbs = {form: stack.enter_context(WardDB(t)) for form, t in targets.items()}
+        while any(c < n for c in counts.values()):
+            for form in FORMS:
+                if counts[form] >= n:
+                    continue
+                batch = []
+                for rec in streams[form]:
+                    batch.append(Opened(rec, "c2ln", canonical_bytes(rec)))
+                    if len(batch) == 500 or counts[form] + len(batch) >= n:
+                        break
+                t = time.perf_counter()
+                dbs[form].store_many(batch)
+                spent[form] += time.perf_counter() - t
+                counts[form] += len(batch)
+        if dbs["certificate"].dialect == "postgres":
+            dbs["certificate"]._conn.execute("ANALYZE")
+    rates = {form: counts[form] / spent[form] for form in FORMS}
+    return {"rates": rates, "target": targets["certificate"]}
+
+
+def signers_page(db_target: str) -> tuple[list[float], int, int]:
+    """Times of the signers page's query (ms), the signers listed and the reads counted."""
+    with WardDB(db_target) as db:
+        rows = db.signers()
+        return timed(db.signers), len(rows), sum(r.reads for r in rows)
+
+
+def signer_rows(
+    backend: str, rates: dict[str, float], page: tuple[list[float], int, int]
+) -> list[Row]:
+    """Each form's rate, with its ratio to the form before it (the cost of what it adds)."""
+    times, listed, reads = page
+    top = max(times)
+    out: list[Row] = []
+    before = None
+    for form, words in FORMS.items():
+        ratio = "" if before is None else f"{rates[form] / rates[before]:.2f}"
+        out.append((f"{backend}: store_many, {words} (rec/s)", f"{rates[form]:,.0f}", "", ratio))
+        before = form
+    out.append((f"{backend}: signers page, {listed} signers, {reads:,} reads, med / max (ms)",
+                f"{statistics.median(times):.1f} / {top:.1f}", f"< {SIGNERS_TARGET_MS:g}",
+                f"{top / SIGNERS_TARGET_MS:.3f}"))  # fmt: skip
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stations", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--search-records", type=int, default=1_000_000)
+    ap.add_argument("--signer-records", type=int, default=100_000)
+    ap.add_argument("--signers", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--only-signers", action="store_true", help="run part 4 alone")
     args = ap.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         work = Path(tmp)
         with databases(work, not args.no_postgres) as dbs:
             for backend, make in dbs.items():
+                print(f"[{backend}] signers: {args.signer_records:,} chip records, "
+                      f"{args.signers} signers ...")  # fmt: skip
+                stored = store_side_by_side(make, args.signer_records, args.signers)
+                rows += signer_rows(backend, stored["rates"], signers_page(stored["target"]))
+                if args.only_signers:
+                    continue
                 print(f"[{backend}] live view, {args.stations} stations, {args.seconds:.0f} s ...")
                 rows += live_rows(backend, live(work, make("live"), backend, args.stations,
                                                 args.seconds))  # fmt: skip
@@ -372,10 +505,10 @@ def live_rows(backend: str, r: dict[str, Any]) -> list[Row]:
 def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     print(f"\nconsole benchmark ({args.search_records:,} records searched, "
           f"{args.stations} stations live)\n")  # fmt: skip
-    print(f"{'measure':58} {'value':>14} {'target':>9} {'ratio':>6}")
-    print("-" * 90)
+    print(f"{'measure':68} {'value':>14} {'target':>9} {'ratio':>6}")
+    print("-" * 100)
     for name, value, target, ratio in rows:
-        print(f"{name:58} {value:>14} {target:>9} {ratio:>6}")
+        print(f"{name:68} {value:>14} {target:>9} {ratio:>6}")
 
 
 def search_rows(backend: str, times: dict[str, list[float]]) -> list[tuple[str, str, str, str]]:
