@@ -56,6 +56,7 @@ CHECK_WORDS = {
     "not-supported": "Thẻ không hỗ trợ",
     "not-checked": "Chưa kiểm tra",
     "skipped": "Không cần (CA đã đạt)",
+    "other": "Khác",  # a word the ward does not know (counted on the signers page)
     "hash-mismatch": "Dữ liệu bị sửa (sai mã băm)",
     "bad-signature": "Chữ ký số sai",
     "untrusted-signer": "Chưa có chứng thư gốc tin cậy",

@@ -19,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from station.verify.bundle import MAX_BYTES as BUNDLE_MAX
 from station.ward.console.context import console_of, guarded
+from station.ward.console.present import CHECK_WORDS
 from station.ward.console.security import Visit
 from station.ward.db import TrustItem, WardDB
 from station.ward.trust import MAX_UPLOAD, TrustError, parse_upload, pinned_item
@@ -45,13 +47,18 @@ async def _page(
 
     def load(db: WardDB) -> tuple[object, ...]:
         bundle = db.latest_bundle()
-        return db.signers(), db.trust_items(), db.trust_revision(), bundle[0] if bundle else 0
+        # the version the current approved set is published as (revision + offset: the
+        # offset moves versions above a bundle an earlier database made), and the newest
+        # bundle the receiver has made and published
+        current = db.trust_revision() + db.bundle_version_offset()
+        return db.signers(), db.trust_items(), current, bundle[0] if bundle else 0
 
-    signers, items, revision, published = await console.pool.run(load)
+    signers, items, current, published = await console.pool.run(load)
     return console.render(
         request, "admin_trust.html", visit, status_code=status, signers=signers, items=items,
-        revision=revision, published=published, error=error, notice=notice,
-        TRUST_NAMES=TRUST_NAMES, max_mb=MAX_UPLOAD // 1_000_000,
+        current=current, published=published, error=error, notice=notice,
+        TRUST_NAMES=TRUST_NAMES, CHECK_WORDS=CHECK_WORDS, max_mb=MAX_UPLOAD // 1_000_000,
+        bundle_mb=BUNDLE_MAX // (1024 * 1024),
     )  # fmt: skip
 
 
