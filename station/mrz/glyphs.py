@@ -143,10 +143,16 @@ def _sample(
     level = rng.uniform(60, 200)  # print weight: re-threshold a blurred glyph
     image = image.filter(ImageFilter.GaussianBlur(0.06 * TCAP * hi / 2.4))
     image = image.point(lambda v: 255 if v > level else 0)
+    # placement, size and slant as a located line gives them: the cell is cut at the measured
+    # pitch, so the cap height varies with the print (+-5%) and the keystone, and a residual
+    # skew of a degree or so slants the glyph
     dx, dy = rng.uniform(-1, 1) * hi, rng.uniform(-1, 1) * hi
-    image = image.transform(
-        image.size, Image.Transform.AFFINE, (1, 0, dx, 0, 1, dy), Image.Resampling.BILINEAR
-    )
+    scale = rng.uniform(0.93, 1.07)
+    sx, sy = scale * rng.uniform(0.97, 1.03), scale
+    shear = rng.uniform(-0.03, 0.03)
+    cx, cy = width / 2, (MARGIN + 2 + TCAP / 2) * hi
+    coeffs = (1 / sx, shear, cx - cx / sx - shear * cy + dx, 0, 1 / sy, cy - cy / sy + dy)
+    image = image.transform(image.size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
     image = image.resize((width // hi, height // hi), Image.Resampling.BOX)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.8)))
     pixels = np.asarray(image, np.float32) / 255 * rng.uniform(0.5, 1.0)

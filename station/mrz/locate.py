@@ -33,6 +33,8 @@ Frame = npt.NDArray[np.uint8]
 WORK_WIDTH = 400
 CROP_CHAR_H = 20.0  # characters above this height carry nothing more for a 16 px template
 MAX_ANGLE_DEG = 20.0
+TD1_ASPECT = 7.3  # length / height of a whole MRZ block at the work scale (measured: 6.4-8.4)
+SHORT_ASPECT = 6.0  # below this a block is taken for a part of the MRZ
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,11 @@ def residual_skew(ink: Array, strips: int = 8) -> float:
     return math.atan(float(np.polyfit(xs, ys, 1)[0]))
 
 
+def _sharpness(ink: Array) -> float:
+    """How well the rows separate into lines and gaps: the spread of the row profile."""
+    return float(ink.mean(1).std())
+
+
 def _runs(on: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     d = np.diff(np.r_[0, on.view(np.int8), 0])
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True))
@@ -256,24 +263,52 @@ def _lines(ink: Array) -> tuple[LineImage, LineImage, LineImage] | None:
     bands = split_lines(ink)
     if len(bands) != 3:
         return None
+    found = [ink_extent(ink[top:bottom], bottom - top) for top, bottom in bands]
+    extents = shared_extents(found, float(np.median([b - a for a, b in bands])))
+    if extents is None:
+        return None
     lines = []
-    for top, bottom in bands:
+    for (top, bottom), (x0, x1) in zip(bands, extents, strict=True):
         height = bottom - top
         pad = max(2, round(height * 0.35))
         t0, b0 = max(0, top - pad), min(ink.shape[0], bottom + pad)
-        extent = ink_extent(ink[top:bottom], height)
-        if extent is None:
-            return None
-        lines.append(LineImage(ink[t0:b0], float(height), extent[0], extent[1], float(top - t0)))
-    spans = [line.x1 - line.x0 for line in lines]
-    if min(spans) < 0.8 * max(spans):
-        return None
+        lines.append(LineImage(ink[t0:b0], float(height), x0, x1, float(top - t0)))
     return lines[0], lines[1], lines[2]
+
+
+def shared_extents(
+    found: list[tuple[float, float] | None], char_h: float
+) -> list[tuple[float, float]] | None:
+    """The three lines' (x0, x1), or None when they do not make one MRZ. The lines of a TD1
+    MRZ start and end in the same columns (30 characters at one pitch): a line whose
+    extent lies inside the longest one but falls short by more than half a character at
+    either end (glare or shade washed out its first or last characters, a thin glyph
+    lost) gets the longest line's extent; spans that still differ by more than 20% are
+    not an MRZ."""
+    if any(e is None for e in found):
+        return None
+    extents = [e for e in found if e is not None]
+    longest = max(extents, key=lambda e: e[1] - e[0])
+    span = longest[1] - longest[0]
+    out = []
+    for x0, x1 in extents:
+        inside = x0 >= longest[0] - char_h / 2 and x1 <= longest[1] + char_h / 2
+        short = x0 - longest[0] > 0.6 * char_h or longest[1] - x1 > 0.6 * char_h
+        out.append(longest if inside and short else (x0, x1))
+    if min(x1 - x0 for x0, x1 in out) < 0.8 * span:
+        return None
+    return out
 
 
 def _try_block(image: Image.Image, block: Block) -> MrzGeometry | None:
     char_h = block.height / 4.0  # the block is ~3 line pitches high
-    size = (block.length + 2.5 * char_h, block.height + 2.0 * char_h)
+    length = block.length
+    if length < SHORT_ASPECT * block.height:
+        # part of the block is lost to glare or shade at the work scale: the MRZ is ~7.3
+        # block heights long, on an unknown side; cut enough for either, the lines' ink
+        # extents then find the text
+        length += 2 * (TD1_ASPECT * block.height - length)
+    size = (length + 2.5 * char_h, block.height + 2.0 * char_h)
     zoom = min(1.0, CROP_CHAR_H / max(char_h, 1.0))
     out = (round(size[0] * zoom), round(size[1] * zoom))
     if out[0] < 60 or out[1] < 12:
@@ -284,8 +319,12 @@ def _try_block(image: Image.Image, block: Block) -> MrzGeometry | None:
         skew = residual_skew(ink)
         if abs(skew) < math.radians(0.15):
             break
-        angle += skew
-        ink = ink_map(_affine_crop(image, block, angle, size, out), char_h * zoom)
+        turned = ink_map(_affine_crop(image, block, angle + skew, size, out), char_h * zoom)
+        # the strips' profiles can match a line pitch away (a line of fillers beside a
+        # line of digits): a skew is taken only when the lines come out sharper
+        if _sharpness(turned) <= _sharpness(ink):
+            break
+        angle, ink = angle + skew, turned
     lines = _lines(ink)
     if lines is None:
         return None

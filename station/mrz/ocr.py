@@ -4,7 +4,8 @@
     text, score, margin = decode(scores, classes)    # the characters a layout allows
 
 1. The 30-cell grid: the pitch from the strongest periodicity of the column ink profile
-   (30 glyphs give a sharp spectral peak), then the left edge and a linear change of pitch
+   (30 glyphs give a sharp spectral peak) or from the ink extent (29 pitches and a glyph),
+   then the left edge and a linear change of pitch
    (perspective shrinks one end by up to ~15%) that put the cell boundaries on the columns
    with least ink, both grid ends just outside the ink; every inner boundary is then moved
    to its ink minimum and a quadratic fitted through them.
@@ -67,15 +68,22 @@ def _pitch_by_spectrum(profile: Array, x0: float, x1: float) -> float | None:
     return m / k
 
 
-def fit_grid(ink: Array, x0: float, x1: float) -> tuple[npt.NDArray[np.float64], float, Array]:
-    """Cell boundaries (31) of a uniform-ish grid, the mean pitch, the smoothed profile."""
+def fit_grid(
+    ink: Array, x0: float, x1: float, extent_pitch: bool = True
+) -> tuple[npt.NDArray[np.float64], float, Array]:
+    """Cell boundaries (31) of a uniform-ish grid, the mean pitch, the smoothed profile;
+    ``extent_pitch`` False: the spectrum's pitch only (the reader's second pass)."""
     raw = ink.sum(0)
     p0 = _pitch_by_spectrum(raw, x0, x1) or (x1 - x0) / (CELLS - 0.6)
     k = max(3, round(p0 / 2) | 1)  # every inter-glyph gap becomes a V-shaped valley
     profile = np.convolve(raw, np.ones(k) / k, mode="same").astype(np.float32)
     xs = np.arange(len(profile), dtype=np.float64)
     idx = np.arange(CELLS + 1)
+    # the spectrum's pitch, and the pitch the ink extent implies (29 pitches and a glyph):
+    # glare or shade over part of the line can pull the spectral peak a few % off
     pitches = p0 * np.linspace(0.985, 1.015, 7)
+    if extent_pitch:
+        pitches = np.r_[pitches, (x1 - x0) / np.linspace(29.95, 29.3, 7)]
     slopes = np.linspace(-0.2, 0.2, 17)  # pitch change from one end to the other
     offsets = np.linspace(-0.05, 0.6, 27)  # left edge = x0 - offset * pitch
     warp = idx[None, :] + slopes[:, None] * (idx * idx - CELLS * idx)[None, :] / (2 * CELLS)
@@ -85,6 +93,9 @@ def fit_grid(ink: Array, x0: float, x1: float) -> tuple[npt.NDArray[np.float64],
     end = (lefts + CELLS * pitches[:, None])[:, None, :]
     pp = pitches[:, None, None]
     cost = np.where((end >= x1 - 0.1 * pp) & (end <= x1 + 0.6 * pp), cost, np.inf)
+    if not np.isfinite(cost).any():  # no grid ends at the ink's end: a uniform one
+        uniform = x0 - 0.2 * p0 + p0 * idx.astype(np.float64)
+        return uniform, p0, profile
     i, j, a = np.unravel_index(int(np.argmin(cost)), cost.shape)
     return pos[i, j, a], float(pitches[i]), profile
 
@@ -112,9 +123,11 @@ def _refined(
     return out
 
 
-def boundaries(ink: Array, x0: float, x1: float) -> npt.NDArray[np.float64]:
+def boundaries(
+    ink: Array, x0: float, x1: float, extent_pitch: bool = True
+) -> npt.NDArray[np.float64]:
     """The 31 cell boundaries: the grid, then a quadratic through the ink minima."""
-    predicted, pitch, profile = fit_grid(ink, x0, x1)
+    predicted, pitch, profile = fit_grid(ink, x0, x1, extent_pitch)
     found = _refined(profile, predicted, pitch)
     if len(found) < 8:
         return predicted
@@ -142,10 +155,12 @@ def _windows(image: Array, ys: npt.NDArray[np.intp], xs: npt.NDArray[np.intp]) -
     return w
 
 
-def score_line(line: LineImage, glyphs: GlyphModel | None = None) -> LineScores:
+def score_line(
+    line: LineImage, glyphs: GlyphModel | None = None, extent_pitch: bool = True
+) -> LineScores:
     """Every position's scores for every character (see the module docstring)."""
     g = glyphs or model()
-    bounds = boundaries(line.ink, line.x0, line.x1)
+    bounds = boundaries(line.ink, line.x0, line.x1, extent_pitch)
     pitch = float(bounds[-1] - bounds[0]) / CELLS
     s = TP / pitch
     h, w = line.ink.shape

@@ -23,15 +23,27 @@ passes ``now``, so tests use a fake clock). It keeps digests, not MRZ text.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from station.mrz.glyphs import PITCH_OVER_CAP, GlyphModel, model
 from station.mrz.locate import Frame, MrzGeometry, find_mrz
 from station.mrz.ocr import Decoded, LineScores, decode, score_line
-from station.mrz.td1 import ICAO, VN, Layout, ParsedMrz, name_plausible, parse_lines
+from station.mrz.td1 import (
+    CHARSET,
+    FILLER,
+    LETTERS,
+    VN,
+    Layout,
+    ParsedMrz,
+    layout_for_head,
+    name_plausible,
+    parse_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,9 @@ MIN_SCORE = 0.50  # template correlation every character of lines 1-2 must reach
 SMALL_CHAR_H = 11.0  # px: below this the name line must be read with a clear margin
 NAME_MIN_MARGIN_SMALL = 10.0
 MIN_CHAR_H = 12.0  # px: what the reader was measured to need (bench/mrz.py)
+NAME_SWAP_MARGIN = 20.0  # discriminant score: a letter this close to the one read may be meant
+NAME_SWAP_POSITIONS = 3  # close letters in one word at most (at most 3**3 readings tried)
+NAME_TIE = 2.0  # two syllables closer than this: neither is taken
 VN_TIED = tuple((5 + i, 18 + i) for i in range(9))  # document number = last 9 digits of the ID
 
 
@@ -63,8 +78,7 @@ class MrzReading:
 
 
 def _layout(scores: LineScores) -> Layout:
-    head = decode(scores, "n" * 30).text[:5]
-    return VN if head == "IDVNM" else ICAO
+    return layout_for_head(decode(scores, "n" * 30).text[:5])
 
 
 class MrzReader:
@@ -81,11 +95,17 @@ class MrzReader:
         reading = self._read(geometry, layout)
         if reading.usable:
             return reading
-        turned = self._read(geometry.turned(), layout)  # the card may lie upside down
-        return turned if turned.usable else reading
+        # a second pass: the grid from the spectrum's pitch alone (a line whose extent
+        # was misjudged), then the card lying upside down
+        for again in (self._read(geometry, layout, False), self._read(geometry.turned(), layout)):
+            if again.usable:
+                return again
+        return reading
 
-    def _read(self, geometry: MrzGeometry, layout: Layout | None) -> MrzReading:
-        scores = [score_line(line, self.glyphs) for line in geometry.lines]
+    def _read(
+        self, geometry: MrzGeometry, layout: Layout | None, extent_pitch: bool = True
+    ) -> MrzReading:
+        scores = [score_line(line, self.glyphs, extent_pitch) for line in geometry.lines]
         return judge(geometry, scores, layout)
 
 
@@ -98,12 +118,56 @@ def judge(
     decoded = [
         decode(scores[0], chosen.classes[0], tied),
         decode(scores[1], chosen.classes[1]),
-        decode(scores[2], chosen.classes[2]),
+        syllable_name(scores[2], decode(scores[2], chosen.classes[2])),
     ]
     parsed = parse_lines([d.text for d in decoded], chosen, correct=False)
     pitch = float(np.median([s.pitch for s in scores])) / geometry.scale
     char_h = pitch / PITCH_OVER_CAP
     return MrzReading(parsed, _gate(parsed, decoded), char_h, _name_ok(decoded[2], char_h))
+
+
+def syllable_name(scores: LineScores, name: Decoded) -> Decoded:
+    """The name line with each word that is not a Vietnamese syllable replaced by the
+    best-scoring syllable among the close readings of its letters (each within
+    ``NAME_SWAP_MARGIN`` of the letter read, at most ``NAME_SWAP_POSITIONS`` of them):
+    'NGD' -> 'NGO', 'DD' -> 'DO', 'WUNG' -> 'HUNG'. A word with no such reading, or with
+    two equally good ones, stays as read. No check digit covers the name: this only
+    makes the reading better, it is still not the truth (the chip has the name)."""
+    text = list(name.text)
+    letters = np.array([c in LETTERS for c in CHARSET])
+    start = 0
+    for word in name.text.split(FILLER):
+        end = start + len(word)
+        if word and not name_plausible(word):
+            replaced = _best_syllable(scores.classes[start:end], letters)
+            if replaced is not None:
+                text[start:end] = replaced
+        start = end + 1
+    if "".join(text) == name.text:
+        return name
+    chosen = np.array([CHARSET.index(c) for c in text])
+    rows = np.arange(len(text))
+    return Decoded("".join(text), scores.ncc[rows, chosen], name.margin)
+
+
+def _best_syllable(classes: npt.NDArray[np.float32], letters: npt.NDArray[np.bool_]) -> str | None:
+    options: list[list[int]] = []
+    for row in classes:
+        masked = np.where(letters, row, -np.inf)
+        order = np.argsort(-masked)
+        best = masked[order[0]]
+        options.append([int(k) for k in order[:3] if masked[k] >= best - NAME_SWAP_MARGIN])
+    if sum(len(o) > 1 for o in options) > NAME_SWAP_POSITIONS:
+        return None
+    found: list[tuple[float, str]] = []
+    for combo in itertools.product(*options):
+        word = "".join(CHARSET[k] for k in combo)
+        if name_plausible(word):
+            found.append((float(sum(classes[i, k] for i, k in enumerate(combo))), word))
+    found.sort(reverse=True)
+    if not found or (len(found) > 1 and found[0][0] - found[1][0] < NAME_TIE):
+        return None
+    return found[0][1]
 
 
 def _gate(parsed: ParsedMrz, decoded: list[Decoded]) -> str:

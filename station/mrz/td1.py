@@ -316,9 +316,17 @@ class ParsedMrz:
         }
 
 
+def layout_for_head(head: str) -> Layout:
+    """VN when the first five characters read IDVNM, allowing ONE known look-alike of a
+    literal (O or Q for D, L for I, ...: a thin or blurred glyph); else ICAO. Two or more
+    look-alikes are another document's header, read with the generic layout (and a
+    Vietnamese card misread that badly fails its checks there)."""
+    fixed, changes = correct_line(head[:5], VN.classes[0][:5])
+    return VN if fixed == "IDVNM" and changes <= 1 else ICAO
+
+
 def _layout_for(line1: str) -> Layout:
-    head, _ = correct_line(line1[:5], VN.classes[0][:5])
-    return VN if head == "IDVNM" else ICAO
+    return layout_for_head(line1[:5])
 
 
 def parse_lines(
