@@ -44,6 +44,7 @@ class LineScores:
     classes: Array  # (30, 37) discriminant score of every character at every position
     ncc: Array  # (30, 37) best template correlation at the cell's alignment
     pitch: float  # mean character pitch in the line image, px
+    bounds: npt.NDArray[np.float64]  # the 31 cell boundaries used, line image columns
 
 
 def _pitch_by_spectrum(profile: Array, x0: float, x1: float) -> float | None:
@@ -156,11 +157,16 @@ def _windows(image: Array, ys: npt.NDArray[np.intp], xs: npt.NDArray[np.intp]) -
 
 
 def score_line(
-    line: LineImage, glyphs: GlyphModel | None = None, extent_pitch: bool = True
+    line: LineImage,
+    glyphs: GlyphModel | None = None,
+    extent_pitch: bool = True,
+    bounds: npt.NDArray[np.float64] | None = None,
 ) -> LineScores:
-    """Every position's scores for every character (see the module docstring)."""
+    """Every position's scores for every character (see the module docstring); ``bounds``
+    imposes the cell boundaries (another line's: the lines share their columns)."""
     g = glyphs or model()
-    bounds = boundaries(line.ink, line.x0, line.x1, extent_pitch)
+    if bounds is None:
+        bounds = boundaries(line.ink, line.x0, line.x1, extent_pitch)
     pitch = float(bounds[-1] - bounds[0]) / CELLS
     s = TP / pitch
     h, w = line.ink.shape
@@ -180,7 +186,7 @@ def score_line(
     variants, chars, dims = g.templates.shape
     ncc = (best @ g.templates.reshape(variants * chars, dims).T).reshape(CELLS, variants, chars)
     classes: Array = (best @ g.weights + g.bias).astype(np.float32)
-    return LineScores(classes, ncc.max(axis=1).astype(np.float32), pitch)
+    return LineScores(classes, ncc.max(axis=1).astype(np.float32), pitch, bounds)
 
 
 _MASKS: dict[str, npt.NDArray[np.bool_]] = {}

@@ -65,6 +65,7 @@ class MrzReading:
     reason: str = ""  # '' when usable; English, no MRZ data
     char_h: float = 0.0  # measured character height in frame pixels
     name_plausible: bool = False
+    name_score: float = 0.0  # the name line's least template correlation
 
     @property
     def usable(self) -> bool:
@@ -106,7 +107,16 @@ class MrzReader:
         self, geometry: MrzGeometry, layout: Layout | None, extent_pitch: bool = True
     ) -> MrzReading:
         scores = [score_line(line, self.glyphs, extent_pitch) for line in geometry.lines]
-        return judge(geometry, scores, layout)
+        reading = judge(geometry, scores, layout)
+        if reading.usable and reading.name_score < MIN_SCORE:
+            # the name line's grid is off (its fillers give weak gaps): the three lines
+            # share their columns, so read it on the grid of the line above
+            regridded = [*scores[:2], score_line(geometry.lines[2], self.glyphs,
+                                                 bounds=scores[1].bounds)]  # fmt: skip
+            again = judge(geometry, regridded, layout)
+            if again.usable and again.name_score > reading.name_score:
+                return again
+        return reading
 
 
 def judge(
@@ -123,7 +133,8 @@ def judge(
     parsed = parse_lines([d.text for d in decoded], chosen, correct=False)
     pitch = float(np.median([s.pitch for s in scores])) / geometry.scale
     char_h = pitch / PITCH_OVER_CAP
-    return MrzReading(parsed, _gate(parsed, decoded), char_h, _name_ok(decoded[2], char_h))
+    return MrzReading(parsed, _gate(parsed, decoded), char_h, _name_ok(decoded[2], char_h),
+                      float(decoded[2].score.min()))  # fmt: skip
 
 
 def syllable_name(scores: LineScores, name: Decoded) -> Decoded:

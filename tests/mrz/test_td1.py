@@ -15,6 +15,7 @@ from station.mrz.td1 import (
     VN,
     check_digit,
     correct_line,
+    layout_for_head,
     name_plausible,
     parse_lines,
     parse_text,
@@ -147,3 +148,14 @@ def test_name_plausibility_is_a_heuristic() -> None:
     assert name_plausible("TRAN<<THI<NGOC<ANH<<<<<<<<<<<<")
     assert not name_plausible("TRAN<<THI<NGDC<ANH<<<<<<<<<<<<")  # O read as D
     assert not name_plausible("ERIKSSON<<ANNA<MARIA<<<<<<<<<<")  # foreign names fail it
+
+
+def test_the_layout_is_vietnamese_with_at_most_one_look_alike_in_idvnm() -> None:
+    assert layout_for_head("IDVNM") is VN
+    assert layout_for_head("IOVNM") is VN  # a thin D read as O
+    assert layout_for_head("LDVNM") is VN
+    assert layout_for_head("IOVHM") is ICAO  # two look-alikes: another document's header
+    assert layout_for_head("I<UTO") is ICAO and layout_for_head("") is ICAO
+    # a typed MRZ follows the same rule
+    assert parse_lines(["IOVNM" + VN_LINES[0][5:], *VN_LINES[1:]]).layout == "VN"
+    assert parse_lines(["IOVHM" + VN_LINES[0][5:], *VN_LINES[1:]]).layout == "ICAO"
