@@ -10,11 +10,15 @@
    components; the MRZ is a long, flat, dense component with the TD1 aspect ratio (4..14),
    oriented by its principal axis (|angle| <= 20 degrees).
 4. The block is cut from the full-resolution frame in one affine resample (outside the
-   frame: white), at most ``CROP_CHAR_H`` px per character height; the residual skew is
-   measured from the row profiles of vertical strips and the cut redone.
+   frame: white), at most ``CROP_CHAR_H`` px per character height; a block shorter than
+   an MRZ for its height (glare or shade hid part of it) is cut wide enough for the
+   missing part on either side. The residual skew is measured from the row profiles of
+   vertical strips and the cut redone, when that makes the lines sharper.
 5. The crop becomes an ink map (0 paper .. 1 ink) from local paper and ink levels on a
    coarse grid (follows glare and shading), split into three line bands by its row
-   profile; each line's ink extent is found ignoring solid dark runs (card edge).
+   profile; each line's ink extent is found ignoring solid dark runs (card edge), and a
+   line that falls short inside the others takes their extent (``shared_extents``: the
+   three lines of a TD1 MRZ occupy the same columns).
 A 1280 px frame with nothing found is tried once more at a finer scale (small characters).
 """
 

@@ -4,8 +4,11 @@
     reading = reader.read(gray_frame)      # uint8 H x W
     if reading.usable: reading.parsed.access_key()   # (document number, birth, expiry)
 
-A block that reads as nothing is read once more the other way up (a card lying upside
-down costs only the OCR, not the search). A reading is usable only when the MRZ was found,
+A block that reads as nothing is read again with the grid's pitch from the spectrum alone
+(``station.mrz.ocr``), then once more the other way up (a card lying upside down costs only
+the OCR, not the search). A name line with a glyph that matches badly is read again on the
+grid of the line above (the lines share their columns), and a name word that is no
+Vietnamese syllable takes the close reading that is one (``syllable_name``). A reading is usable only when the MRZ was found,
 every check digit passes, the layout holds
 (``station.mrz.td1``) and every character of the two checked lines looks like a glyph at all
 (template correlation >= ``MIN_SCORE``). The layout (Vietnamese or any ICAO TD1) is decided
