@@ -8,11 +8,12 @@ A block that reads as nothing is read again with the grid's pitch from the spect
 (``station.mrz.ocr``), then once more the other way up (a card lying upside down costs only
 the OCR, not the search). A name line with a glyph that matches badly is read again on the
 grid of the line above (the lines share their columns), and a name word that is no
-Vietnamese syllable takes the close reading that is one (``syllable_name``). A reading is usable only when the MRZ was found,
-every check digit passes, the layout holds
-(``station.mrz.td1``) and every character of the two checked lines looks like a glyph at all
-(template correlation >= ``MIN_SCORE``). The layout (Vietnamese or any ICAO TD1) is decided
-from an unrestricted reading of the first five characters. The name line is read too, but
+Vietnamese syllable takes the close reading that is one (``syllable_name``, Vietnamese
+layout only). A reading is usable only when the MRZ was found, every check digit passes,
+the layout holds (``station.mrz.td1``) and every character of the two checked lines looks
+like a glyph at all (template correlation >= ``MIN_SCORE``). The layout (Vietnamese or any
+ICAO TD1) is decided from an unrestricted reading of the first five characters (IDVNM with
+at most one look-alike: ``layout_for_head``). The name line is read too, but
 no check digit covers it: ``name_plausible`` only says it is made of plausible Vietnamese
 syllables, read with a clear margin when the characters are small. The station takes the
 name from the chip.
@@ -131,8 +132,10 @@ def judge(
     decoded = [
         decode(scores[0], chosen.classes[0], tied),
         decode(scores[1], chosen.classes[1]),
-        syllable_name(scores[2], decode(scores[2], chosen.classes[2])),
+        decode(scores[2], chosen.classes[2]),
     ]
+    if chosen is VN:  # another document's names are not Vietnamese syllables
+        decoded[2] = syllable_name(scores[2], decoded[2])
     parsed = parse_lines([d.text for d in decoded], chosen, correct=False)
     pitch = float(np.median([s.pitch for s in scores])) / geometry.scale
     char_h = pitch / PITCH_OVER_CAP
