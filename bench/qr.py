@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import zxingcpp
@@ -70,12 +71,23 @@ HELD = 6  # frames a card stays in view in the "held" rows
 MRZ_FPS = config.from_mapping({}).camera.mrz_fps
 
 
+class CardLook(TypedDict):
+    """How a 2021 front lies under the camera (``card_frame``'s keyword arguments)."""
+
+    module_px: int
+    angle: float
+    blur: float
+    noise: float
+    perspective: float
+    glare: bool
+
+
 def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[np.ndarray]]:
     """Three sets of ``count`` frames: a new card in every frame (worst case: every frame
     is an event), cards held for ``HELD`` frames each (moving a little), no QR at all."""
     rng = random.Random(seed)
     citizens = generate_many(seed, count, today=TODAY)
-    looks = [
+    looks: list[CardLook] = [
         {
             "module_px": rng.choice((3, 4, 5, 6)),
             "angle": rng.uniform(-40, 40),
@@ -89,15 +101,17 @@ def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[
     new = [card_frame(c, size, seed=seed + i, **looks[i]) for i, c in enumerate(citizens)]
     held = []
     for i in range(count):
-        look = dict(looks[i // HELD], module_px=4 + i // HELD % 3)
-        look["angle"] = float(look["angle"]) + (i % HELD)
+        look: CardLook = {**looks[i // HELD], "module_px": 4 + i // HELD % 3}
+        look["angle"] += i % HELD
         held.append(card_frame(citizens[i // HELD], size, seed=seed + i, **look))
     empties = [empty_frame(size, seed + i) for i in range(count)]
     backs_2024 = []
     for i, c in enumerate(citizens):
-        look, payload = backs.random_look(rng, hard=False), c.qr_payload_2024().encode()
+        back_look, payload = backs.random_look(rng, hard=False), c.qr_payload_2024().encode()
         backs_2024.append(
-            backs.back_frame(mrz_lines(c), size, 16.0, look=look, seed=seed + i, qr_payload=payload)
+            backs.back_frame(
+                mrz_lines(c), size, 16.0, look=back_look, seed=seed + i, qr_payload=payload
+            )
         )
     return {"new card": new, f"card held {HELD}": held, "no QR": empties, "2024 back": backs_2024}
 
