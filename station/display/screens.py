@@ -46,6 +46,7 @@ class ErrorKind(StrEnum):
     CHIP_FAILED = "chip-failed"
     READER_UNPLUGGED = "reader-unplugged"
     CAMERA_FAILED = "camera-failed"
+    MRZ_FAILED = "mrz-failed"
     STORE_FULL = "store-full"
     STORE_FAILED = "store-failed"
     CLOCK_NOT_SET = "clock-not-set"
@@ -96,6 +97,9 @@ MESSAGES: dict[ErrorKind, Message] = {
     ),
     ErrorKind.CAMERA_FAILED: Message(
         "Camera không chạy", "Kiểm tra dây camera. Nếu vẫn lỗi, tắt và bật lại máy."
+    ),
+    ErrorKind.MRZ_FAILED: Message(
+        "Lỗi đọc mã MRZ", "Trong lúc đó chỉ đọc được mã QR. Báo kỹ thuật."
     ),
     ErrorKind.STORE_FULL: Message(
         "Bộ nhớ đầy", "Không đọc thêm được. Nối mạng để gửi hồ sơ về phường."

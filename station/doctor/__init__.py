@@ -18,6 +18,7 @@ from station.doctor.checks import (
     check_clock,
     check_config,
     check_disk,
+    check_mrz,
     check_outbox,
     check_station_key,
     check_trust,
@@ -43,6 +44,7 @@ def _guarded(name: str, check: Check, cfg: Config) -> CheckResult:
 def default_checks() -> list[tuple[str, Check]]:
     return [
         ("camera", hardware.check_camera),
+        ("mrz", check_mrz),
         ("reader", hardware.check_reader),
         ("display", hardware.check_display),
         ("gpio", hardware.check_gpio),
@@ -72,6 +74,7 @@ __all__ = [
     "check_clock",
     "check_config",
     "check_disk",
+    "check_mrz",
     "check_outbox",
     "check_station_key",
     "check_trust",

@@ -1,5 +1,6 @@
 """`station doctor` checks of the software side: config, clock, disk, outbox, station key,
-ward key, trust anchors, broker. Device checks are in :mod:`station.doctor.hardware`.
+ward key, trust anchors, broker, the MRZ process. Device checks are in
+:mod:`station.doctor.hardware`.
 
 Each is ``check_x(cfg, ...) -> CheckResult`` with its file, clock or network access
 injectable. Nothing is written: the outbox is only read, and the broker check connects
@@ -191,6 +192,43 @@ def check_station_key(cfg: Config) -> CheckResult:
     except (SyncError, OSError) as exc:
         return fail("station key", str(exc), "run as the service user (sudo -u station ...)")
     return ok("station key", f"Ed25519, public key {public_key_text(key.public_key())}")
+
+
+# --- the MRZ process ----------------------------------------------------------------
+
+MRZ_FIX = (
+    "reinstall the station (scripts/install.sh, or ./setup.sh deps in a checkout): the MRZ "
+    "process is started with the same Python and imports numpy and station.mrz; its error (if "
+    "any) is above, the running service's in `journalctl -u station`. Meanwhile cards are read "
+    "from their QR (the panel says the MRZ cannot be read)"
+)
+
+
+def check_mrz(cfg: Config) -> CheckResult:
+    """The MRZ process starts as the station starts it and analyses a frame (a blank one:
+    only that it answers is checked; the reader's accuracy is ``bench/mrz.py``'s)."""
+    if not cfg.camera.mrz:
+        return ok("mrz", "off (camera.mrz = false): no MRZ process is started")
+    import time
+
+    import numpy as np
+
+    from station.runtime.vision import MrzProcess, MrzProcessError
+
+    process = MrzProcess()
+    t0 = time.monotonic()
+    try:
+        process.await_ready()
+        started = time.monotonic() - t0
+        process.read(np.zeros((cfg.camera.height, cfg.camera.width), np.uint8))
+    except MrzProcessError as exc:
+        return fail("mrz", f"the MRZ process does not serve: {exc}", MRZ_FIX)
+    except RuntimeError as exc:  # the reader raised inside the process
+        first = str(exc).strip().splitlines()[-1]
+        return fail("mrz", f"the MRZ process's reader failed: {first}", MRZ_FIX)
+    finally:
+        process.stop()
+    return ok("mrz", f"the MRZ process starts ({started:.1f} s) and analyses a frame")
 
 
 # --- trust anchors ------------------------------------------------------------------

@@ -36,8 +36,9 @@ Events the app sends (``station.flow.*``; all have ``now``):
   StoreDone(job) / StoreFailed(job, full)  the StoreRecord's outcome
   Button(kind)              ``station.ports.ButtonKind``
   TimerFired(name)          when a ``StartTimer`` comes due (stale ones are ignored)
-  ReaderState(connected), CameraState(ok), ClockState(ok), SyncState(link, pending),
-  StoreState(full), Stop()
+  ReaderState(connected), CameraState(ok), MrzState(ok) (the MRZ process serves or keeps
+  dying: while it is down no QR waits for an MRZ), ClockState(ok), SyncState(link,
+  pending), StoreState(full), Stop()
 Effects the app executes (frozen dataclasses in ``station.flow.events``):
   ShowScreen(screen), Play(pattern), SetLeds(leds), StartChipRead(job, qr) (read, then
   verify; ``mrz`` too when read), CancelChipRead(job), StoreRecord(job, qr, chip,
@@ -69,6 +70,7 @@ from station.flow.events import (
     Effect,
     Event,
     MrzSeen,
+    MrzState,
     Phase,
     Play,
     QrSeen,
@@ -107,6 +109,7 @@ __all__ = [
     "Event",
     "Health",
     "MrzSeen",
+    "MrzState",
     "Phase",
     "Play",
     "Presentation",

@@ -5,7 +5,8 @@
   recognised values (``QrResult.clues``) as further candidates when its QR was decoded too.
 - A QR that gives no key by itself (a 2024 card's, another kind, one found but not
   decodable): with the MRZ path on, the flow waits up to ``Settings.mrz_wait_s`` for the
-  MRZ (phase LOOKING); then a 2024 QR's clues alone open the chip, or the officer is told.
+  MRZ (phase LOOKING; not while the MRZ process is down: ``Health.mrz``); then a 2024 QR's
+  clues alone open the chip, or the officer is told.
 - A QR of the 2021 shape with wrong values: the record is stored and the error shown.
 """
 
@@ -35,7 +36,7 @@ def start(state: State, shown: Presentation, now: float, *, waited: bool = False
     mark = marks(qr, mrz)
     if qr.identity is None and mrz is None:
         may_follow = qr.status in (QrStatus.UNRECOGNISED, QrStatus.NO_QR)
-        if state.settings.mrz and not waited and may_follow:
+        if state.settings.mrz and state.health.mrz and not waited and may_follow:
             return look(state, qr, now)
         if qr.clues is None:
             return _refused(state, qr, mark, now)

@@ -157,6 +157,14 @@ class CameraState:
 
 
 @dataclass(frozen=True)
+class MrzState:
+    """The MRZ process is serving (``ok``) or keeps dying (``station.runtime.vision``)."""
+
+    now: float
+    ok: bool
+
+
+@dataclass(frozen=True)
 class ClockState:
     now: float
     ok: bool
@@ -186,7 +194,7 @@ class Stop:
 Event = (
     QrSeen | MrzSeen | QrVisible | QrUnreadable | CardPresent | CardGone | ChipProgress | ChipDone
     | ChipFailed | Verified | StoreDone | StoreFailed | Button | TimerFired | ReaderState
-    | CameraState | ClockState | SyncState | StoreState | Stop
+    | CameraState | MrzState | ClockState | SyncState | StoreState | Stop
 )  # fmt: skip
 
 # ---- effects ------------------------------------------------------------------------

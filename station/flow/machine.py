@@ -24,6 +24,7 @@ from station.flow.events import (
     Effect,
     Event,
     MrzSeen,
+    MrzState,
     Phase,
     QrSeen,
     QrUnreadable,
@@ -121,7 +122,7 @@ def _on_unreadable(state: State, ev: QrUnreadable) -> Result:
     too fine for the camera), else a record says so (no personal data) and the officer is
     told to straighten the card or clean the lens."""
     if state.phase is Phase.IDLE and state.held is None and not refuses_reads(state):
-        if state.settings.mrz:
+        if state.settings.mrz and state.health.mrz:
             return cards.look(state, UNREADABLE_QR, ev.now)
         return cards.start(state, Presentation(UNREADABLE_QR), ev.now, waited=True)
     return state, []
@@ -298,6 +299,7 @@ _HANDLERS: dict[type, Callable[[State, Any], Result]] = {
     TimerFired: _on_timer,
     ReaderState: lambda s, e: _health(s, e.now, reader=e.connected),
     CameraState: lambda s, e: _health(s, e.now, camera=e.ok),
+    MrzState: lambda s, e: _health(s, e.now, mrz=e.ok),
     ClockState: lambda s, e: _health(s, e.now, clock=e.ok),
     StoreState: lambda s, e: _health(s, e.now, store_full=e.full),
     SyncState: _on_sync,

@@ -45,6 +45,8 @@ def station_problem(state: State) -> ErrorKind | None:
         return ErrorKind.CAMERA_FAILED
     if state.settings.chip and not h.reader:
         return ErrorKind.READER_UNPLUGGED
+    if state.settings.mrz and not h.mrz:
+        return ErrorKind.MRZ_FAILED
     return None
 
 

@@ -51,6 +51,7 @@ class Settings:
 class Health:
     reader: bool = True
     camera: bool = True
+    mrz: bool = True  # the MRZ process serves (False: it keeps dying; QR reads go on)
     clock: bool = True
     store_full: bool = False
     stopped: bool = False

@@ -25,7 +25,11 @@ unit's sandbox allows (fork/exec, pipes, memfd_create: ``@system-service``). Eve
 of the station closes the request pipe, and the process ends on that: it never outlives
 the station. When it dies or stops answering (``ANSWER_S``), the error is logged, the frame
 is dropped and a new process is started, after a pause that doubles with each death in a
-row (``RESTART_S`` up to ``RESTART_MAX_S``).
+row (``RESTART_S`` up to ``RESTART_MAX_S``). After ``DOWN_AFTER`` deaths in a row (it does
+not start, or dies on every frame) the worker tells the flow (``MrzState(ok=False)``): the
+idle screen says the card's back cannot be read, the red LED is lit, and no QR waits for
+an MRZ any more; 2021 cards are read from their QR as before. The first analysis a new
+process answers tells the flow it serves again (``MrzState(ok=True)``).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ ANSWER_S = 20.0  # one analysis (a full-resolution frame on a Pi takes well unde
 RESTART_S = 1.0  # pause before restarting a process that died, doubled each time in a row
 RESTART_MAX_S = 60.0
 STABLE_S = 60.0  # a process that lived this long resets the pause
+DOWN_AFTER = 3  # deaths in a row (no analysis answered between them): the flow is told
 
 
 class MrzProcessError(RuntimeError):
@@ -246,6 +251,8 @@ class MrzWorker:
         self.want_full = False
         self.analysed = 0
         self.restarts = 0  # processes started again after one died
+        self.failures = 0  # deaths in a row, without an analysis answered since
+        self.down = False  # the flow was told the MRZ cannot be read (MrzState)
         self.process = MrzProcess()
         self._thread = threading.Thread(target=self._run, name="mrz", daemon=True)
 
@@ -298,6 +305,7 @@ class MrzWorker:
         except MrzProcessError as exc:
             if not self._stop:
                 log.error("%s", exc)  # the first offer tries again
+                self._failed()
         try:
             while True:
                 offer = self._next()
@@ -312,16 +320,38 @@ class MrzWorker:
                     if started - process.started_at >= STABLE_S:
                         restart = RESTART_S
                     log.error("%s; a new MRZ process in %g s", exc, restart)
+                    self._failed()
                     self._pause(restart)
                     restart = min(2 * restart, RESTART_MAX_S)
                     self.restarts += 1
                     continue
                 except Exception:  # a reader bug must not stop the counter: log, go on
                     log.exception("MRZ analysis failed")
+                self._served()
                 self.analysed += 1
                 self._pause(self._period - (time.monotonic() - started))  # the bounded rate
         finally:
             process.stop()
+
+    def _failed(self) -> None:
+        """One more death in a row; the flow is told once they are ``DOWN_AFTER``."""
+        self.failures += 1
+        if self.failures >= DOWN_AFTER and not self.down:
+            self.down = True
+            log.error(
+                "the MRZ process died %d times in a row: MRZ reading unavailable "
+                "(QR reads go on); still restarting it",
+                self.failures,
+            )
+            self._post(flow.MrzState(self._clock(), False))
+
+    def _served(self) -> None:
+        """A process answered an analysis (a reading, or the reader's error)."""
+        self.failures = 0
+        if self.down:
+            self.down = False
+            log.info("the MRZ process serves again")
+            self._post(flow.MrzState(self._clock(), True))
 
     def _analyse(self, reader: Reader, offer: _Offer) -> None:
         reading = reader.read(offer.frame)

@@ -506,3 +506,17 @@ def test_reader_check_with_pcscd_unreachable(cfg: Config, pcsc_rig: Any, tmp_pat
     assert done.returncode == 0, done.stderr
     status, summary, fix = json.loads(done.stdout)
     assert status == "FAIL" and "PC/SC unavailable" in summary and "pcscd" in fix
+
+
+def test_mrz_process_serves_fails_to_start_or_is_off(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.runtime import vision
+
+    good = doctor.check_mrz(cfg)
+    assert good.status == "OK" and "analyses a frame" in good.summary
+    assert doctor.check_mrz(config.replace(cfg, "camera", mrz=False)).status == "OK"
+    monkeypatch.setattr(vision, "BOOT", "import sys; sys.exit(3)")  # exits at once
+    broken = doctor.check_mrz(cfg)
+    assert broken.status == "FAIL" and "exit status 3" in broken.summary
+    assert "journalctl -u station" in broken.fix

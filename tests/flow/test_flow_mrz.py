@@ -167,3 +167,56 @@ def test_another_card_while_waiting_for_an_mrz_settles_the_first() -> None:
     st.advance(2.1)  # shown briefly: the next card waits
     start = st.last(StartChipRead)
     assert isinstance(start, StartChipRead) and start.qr == A
+
+
+def test_while_the_mrz_process_is_down_the_idle_screen_says_so_and_qr_reads_go_on() -> None:
+    from station.flow import MrzState, ReaderState, SetLeds
+    from station.ports import Leds
+
+    st = Station()
+    st.send(MrzState(st.now, False))
+    assert st.screen == ErrorScreen(ErrorKind.MRZ_FAILED)
+    assert st.last(SetLeds) == SetLeds(Leds(red=True))
+    # A 2021 card is read from its QR as before.
+    st.send(QrSeen(st.now, A))
+    start = st.last(StartChipRead)
+    assert isinstance(start, StartChipRead) and (start.qr, start.mrz) == (A, None)
+    _finish(st)
+    assert isinstance(st.screen, ResultScreen)
+    st.advance(st.state.settings.result_s + 1)
+    assert st.screen == ErrorScreen(ErrorKind.MRZ_FAILED)  # back to idle: still down
+    # A 2024 QR does not wait for an MRZ that cannot come: its values open the chip now.
+    st.send(QrSeen(st.now, QR_2024))
+    assert st.state.phase is Phase.READING
+    start = st.last(StartChipRead)
+    assert isinstance(start, StartChipRead) and (start.qr, start.mrz) == (QR_2024, None)
+    _finish(st)
+    st.advance(st.state.settings.result_s + 1)
+    # A more serious problem is shown first; once the MRZ serves again, the idle screen.
+    st.send(ReaderState(st.now, False))
+    assert st.screen == ErrorScreen(ErrorKind.READER_UNPLUGGED)
+    st.send(ReaderState(st.now, True))
+    assert st.screen == ErrorScreen(ErrorKind.MRZ_FAILED)
+    st.send(MrzState(st.now, True))
+    assert not isinstance(st.screen, ErrorScreen)
+    assert st.last(SetLeds) == SetLeds(Leds())
+    st.send(QrSeen(st.now + 1, URL))  # and a QR of another kind waits for the MRZ again
+    assert st.state.phase is Phase.LOOKING
+
+
+def test_an_undecodable_qr_does_not_wait_for_the_mrz_while_it_is_down() -> None:
+    from station.flow import MrzState
+
+    st = Station()
+    st.send(MrzState(st.now, False))
+    st.send(QrUnreadable(st.now))
+    assert st.state.phase is not Phase.LOOKING
+    assert st.screen == ErrorScreen(ErrorKind.QR_UNREADABLE)
+
+
+def test_without_the_mrz_path_its_process_state_is_not_shown() -> None:
+    from station.flow import MrzState
+
+    st = Station(Settings(mrz=False))
+    st.send(MrzState(st.now, False))
+    assert not isinstance(st.screen, ErrorScreen)

@@ -374,3 +374,39 @@ def test_a_hostile_face_image_costs_the_face_not_the_station(
         assert shown is not None and shown.face is not None
     finally:
         running.close()
+
+
+def test_an_mrz_process_that_keeps_dying_is_on_the_panel_and_qr_reads_go_on(
+    tmp_path: Path, factory: CardFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MRZ process exits at once on every start: the idle panel says the MRZ cannot be
+    read (red LED), a 2021 card is still read from its QR; when the process serves again
+    the idle panel comes back."""
+    from station.ports import Leds
+    from station.runtime import vision
+    from station.runtime.mrzproc import BOOT
+
+    monkeypatch.setattr(vision, "BOOT", "import sys; sys.exit(3)")
+    monkeypatch.setattr(vision, "RESTART_S", 0.05)
+    monkeypatch.setattr(vision, "RESTART_MAX_S", 0.2)
+    running = Running(tmp_path, factory)
+    try:
+        down = ErrorScreen(ErrorKind.MRZ_FAILED)
+        wait_for(lambda: running.screen == down, 30, what="the MRZ failure on the panel")
+        wait_for(lambda: running.panel_shows(down))
+        indicators = running.devices.indicators
+        assert isinstance(indicators, FakeIndicators)
+        wait_for(lambda: indicators.leds == Leds(red=True), what="the red LED")
+        running.counter.place(factory.make("good"))
+        wait_for(lambda: result(running) is not None, 15)
+        shown = result(running)
+        assert shown is not None and shown.verdict is Verdict.VERIFIED
+        (record,) = running.records
+        assert record["source"] == "qr+chip"
+        running.counter.remove()
+        wait_for(lambda: running.screen == down, RESULT_S + 5, what="idle, still down")
+        monkeypatch.setattr(vision, "BOOT", BOOT)  # the real process from the next start
+        wait_for(lambda: isinstance(running.screen, IdleScreen), 60, what="the recovery")
+        wait_for(lambda: indicators.leds == Leds(), what="the LED off")
+    finally:
+        running.close()

@@ -17,6 +17,7 @@ import pytest
 from station import flow
 from station.mrz.reader import MrzReader
 from station.runtime import vision
+from station.runtime.mrzproc import BOOT as MrzBoot
 from station.runtime.vision import MrzProcess, MrzProcessError, MrzWorker
 from station.sim import backs
 from station.sim.citizens import generate_many, mrz_lines
@@ -142,3 +143,55 @@ def test_the_process_ends_when_the_station_is_killed(tmp_path: Path) -> None:
     assert done.returncode == -signal.SIGKILL, done.stderr
     pid = int(done.stdout)
     wait_for(lambda: not _alive(pid), 30, what="the orphaned MRZ process to end")
+
+
+FAILING_BOOT = "import sys; sys.exit(3)"  # a process that exits at once, before "ready"
+
+
+def test_a_process_that_keeps_dying_is_reported_and_its_recovery_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process exits at once every time: after DOWN_AFTER deaths in a row the flow is
+    told once (MrzState not ok), the worker keeps restarting it; once a process serves
+    again (here: the real one), the flow is told it is back, once."""
+    monkeypatch.setattr(vision, "BOOT", FAILING_BOOT)
+    monkeypatch.setattr(vision, "RESTART_S", 0.05)
+    monkeypatch.setattr(vision, "RESTART_MAX_S", 0.2)
+    posted: list[flow.Event] = []
+    worker = MrzWorker(posted.append, time.monotonic, fps=10.0, absent_s=1.0)
+    frame = np.zeros((48, 64), np.uint8)
+    worker.start()
+    try:
+        wait_for(lambda: bool(worker.offer(frame)) or worker.down, 30, what="the MRZ down")
+        assert worker.failures >= vision.DOWN_AFTER and worker.analysed == 0
+        (down,) = posted
+        assert isinstance(down, flow.MrzState) and not down.ok
+        # It keeps restarting, and tells the flow only once.
+        restarts = worker.restarts
+        wait_for(lambda: bool(worker.offer(frame)) or worker.restarts > restarts + 2, 30)
+        assert posted == [down]
+        monkeypatch.setattr(vision, "BOOT", MrzBoot)  # the real process from the next start
+        wait_for(lambda: bool(worker.offer(frame)) or not worker.down, 60, what="the recovery")
+        assert worker.analysed >= 1 and worker.failures == 0
+        assert [type(e) for e in posted] == [flow.MrzState, flow.MrzState]
+        assert isinstance(posted[1], flow.MrzState) and posted[1].ok
+    finally:
+        worker.stop()
+
+
+def test_one_death_is_not_reported() -> None:
+    """A process that dies once and is replaced: the flow hears nothing of it."""
+    posted: list[flow.Event] = []
+    worker = MrzWorker(posted.append, time.monotonic, fps=10.0, absent_s=1.0)
+    frame = np.zeros((48, 64), np.uint8)
+    worker.start()
+    try:
+        assert worker.wait_ready(60)
+        first = worker.process.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: bool(worker.offer(frame)) or worker.analysed >= 1, 60)
+        assert worker.restarts == 1 and not worker.down and worker.failures == 0
+        assert posted == []
+    finally:
+        worker.stop()
