@@ -12,10 +12,23 @@
    interpreter, so the bench also prints READY against ``import station.runtime.app``: the
    start-up work beyond loading code (config, outbox, devices, workers) must stay
    under 3x of that.
-2. Resident memory of the station process while it reads 1,000 simulated cards end to end
-   (QR, PACE/BAC chip read, verification, durable outbox, MQTT publish to a real loopback
-   mosquitto, acknowledgements from a ward receiver running in another process).
-   Targets: flat (no growth between the first and the last hundred reads), under 120 MB.
+2. Memory of the station while it reads 1,000 simulated cards end to end (QR, PACE/BAC
+   chip read, verification, durable outbox, MQTT publish to a real loopback mosquitto,
+   acknowledgements from a ward receiver running in another process). The station is two
+   processes: the main one (run here, in the bench's process: its figure also holds the
+   simulated counter, card emulator and the bench's own code, which a Pi does not run)
+   and the MRZ process it starts (``station.runtime.mrzproc``); one card in four is a 2021
+   card placed back up, read through its MRZ. Printed: each one's RSS, the MRZ process's
+   private memory (USS: pages no other process maps), and the total main RSS + MRZ USS:
+   every page of the two counted once (what the MRZ process shares, the interpreter and
+   numpy's libraries, the main process maps too); and, for scale, the main process's RSS
+   before the station started, the simulated world built. The plain sum of
+   the two RSS counts those shared pages twice; a sum of PSS would count too little here,
+   as the bench's mosquitto and ward receiver (children of the bench, not part of the
+   station, left out) share pages with the station and take their part of them.
+   Targets: flat (no growth between the first and the last hundred reads); the issue's
+   120 MB was set for the main process alone, before the MRZ process existed (printed
+   against the main process's RSS, and the total beside it).
 
     .venv/bin/python bench/startup.py [--runs 5] [--reads 1000]
 """
@@ -32,11 +45,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 CLI = "import sys; from station.cli import main; sys.exit(main())"
 POOL = 24  # distinct cards, presented in turn
+BACKS = 4  # one card in BACKS is a 2021 card placed back up: read through its MRZ
 BARE = "python -c 'import station'"
 FLOOR = "import asyncio, logging, tomllib"
 APP = "python -c 'import station.runtime.app'"
@@ -55,6 +70,53 @@ def rss_mb(pid: int | str = "self") -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def uss_mb(pid: int | str = "self") -> float:
+    """Unique set size: the resident pages no other process maps (private clean + dirty)."""
+    kib = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            kib += int(line.split()[1])
+    return kib / 1024
+
+
+def mrz_children() -> list[int]:
+    """This process's children that are MRZ processes (not mosquitto, not the ward)."""
+    from station.runtime.mrzproc import BOOT
+
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:  # ended meanwhile
+                continue
+            if BOOT.encode() in cmdline:
+                pids.append(int(pid))
+    return pids
+
+
+@dataclass(frozen=True)
+class Sample:
+    reads: int
+    main_rss: float  # MB
+    child_rss: float  # the MRZ process (0 when none runs)
+    child_uss: float  # its pages no other process maps
+    children: int  # MRZ processes found (1 expected)
+    pending: int
+
+    @property
+    def total(self) -> float:
+        """Main RSS + MRZ USS: every page of the station's two processes once."""
+        return self.main_rss + self.child_uss
+
+
+def sample(reads: int, pending: int) -> Sample:
+    children = mrz_children()
+    child_rss = sum(rss_mb(pid) for pid in children)
+    child_uss = sum(uss_mb(pid) for pid in children)
+    return Sample(reads, rss_mb(), child_rss, child_uss, len(children), pending)
 
 
 # --- 1. start-up --------------------------------------------------------------------
@@ -115,8 +177,10 @@ def startup(tmp: Path, runs: int) -> list[tuple[str, float]]:
 # --- 2. memory over many reads ------------------------------------------------------
 
 
-async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
-    """Run the station in this process; (reads done, RSS MB, pending) every 100 reads."""
+async def read_cards(reads: int, tmp: Path) -> tuple[float, list[Sample]]:
+    """Run the station in this process: this process's RSS before the station started
+    (the bench, the simulated world with its cards, the libraries both load), and a
+    memory sample every 100 reads."""
     from station import config as config_mod
     from station.audit import AuditLog
     from station.runtime.app import Services, Station
@@ -136,7 +200,9 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
     from station.ward.db import WardDB
 
     factory = CardFactory(7)
-    cards = [factory.make("good") for _ in range(POOL)]
+    # The fronts' reads analyse only empty frames for the MRZ (between two cards); a back
+    # makes the MRZ process locate and classify its lines, as it does at a real counter.
+    cards = [factory.make("back2021" if i % BACKS == 0 else "good") for i in range(POOL)]
     raw = {
         "station": {"id": "bench", "hardware": "sim", "data_dir": str(tmp / "mem-data")},
         "camera": {"fps": 30.0},
@@ -167,10 +233,11 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
             audit=audit,
             on_record=lambda _record: stored.set(),
         )
+        before = rss_mb()
         station = Station(cfg, devices, services)
         stop = asyncio.Event()
         runner = asyncio.ensure_future(station.run(stop))
-        samples: list[tuple[int, float, int]] = []
+        samples: list[Sample] = []
         try:
             for n in range(1, reads + 1):
                 stored.clear()
@@ -179,8 +246,12 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
                 counter.remove()
                 await asyncio.sleep(2 / cfg.camera.fps)  # the camera sees the empty counter
                 if n % 100 == 0:
-                    samples.append((n, rss_mb(), outbox.pending_count()))
-                    print(f"  {n} reads, RSS {samples[-1][1]:.1f} MB", file=sys.stderr)
+                    samples.append(sample(n, outbox.pending_count()))
+                    last = samples[-1]
+                    print(
+                        f"  {n} reads, RSS {last.main_rss:.1f} + {last.child_rss:.1f} MB",
+                        file=sys.stderr,
+                    )
         finally:
             stop.set()
             await runner
@@ -188,7 +259,7 @@ async def read_cards(reads: int, tmp: Path) -> list[tuple[int, float, int]]:
             outbox.close()
             ward.send_signal(signal.SIGTERM)
             ward.wait(10)
-    return samples
+    return before, samples
 
 
 def start_ward(broker: Any, db: Path, tmp: Path) -> subprocess.Popen[bytes]:
@@ -208,7 +279,7 @@ def main() -> int:
         tmp = Path(name)
         rows = startup(tmp, args.runs)
         t0 = time.perf_counter()
-        samples = asyncio.run(read_cards(args.reads, tmp))
+        before, samples = asyncio.run(read_cards(args.reads, tmp))
         elapsed = time.perf_counter() - t0
     bare = dict(rows)[BARE]
     print(f"\nstart-up (median of {args.runs} runs)")
@@ -223,15 +294,36 @@ def main() -> int:
     met = "met" if ready < 3 * app else "NOT met"
     print(f"start-up work: READY < 3x import station.runtime.app -> {met} ({ready / app:.2f}x)")
     print(f"\nmemory over {args.reads} reads ({elapsed:.0f} s, {args.reads / elapsed:.1f} reads/s)")
-    print(f"{'reads':>8}{'RSS MB':>10}{'x first':>10}{'pending':>10}")
-    for n, mb, pending in samples:
-        print(f"{n:>8}{mb:>10.1f}{mb / samples[0][1]:>10.2f}{pending:>10}")
+    print("main: the station's process (here with the simulated counter and the bench in it);")
+    print("MRZ: its MRZ process (USS: its pages no other process maps);")
+    print("total: main RSS + MRZ USS, every page of the two once (MB)")
+    print(f"(this process before the station started, the simulated world built: {before:.1f} MB)")
+    head = f"{'reads':>8}{'main RSS':>10}{'MRZ RSS':>9}{'MRZ USS':>9}{'total':>8}{'x first':>9}"
+    print(f"{head}{'pending':>9}")
+    for s in samples:
+        ratio = s.total / samples[0].total
+        row = f"{s.reads:>8}{s.main_rss:>10.1f}{s.child_rss:>9.1f}{s.child_uss:>9.1f}"
+        print(f"{row}{s.total:>8.1f}{ratio:>9.2f}{s.pending:>9}")
     if samples:
-        growth = samples[-1][1] - samples[0][1]
-        peak = max(mb for _, mb, _ in samples)
+        first, last = samples[0], samples[-1]
+        if any(s.children != 1 for s in samples):
+            print(f"MRZ processes per sample: {[s.children for s in samples]} (1 expected)")
+        for label, values in (
+            ("main RSS", [s.main_rss for s in samples]),
+            ("MRZ RSS", [s.child_rss for s in samples]),
+            ("total", [s.total for s in samples]),
+        ):
+            print(
+                f"{label}: {values[-1] - values[0]:+.1f} MB from read {first.reads} to "
+                f"{last.reads}, peak {max(values):.1f} MB"
+            )
+        peak = max(s.main_rss for s in samples)
+        total = max(s.total for s in samples)
+        summed = max(s.main_rss + s.child_rss for s in samples)
         print(
-            f"growth {growth:+.1f} MB from read {samples[0][0]} to {samples[-1][0]}; "
-            f"peak {peak:.1f} MB (target < 120 MB: {'met' if peak < 120 else 'NOT met'})"
+            f"target < 120 MB (main process): {'met' if peak < 120 else 'NOT met'} "
+            f"({peak:.1f} MB); with the MRZ process: {total:.1f} MB "
+            f"(the two RSS summed, shared pages twice: {summed:.1f} MB)"
         )
     return 0
 
