@@ -96,6 +96,7 @@ CAPTIONS = {
     "error-chip-mismatch": ("QR không khớp chip",),
     "error-reader-unplugged": ("Mất đầu đọc chip",),
     "error-camera-failed": ("Camera không chạy",),
+    "error-mrz-failed": ("Lỗi đọc mã MRZ", "chỉ đọc được mã QR"),
     "error-store-full": ("Bộ nhớ đầy",),
     "error-clock-not-set": ("Đồng hồ chưa đúng",),
     "error-station-stopped": ("Trạm đã dừng",),
