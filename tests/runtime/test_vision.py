@@ -162,7 +162,9 @@ def test_a_process_that_keeps_dying_is_reported_and_its_recovery_too(
     frame = np.zeros((48, 64), np.uint8)
     worker.start()
     try:
-        wait_for(lambda: bool(worker.offer(frame)) or worker.down, 30, what="the MRZ down")
+        # the flag is set just before the event is posted (from the worker's thread): wait
+        # for the event itself
+        wait_for(lambda: bool(worker.offer(frame)) or bool(posted), 30, what="the MRZ down")
         assert worker.failures >= vision.DOWN_AFTER and worker.analysed == 0
         (down,) = posted
         assert isinstance(down, flow.MrzState) and not down.ok
@@ -171,7 +173,11 @@ def test_a_process_that_keeps_dying_is_reported_and_its_recovery_too(
         wait_for(lambda: bool(worker.offer(frame)) or worker.restarts > restarts + 2, 30)
         assert posted == [down]
         monkeypatch.setattr(vision, "BOOT", MrzBoot)  # the real process from the next start
-        wait_for(lambda: bool(worker.offer(frame)) or not worker.down, 60, what="the recovery")
+
+        def recovered() -> bool:  # the event is posted just before `analysed` counts
+            return len(posted) > 1 and worker.analysed >= 1
+
+        wait_for(lambda: bool(worker.offer(frame)) or recovered(), 60, what="the recovery")
         assert worker.analysed >= 1 and worker.failures == 0
         assert [type(e) for e in posted] == [flow.MrzState, flow.MrzState]
         assert isinstance(posted[1], flow.MrzState) and posted[1].ok
