@@ -24,6 +24,7 @@ import re
 import secrets
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -168,7 +169,7 @@ class BundleSender:
         self.marker_topic = f"{self.head_topic}/sync"
         self.published = 0  # version published on this connection (0: none yet)
         self.repairs = 0  # heads and parts published again or cleared (not the ward's)
-        self._split: tuple[int, bytes, dict[str, bytes]] | None = None
+        self._split: _Split | None = None  # the newest bundle, cut for publishing
         self.reset(0.0)
         self._warned = False
 
@@ -195,7 +196,7 @@ class BundleSender:
                 self.synced = True
                 log.info("ward sees its trust bundle topics (%d retained)", len(self._seen))
             return
-        ours = self._split is not None and topic_ in self._split[2]
+        ours = self._split is not None and topic_ in self._split.topics
         if topic_ not in self._seen and len(self._seen) >= self.MAX_SEEN and not ours:
             return  # bounded: a flood of stray topics cannot hide the ward's own
         self._seen[topic_] = _sha256(payload) if payload else ""
@@ -204,14 +205,20 @@ class BundleSender:
 
     # -- what to publish ---------------------------------------------------------------
     def current(self, db: WardDB) -> tuple[int, bytes] | None:
-        """The newest bundle (made and stored first when the revision moved)."""
+        """The newest bundle (made and stored first when the revision moved). Looked at
+        every TRUST_CHECK_S: the bundle itself (up to 16 MiB) is loaded only when its
+        version is not the one already cut (a version names one bundle: the first made)."""
         revision = db.trust_revision()
         target = revision + db.bundle_version_offset()
-        latest = db.latest_bundle()
-        if revision > 0 and target > (latest[0] if latest else 0):
+        version = db.latest_bundle_version()
+        if revision > 0 and target > version:
             db.store_bundle(target, make_bundle(target, db.trust_items(), self.key))
-            latest = db.latest_bundle()
-        return latest
+            version = db.latest_bundle_version()
+        if version == 0:
+            return None
+        if self._split is not None and self._split.version == version:
+            return version, self._split.payload
+        return db.latest_bundle()
 
     def due(self, db: WardDB, now: float) -> list[Publish]:
         """What to publish now (retained), in order."""
@@ -241,8 +248,9 @@ class BundleSender:
         if not self.synced:
             return []
         out = []
+        hashes = self._split.hashes if self._split is not None else {}
         for name, payload in sorted(wanted.items(), key=lambda t: t[0] == self.head_topic):
-            if self._seen.get(name) != _sha256(payload) and self._may_repair(name, now):
+            if self._seen.get(name) != hashes[name] and self._may_repair(name, now):
                 log.warning(
                     "retained %s is not the ward's (%s): published again",
                     name, (self._seen.get(name) or "nothing")[:16],
@@ -261,11 +269,13 @@ class BundleSender:
             log.info("trust bundle v%d published", self.published)
 
     def _topics(self, version: int, payload: bytes) -> dict[str, bytes]:
-        if self._split is None or self._split[:2] != (version, payload):
+        if self._split is None or (self._split.version, self._split.payload) != (version, payload):
             head, parts = split_bundle(payload, self.key)
             names = {f"{self.head_topic}/{version}/{n}": p for n, p in enumerate(parts)}
-            self._split = (version, payload, {**names, self.head_topic: head})
-        return dict(self._split[2])
+            topics = {**names, self.head_topic: head}
+            hashes = {name: _sha256(data) for name, data in topics.items()}
+            self._split = _Split(version, payload, topics, hashes)
+        return dict(self._split.topics)
 
     def _stray(self, wanted: dict[str, bytes]) -> list[str]:
         """Retained parts (``.../V/N``) that are not the newest bundle's."""
@@ -310,6 +320,17 @@ class BundleSender:
             "restored?): bundle versions continue above it (offset %d)",
             head.version, offset,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A bundle cut for publishing: its topics' payloads (head and parts) and their SHA-256,
+    computed once (what is retained is compared with them every TRUST_CHECK_S)."""
+
+    version: int
+    payload: bytes
+    topics: dict[str, bytes]
+    hashes: dict[str, str]
 
 
 _PART = re.compile(r"[0-9]{1,20}/[0-9]{1,20}")

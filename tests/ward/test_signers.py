@@ -103,6 +103,7 @@ def test_trust_changes_make_signed_bundles(db_target: str, chain: pki.TestPki) -
     sender = BundleSender(key)
     with WardDB(db_target) as db:
         assert sender.current(db) is None  # nothing approved yet
+        assert db.latest_bundle_version() == 0 and db.latest_bundle() is None
         assert sender.due(db, now=100.0) == []  # nor published (past the marker's wait)
         db.store_many([opened(signed_record(chain, 1))])
         from station.ward.trust import pinned_item
@@ -123,6 +124,9 @@ def test_trust_changes_make_signed_bundles(db_target: str, chain: pki.TestPki) -
         assert latest is not None and latest[0] == 2
         assert open_bundle(latest[1], key.public_key()).pinned == ()
         assert BundleSender(key).current(db) == latest  # another receiver: the same bytes
+        assert db.latest_bundle_version() == 2 == latest[0]
+        assert [t for t, _ in sender.due(db, now=101.0)][-1] == "cccd/trust/bundle"  # v2 cut
+        assert sender.current(db) == latest  # now from the cut bundle, the same bytes
         assert BundleSender(key).due(db, 100.0) == BundleSender(key).due(db, 100.0)
         # a new database with the same key, told of the retained v2: continues at v3
         assert db.continue_bundles_above(2) == 1

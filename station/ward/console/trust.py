@@ -46,12 +46,11 @@ async def _page(
     console = console_of(request)
 
     def load(db: WardDB) -> tuple[object, ...]:
-        bundle = db.latest_bundle()
         # the version the current approved set is published as (revision + offset: the
         # offset moves versions above a bundle an earlier database made), and the newest
         # bundle the receiver has made and published
         current = db.trust_revision() + db.bundle_version_offset()
-        return db.signers(), db.trust_items(), current, bundle[0] if bundle else 0
+        return db.signers(), db.trust_items(), current, db.latest_bundle_version()
 
     signers, items, current, published = await console.pool.run(load)
     return console.render(

@@ -385,6 +385,11 @@ class SignersMixin:
             )
         return offset
 
+    def latest_bundle_version(self) -> int:
+        """The newest bundle's version (0: none), without loading it (up to 16 MiB)."""
+        row = self._conn.execute("SELECT MAX(version) FROM trust_bundles").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
     def latest_bundle(self) -> tuple[int, bytes] | None:
         row = self._conn.execute(
             "SELECT version, payload FROM trust_bundles ORDER BY version DESC LIMIT 1"
