@@ -1,6 +1,6 @@
 """QR benchmark: the station's frame -> record pipeline vs zxing-cpp's bare decode call.
 
-Run: ``.venv/bin/python bench/qr.py [--frames N] [--reps R]``
+Run: ``.venv/bin/python bench/qr.py [--frames N] [--reps R] [--camera-reps C]``
 
 On the same generated frames (synthetic cards at 3-6 px per module with rotation, blur,
 noise, perspective and glare; and frames without any QR code), at 640x480 and 1280x720,
@@ -17,21 +17,23 @@ are timed apart (they are slow and would disturb the pair's caches):
   an event (worst case: parse and record build on every frame); in the "card held" rows
   each card stays in view for several frames, as at the counter (one event per card).
 - ``camera path``: what the station's camera thread does per frame with the MRZ path in
-  place (``CameraWorker._frame``: the pipeline, then a frame without a 2021 QR offered to
-  the MRZ worker), while the MRZ worker process (``station.runtime.vision``, started and
-  ready before the timing, as between cards at the counter) analyses the offered frames at
-  the default ``camera.mrz_fps`` beside it. It runs in its own block (the MRZ work would slow
-  the other methods too), paced like a camera (20 ms per frame). ``beside``: in the same
-  passes each frame also goes through the bare decode (the order alternating), so both see
-  the same machine; ``cam/beside`` is the target: what the camera thread does on top of the
-  decode, the hand-over to the MRZ process and any GIL it still shares included. ``alone``:
-  the bare decode in passes without any MRZ work, alternating with the camera passes: the
-  MRZ process's CPU taken from the decode shows in ``cam/alone`` (on this shared 2-core
-  machine a core is not free for it; the Pi has 4). A paced call is slower than one in a
-  back-to-back loop (colder caches), which is why neither is compared with the pair's bare
-  decode above (``cam/bare`` there was > 1.2 in rows without any MRZ analysis). The "2024
-  back" rows show the back of a 2024 card (its QR of another kind and its MRZ), so the MRZ
-  worker does its whole work on every analysed frame.
+  place (``CameraWorker._frame``: the decode and de-duplication, each new payload posted to
+  the station's loop, which parses it, here in a thread of its own as in the station; then
+  a frame without a 2021 QR offered to the MRZ worker), while the MRZ worker process
+  (``station.runtime.vision``, started and ready before the timing, as between cards at the
+  counter) analyses the offered frames at the default ``camera.mrz_fps`` beside it. It runs
+  in its own block (the MRZ work would slow the other methods too), paced like a camera (20
+  ms per frame). ``beside``: in the same passes each frame also goes through the bare
+  decode (the order alternating), so both see the same machine; ``cam/beside`` is the
+  target: what the camera thread does on top of the decode, the hand-over to the MRZ
+  process and any GIL it still shares included. ``alone``: the bare decode in passes
+  without any MRZ work, alternating with the camera passes: the MRZ process's CPU taken
+  from the decode shows in ``cam/alone`` (on this shared 2-core machine a core is not free
+  for it; the Pi has 4). A paced call is slower than one in a back-to-back loop (colder
+  caches), which is why neither is compared with the pair's bare decode above (``cam/bare``
+  there was > 1.2 in rows without any MRZ analysis). The "2024 back" rows show the back of
+  a 2024 card (its QR of another kind and its MRZ), so the MRZ worker does its whole work
+  on every analysed frame.
 
 Targets: pipeline / bare <= 1.15, and camera path (MRZ path in place) / bare beside <= 1.15.
 """
@@ -39,9 +41,11 @@ Targets: pipeline / bare <= 1.15, and camera path (MRZ path in place) / bare bes
 from __future__ import annotations
 
 import argparse
+import queue
 import random
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -58,7 +62,7 @@ from station.drivers.camera_sim import Scene, SimCamera
 from station.qr.decoder import QrDecoder
 from station.qr.reader import QrReader
 from station.record import qr_record
-from station.runtime.workers import CameraWorker
+from station.runtime.workers import CameraWorker, Posted, QrSighted
 from station.sim import backs
 from station.sim.citizens import generate_many, mrz_lines
 from station.sim.frames import card_frame, empty_frame
@@ -116,6 +120,13 @@ def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[
     return {"new card": new, f"card held {HELD}": held, "no QR": empties, "2024 back": backs_2024}
 
 
+def handle(events: queue.SimpleQueue[Posted | None]) -> None:
+    """The station's loop's share, in its own thread as there: each QR sighting parsed."""
+    while (event := events.get()) is not None:
+        if isinstance(event, QrSighted):
+            event.event()
+
+
 def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, float, int]:
     """Milliseconds per frame (per frame the median over ``reps`` passes, averaged) of the
     camera thread's work with the MRZ process running beside it; of the bare decode timed
@@ -127,7 +138,10 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
     cam_t: list[list[float]] = [[] for _ in frames]
     beside_t: list[list[float]] = [[] for _ in frames]
     alone_t: list[list[float]] = [[] for _ in frames]
-    mrz = CameraWorker(SimCamera(Scene(64, 48)), lambda e: None, time.monotonic, section).mrz
+    events: queue.SimpleQueue[Posted | None] = queue.SimpleQueue()
+    handler = threading.Thread(target=handle, args=(events,), daemon=True)
+    handler.start()
+    mrz = CameraWorker(SimCamera(Scene(64, 48)), events.put, time.monotonic, section).mrz
     assert mrz is not None  # on by default
     mrz.start()
     if not mrz.wait_ready(120):
@@ -145,7 +159,7 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
             time.sleep(0.01)  # the same 20 ms per frame as the camera pass
 
     def camera() -> None:
-        worker = CameraWorker(SimCamera(Scene(64, 48)), lambda e: None, time.monotonic, section)
+        worker = CameraWorker(SimCamera(Scene(64, 48)), events.put, time.monotonic, section)
         worker.mrz = mrz  # the running process: what the station has between cards
         visible, unreadable = False, 0
         for index, frame in enumerate(frames):
@@ -166,6 +180,8 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
     finally:
         analysed = mrz.analysed
         mrz.stop()
+        events.put(None)
+        handler.join()
 
     def mean_ms(times: list[list[float]]) -> float:
         return 1000 * sum(statistics.median(t) for t in times) / len(frames)
@@ -217,10 +233,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=24, help="frames per kind and size")
     parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions")
+    parser.add_argument(
+        "--camera-reps", type=int, default=12, help="paced camera-path passes (alternating)"
+    )
     args = parser.parse_args()
     print(
         f"{args.frames} frames per row; bare vs pipeline: {args.reps} interleaved repetitions, "
-        "median; zxing defaults: 3 repetitions, median"
+        f"median; zxing defaults: 3 repetitions, median; camera path: {args.camera_reps} "
+        "paced passes of each kind, median"
     )
     header = (
         f"{'frames':<22}{'default ms':>11}{'bare ms':>9}{'pipe ms':>9}{'pipe/bare':>10}"
@@ -240,7 +260,7 @@ def main() -> int:
             default_ms = default["zxing default"]
             ratio = pipe_ms / bare_ms
             worst = max(worst, ratio)
-            cam_ms, beside_ms, alone_ms, analysed = camera_path(frames, max(3, args.reps // 3))
+            cam_ms, beside_ms, alone_ms, analysed = camera_path(frames, args.camera_reps)
             worst_cam = max(worst_cam, cam_ms / beside_ms)
             worst_alone = max(worst_alone, cam_ms / alone_ms)
             print(

@@ -87,7 +87,12 @@ class QrDecoder:
         not be decoded (damaged, smudged, partly covered)."""
         check_frame(frame)
         results = zxingcpp.read_barcodes(frame, **self._kwargs)
-        payloads = tuple(eci_bytes(r.text, bytes(r.bytes)) for r in results if r.valid)
+        # The hex text is made and read only for a code with ECI designators (``]Q2``).
+        payloads = tuple(
+            eci_bytes(r.text, r.bytes) if r.symbology_identifier == ECI_SYMBOLOGY else r.bytes
+            for r in results
+            if r.valid
+        )
         return payloads, len(payloads) < len(results)
 
 
@@ -101,6 +106,7 @@ ECI_CODECS: dict[int, str] = {
     29: "gb18030", 30: "euc_kr", 170: "ascii",
 }  # fmt: skip
 BINARY_ECI = 899
+ECI_SYMBOLOGY = "]Q2"  # ISO/IEC 18004 symbology identifier: QR Code model 2 with ECI
 _DESIGNATOR = re.compile(rb"\\(\d{6})|\\\\")
 
 
@@ -113,7 +119,7 @@ def eci_bytes(hex_eci: str, raw: bytes) -> bytes:
         data = bytes.fromhex(hex_eci)
     except ValueError:
         return raw
-    if not data.startswith(b"]Q2"):
+    if not data.startswith(ECI_SYMBOLOGY.encode()):
         return raw
     pieces: list[str] = []
     codec: int | None = None
@@ -173,7 +179,7 @@ class QrTracker:
         self._frame += 1
         events: list[bytes] = []
         for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
-            key = hashlib.sha256(payload).digest()
+            key = hashlib.blake2b(payload, digest_size=16).digest()
             sighting = self._seen.get(key)
             if sighting is None:
                 events.append(payload)

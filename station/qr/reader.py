@@ -2,7 +2,9 @@
 
 ``QrReader.process(frame, now)`` returns one ``QrResult`` per NEW card presentation in the
 frame (see ``station.qr.decoder.QrTracker``), usually none; the caller turns each into a
-record with ``station.record.qr_record`` and feeds it to the flow. ``now`` is monotonic
+record with ``station.record.qr_record`` and feeds it to the flow. It is ``sight`` (decode
+and de-duplicate: the new payloads) then ``parse`` of each: the station's camera thread
+only sights, and the payload is parsed where its event is handled. ``now`` is monotonic
 seconds supplied by the caller (fake clock in tests). ``visible`` tells whether a QR code
 was in the last frame (the flow's "card left the camera's view"); ``cccd_visible`` whether
 one of them has the 2021 CCCD's shape (then the MRZ path has nothing to add).
@@ -16,8 +18,15 @@ from datetime import date
 
 from station.fingerprint import Pseudonym
 from station.qr.decoder import Frame, QrDecoder, QrTracker
-from station.qr.models import QrResult, QrStatus
-from station.qr.payload import decode_text, looks_like_cccd, parse_payload, split_fields
+from station.qr.idnumber import is_id_number
+from station.qr.models import QrResult
+from station.qr.payload import (
+    FIELD_COUNT,
+    decode_text,
+    looks_like_cccd,
+    parse_payload,
+    split_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,33 +52,43 @@ class QrReader:
 
     def process(self, frame: Frame, now: float) -> tuple[QrResult, ...]:
         """Results for the QR codes first seen in ``frame`` (empty tuple most of the time)."""
+        return tuple(self.parse(p) for p in self.sight(frame, now))
+
+    def sight(self, frame: Frame, now: float) -> tuple[bytes, ...]:
+        """The payloads first seen in ``frame``, not parsed: the camera thread's share of
+        ``process`` (the station parses them where the event is handled, see
+        ``station.runtime.workers.QrSighted``). Sets ``visible``, ``unreadable`` and
+        ``cccd_visible`` for this frame."""
         payloads, self.unreadable = self.decoder.decode_with_errors(frame)
         self.visible = bool(payloads)
-        events = self.tracker.update(payloads, now)
-        results: tuple[QrResult, ...] = ()
-        if events:
-            today = self._today()
-            results = tuple(parse_payload(p, today=today) for p in events)
-            for payload, result in zip(events, results, strict=True):
-                log.info("QR event %s: %s", Pseudonym(payload), result.status)
-                if not _failed(result):  # the parse decided the shape: not done twice
-                    self._remember(payload, result.status is not QrStatus.UNRECOGNISED)
         self.cccd_visible = any(self._cccd_shaped(p) for p in payloads)
-        return results
+        return self.tracker.update(payloads, now)
+
+    def parse(self, payload: bytes, *, event: bool = True) -> QrResult:
+        """The payload parsed and checked (``parse_payload``, never raises); ``event``: it is
+        a new sighting, logged by its keyed fingerprint. Safe from any thread."""
+        result = parse_payload(payload, today=self._today())
+        if event:
+            log.info("QR event %s: %s", Pseudonym(payload), result.status)
+        return result
 
     def _cccd_shaped(self, payload: bytes) -> bool:
         shaped = self._shapes.get(payload)
         if shaped is None:
-            shaped = looks_like_cccd(split_fields(decode_text(payload)))
-            self._remember(payload, shaped)
+            shaped = _cccd_bytes(payload) or looks_like_cccd(split_fields(decode_text(payload)))
+            if len(self._shapes) > 64:
+                self._shapes.clear()
+            self._shapes[payload] = shaped
         return shaped
 
-    def _remember(self, payload: bytes, shaped: bool) -> None:
-        if len(self._shapes) > 64:
-            self._shapes.clear()
-        self._shapes[payload] = shaped
+
+_BOM = "\ufeff".encode()
 
 
-def _failed(result: QrResult) -> bool:
-    """The parser itself failed (a bug caught by ``parse_payload``): the shape is unknown."""
-    return any(e.code == "parser_failure" for e in result.errors)
+def _cccd_bytes(payload: bytes) -> bool:
+    """The 2021 shape read off the bytes (``|`` and ASCII digits are single bytes in UTF-8
+    and ISO-8859-1 alike): True only where ``looks_like_cccd`` of the decoded text is True
+    too (``bytes.strip`` trims ASCII whitespace, a subset of what ``str.strip`` trims); a
+    False is decided by the text."""
+    fields = payload.removeprefix(_BOM).split(b"|")
+    return len(fields) == FIELD_COUNT and is_id_number(fields[0].strip().decode("latin-1"))

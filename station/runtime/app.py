@@ -24,7 +24,7 @@ from station.ports import ButtonEvent
 from station.record import build_record
 from station.runtime.refresh import RefreshWorker
 from station.runtime.wiring import Devices
-from station.runtime.workers import CameraWorker, ChipWorker
+from station.runtime.workers import CameraWorker, ChipWorker, Posted, QrSighted
 
 if TYPE_CHECKING:
     from station.audit import AuditLog
@@ -65,7 +65,7 @@ class Station:
         self.state: flow.State | None = None
         self.records = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: asyncio.Queue[flow.Event] = asyncio.Queue()
+        self._events: asyncio.Queue[Posted] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._display: RefreshWorker | None = None
         self._camera: CameraWorker | None = None
@@ -74,7 +74,7 @@ class Station:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- events in ----------------------------------------------------------------------
-    def post(self, event: flow.Event) -> None:
+    def post(self, event: Posted) -> None:
         """Thread-safe: queue an event for the loop."""
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -181,8 +181,10 @@ class Station:
                 await asyncio.to_thread(self._display.wait_idle, 2.0)
                 await asyncio.to_thread(self._display.close)
 
-    def _handle(self, event: flow.Event) -> None:
+    def _handle(self, event: Posted) -> None:
         assert self.state is not None
+        if isinstance(event, QrSighted):
+            event = event.event()  # the payload parsed here, off the camera thread
         self.state, effects = flow.step(self.state, event)
         self._execute(effects)
 

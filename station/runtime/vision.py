@@ -231,15 +231,26 @@ class MrzProcess:
 @dataclass(frozen=True)
 class _Offer:
     frame: Frame
-    other_qr: QrResult | None
+    qr: tuple[bytes, ...]  # the QR payloads of the presentation in view
     full: bool
 
 
 class MrzWorker:
     """Analyses the newest offered frame at most ``fps`` times a second (see the module doc)."""
 
-    def __init__(self, post: Post, clock: Clock, *, fps: float, absent_s: float) -> None:
+    def __init__(
+        self,
+        post: Post,
+        clock: Clock,
+        *,
+        fps: float,
+        absent_s: float,
+        parse: Callable[[tuple[bytes, ...]], QrResult | None] = lambda payloads: None,
+    ) -> None:
+        """``parse``: the QR code of another kind among the offered payloads, for the
+        event (``CameraWorker._parse_other``); parsed only when an MRZ event is posted."""
         self._post = post
+        self._parse = parse
         self._clock = clock
         self._period = 1.0 / fps
         self._tracker = MrzTracker(confirm=2, absent_frames=3, absent_s=absent_s)
@@ -272,14 +283,14 @@ class MrzWorker:
         """Whether the process has loaded its model within ``timeout`` seconds."""
         return self.process.ready.wait(timeout)
 
-    def offer(self, frame: Frame, other_qr: QrResult | None = None, *, full: bool = False) -> None:
+    def offer(self, frame: Frame, qr: tuple[bytes, ...] = (), *, full: bool = False) -> None:
         """Called from the camera thread: the newest frame replaces one not yet analysed,
         except a full-resolution capture, which waits to be analysed (the next low-resolution
         frame comes a camera frame later, mostly before the worker's next turn)."""
         with self._cond:
             if self._offer is not None and self._offer.full and not full:
                 return
-            self._offer = _Offer(frame, other_qr, full)
+            self._offer = _Offer(frame, qr, full)
             if self._idle:  # not while it pauses for the rate: that would wake it for nothing
                 self._cond.notify()
 
@@ -364,4 +375,4 @@ class MrzWorker:
         event = self._tracker.update(reading, now)
         if event is not None:
             log.info("MRZ event %s (%s)", fingerprint("".join(event.lines[:2])), event.layout)
-            self._post(flow.MrzSeen(now, event, offer.other_qr))
+            self._post(flow.MrzSeen(now, event, self._parse(offer.qr) if offer.qr else None))

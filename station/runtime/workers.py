@@ -29,13 +29,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Post = Callable[[flow.Event], None]
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class QrSighted:
+    """A QR payload first seen by the camera, parsed where the event is handled (the app's
+    loop, ``event()``), not on the camera thread: the parse (text, fields, dates, the ID's
+    structure) costs the camera more than the rest of its per-frame work, run cold after
+    every frame's decode (``bench/qr.py``), and zxing-cpp lets go of the GIL while it
+    decodes the next frame."""
+
+    now: float
+    payload: bytes
+    parse: Callable[[bytes], QrResult]
+
+    def event(self) -> flow.QrSeen:
+        return flow.QrSeen(self.now, self.parse(self.payload))
+
+
+Posted = flow.Event | QrSighted
+Post = Callable[[Posted], None]
+
+
 class CameraWorker:
-    """Captures frames, decodes QR codes, posts QrSeen / QrVisible / CameraState; offers the
-    frames without a 2021 QR to the MRZ worker (``station.runtime.vision``), if enabled."""
+    """Captures frames, decodes QR codes, posts QrSighted / QrVisible / CameraState; offers
+    the frames without a 2021 QR to the MRZ worker (``station.runtime.vision``), if enabled,
+    with the payloads of this presentation (the MRZ worker attaches the newest one that is
+    not a readable 2021 CCCD's to its event)."""
+
+    OTHERS = 4  # payloads of one presentation kept for the MRZ worker
 
     RETRY_S = 2.0
     UNREADABLE_FRAMES = 3  # consecutive frames with an undecodable QR before telling the flow
@@ -52,8 +75,14 @@ class CameraWorker:
         self._qr = QrReader(tracker=tracker)
         self.mrz: MrzWorker | None = None
         if section.mrz:
-            self.mrz = MrzWorker(post, clock, fps=section.mrz_fps, absent_s=section.qr_absent_s)
-        self._other_qr: QrResult | None = None  # a QR of another kind, still in view
+            self.mrz = MrzWorker(
+                post,
+                clock,
+                fps=section.mrz_fps,
+                absent_s=section.qr_absent_s,
+                parse=self._parse_other,
+            )
+        self._seen: tuple[bytes, ...] = ()  # this presentation's QR payloads, still in view
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
         self.frames = 0
@@ -108,16 +137,16 @@ class CameraWorker:
     def _frame(self, frame: Frame, visible: bool, unreadable: int) -> tuple[bool, int]:
         """One frame: QR events, then the frame for the MRZ path when no 2021 QR is in it."""
         now = self._clock()
-        results = self._qr.process(frame, now)
+        payloads = self._qr.sight(frame, now)
         if self._qr.visible != visible:
             visible = self._qr.visible
             self._post(flow.QrVisible(now, visible))
-        for result in results:
-            self._post(flow.QrSeen(now, result))
-            if result.identity is None:
-                self._other_qr = result
-        if not len(self._qr.tracker):
-            self._other_qr = None  # gone from view
+        for payload in payloads:
+            self._post(QrSighted(now, payload, self._qr.parse))
+        if payloads:
+            self._seen = (*self._seen, *payloads)[-self.OTHERS :]
+        elif self._seen and not len(self._qr.tracker):
+            self._seen = ()  # gone from view
         unreadable = unreadable + 1 if self._qr.unreadable else 0
         if unreadable == self.UNREADABLE_FRAMES:  # once per damaged presentation
             log.warning("a QR code is in view but cannot be decoded (%d frames)", unreadable)
@@ -135,9 +164,18 @@ class CameraWorker:
             except CameraError as exc:
                 log.warning("full-resolution capture failed: %s", exc)
                 full = False
-            self.mrz.offer(frame, self._other_qr, full=full)
+            self.mrz.offer(frame, self._seen, full=full)
             return
-        self.mrz.offer(frame, self._other_qr)
+        self.mrz.offer(frame, self._seen)
+
+    def _parse_other(self, payloads: tuple[bytes, ...]) -> QrResult | None:
+        """For the MRZ worker's event: the newest of ``payloads`` that does not give a 2021
+        CCCD's identity (a 2024 card's QR, another kind, a damaged or invalid one)."""
+        for payload in reversed(payloads):
+            result = self._qr.parse(payload, event=False)
+            if result.identity is None:
+                return result
+        return None
 
 
 class _Cancelled(Exception):

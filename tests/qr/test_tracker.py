@@ -130,3 +130,52 @@ def test_camera_script_gives_one_event_per_readable_card() -> None:
     assert damages[3] == "covered" and damages[7] == "smudged"
     expected = {i: [QrStatus.OK] for i in range(8) if damages[i] is None}
     assert events == expected
+
+
+def test_sight_gives_the_new_payloads_and_parse_the_results_of_process() -> None:
+    """``process`` is ``sight`` then ``parse``: the camera thread sights only."""
+    a, b = generate_many(24, 2, today=TODAY)
+    frames = [card_frame(a, seed=1), card_frame(a, seed=2), card_frame(b, seed=3)]
+    sighting = QrReader(today=lambda: TODAY)
+    whole = QrReader(today=lambda: TODAY)
+    for i, frame in enumerate(frames):
+        payloads = sighting.sight(frame, now=i / FPS)
+        results = whole.process(frame, now=i / FPS)
+        assert tuple(sighting.parse(p) for p in payloads) == results
+        assert sighting.visible and sighting.cccd_visible and not sighting.unreadable
+    assert [len(sighting.sight(f, now=1.0)) for f in frames[:1]] == [0]  # still in view
+
+
+# Payloads around the 2021 shape: what the byte check says yes to, the text check must too.
+_SHAPES = [
+    "079203001234|123456789|Nguyễn Văn A|01011990|Nam|Hà Nội|01012021",
+    "\ufeff079203001234|||||||",
+    " 079203001234\t|a|b|c|d|e|f",
+    "\u00a0079203001234\u3000|a|b|c|d|e|f",  # Unicode spaces: bytes say no, text says yes
+    "\x1c079203001234|a|b|c|d|e|f",
+    "07920300123|a|b|c|d|e|f",
+    "079203001234|a|b|c|d|e",
+    "079203001234|a|b|c|d|e|f|g",
+    "０７９２０３００１２３４|a|b|c|d|e|f",  # full-width digits
+]
+
+
+def _encodable(text: str, codec: str) -> bool:
+    try:
+        text.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "raw", [t.encode(c) for t in _SHAPES for c in ("utf-8", "latin-1") if _encodable(t, c)]
+)
+def test_the_byte_shape_check_never_says_yes_where_the_text_says_no(raw: bytes) -> None:
+    from station.qr.payload import decode_text, looks_like_cccd, split_fields
+    from station.qr.reader import _cccd_bytes
+
+    by_text = looks_like_cccd(split_fields(decode_text(raw)))
+    assert not _cccd_bytes(raw) or by_text
+    reader = QrReader(today=lambda: TODAY)
+    assert reader._cccd_shaped(raw) is by_text  # the text decides what the bytes do not
