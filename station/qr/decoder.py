@@ -179,7 +179,7 @@ class QrTracker:
         self._frame += 1
         events: list[bytes] = []
         for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
-            key = hashlib.blake2b(payload, digest_size=16).digest()
+            key = hashlib.sha256(payload).digest()
             sighting = self._seen.get(key)
             if sighting is None:
                 events.append(payload)

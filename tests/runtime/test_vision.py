@@ -76,6 +76,20 @@ def test_the_process_reads_what_the_reader_reads_at_both_resolutions() -> None:
     assert got == expected
 
 
+def test_the_process_runs_below_the_station_s_priority() -> None:
+    """Background work: the camera thread gets the CPU first where both want it."""
+    from station.runtime.mrzproc import NICE
+
+    process = MrzProcess()
+    try:
+        process.await_ready()
+        assert process.pid is not None
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, ours + NICE)
+    finally:
+        process.stop()
+
+
 def test_stop_ends_the_process() -> None:
     worker = MrzWorker(lambda e: None, time.monotonic, fps=4.0, absent_s=1.0)
     worker.start()
