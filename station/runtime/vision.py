@@ -247,8 +247,9 @@ class MrzWorker:
         absent_s: float,
         parse: Callable[[tuple[bytes, ...]], QrResult | None] = lambda payloads: None,
     ) -> None:
-        """``parse``: the QR code of another kind among the offered payloads, for the
-        event (``CameraWorker._parse_other``); parsed only when an MRZ event is posted."""
+        """``parse``: the QR code of another kind among the offered payloads (None for
+        none), for the event (``CameraWorker._parse_other``); called only when an MRZ event
+        is posted."""
         self._post = post
         self._parse = parse
         self._clock = clock
@@ -375,4 +376,4 @@ class MrzWorker:
         event = self._tracker.update(reading, now)
         if event is not None:
             log.info("MRZ event %s (%s)", fingerprint("".join(event.lines[:2])), event.layout)
-            self._post(flow.MrzSeen(now, event, self._parse(offer.qr) if offer.qr else None))
+            self._post(flow.MrzSeen(now, event, self._parse(offer.qr)))
