@@ -18,16 +18,17 @@ changes nothing for QR codes (they are found in any orientation).
 is ONE event, emitted on first sight; the same payload is emitted again only after it has
 been absent for at least ``absent_frames`` frames AND ``absent_s`` seconds. It is pure: the
 caller passes ``now`` (monotonic seconds), so tests drive it with a fake clock. It keeps
-SHA-256 digests of payloads, not the payloads.
+the payloads' ``hash()``, not the payloads: Python's SipHash under the process's random
+key, one C call where the payload's hash is cached for the next lookup (the shape check's),
+and a 64-bit collision between two cards within a second is beyond any counter's traffic.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -147,8 +148,13 @@ def _transcoded(segment: bytes, eci: int | None) -> str:
     return segment.decode(codec, errors="replace") if codec else "\ufffd"
 
 
+_UINT8 = np.dtype(np.uint8)
+
+
 def check_frame(frame: Frame) -> None:
     """Raise QrDecodeError unless ``frame`` is a non-empty 2-D uint8 numpy array."""
+    if type(frame) is np.ndarray and frame.dtype is _UINT8 and frame.ndim == 2 and frame.size:
+        return  # a camera frame: the tests below cost the camera thread more, run cold
     if not isinstance(frame, np.ndarray):
         raise QrDecodeError(f"QR decode: frame must be a numpy array, got {type(frame).__name__}")
     if frame.dtype != np.uint8 or frame.ndim != 2 or 0 in frame.shape:
@@ -157,8 +163,7 @@ def check_frame(frame: Frame) -> None:
         )
 
 
-@dataclass
-class _Sighting:
+class _Sighting(NamedTuple):
     last_frame: int
     last_seen: float
 
@@ -172,23 +177,21 @@ class QrTracker:
         self.absent_frames = absent_frames
         self.absent_s = absent_s
         self._frame = 0
-        self._seen: dict[bytes, _Sighting] = {}
+        self._seen: dict[int, _Sighting] = {}
 
     def update(self, payloads: Iterable[bytes], now: float) -> tuple[bytes, ...]:
-        """Feed one frame's payloads; returns those that are new events (first sight)."""
+        """Feed one frame's payloads; returns those that are new events (first sight).
+        ``now`` never decreases from one call to the next (a monotonic clock)."""
         self._frame += 1
         events: list[bytes] = []
+        seen = self._seen
         for payload in dict.fromkeys(payloads):  # de-duplicate, keep order
-            key = hashlib.sha256(payload).digest()
-            sighting = self._seen.get(key)
-            if sighting is None:
+            key = hash(payload)
+            sighting = seen.pop(key, None)  # put back at the end: the newest sighting
+            if sighting is None or self._gone(sighting, now, missed_now=False):
                 events.append(payload)
-                self._seen[key] = _Sighting(self._frame, now)
-                continue
-            if self._gone(sighting, now, missed_now=False):
-                events.append(payload)
-            sighting.last_frame, sighting.last_seen = self._frame, now
-        if self._seen:
+            seen[key] = _Sighting(self._frame, now)
+        if seen:
             self._forget(now)
         return tuple(events)
 
@@ -202,7 +205,15 @@ class QrTracker:
         return missed >= self.absent_frames and now - sighting.last_seen >= self.absent_s
 
     def _forget(self, now: float) -> None:
-        gone = [k for k, s in self._seen.items() if self._gone(s, now, missed_now=True)]
+        """Drop the sightings gone from view. ``_seen`` is in the order of last sight
+        (``update`` puts each one back at the end) and frame numbers and times grow along
+        it, so the first one still in view ends the search: a frame costs a test or two,
+        not one per payload remembered (a busy counter remembers each card for a second)."""
+        gone: list[int] = []
+        for key, sighting in self._seen.items():
+            if not self._gone(sighting, now, missed_now=True):
+                break
+            gone.append(key)
         for key in gone:
             del self._seen[key]
 

@@ -13,12 +13,12 @@ one of them has the 2021 CCCD's shape (then the MRZ path has nothing to add).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import date
 
 from station.fingerprint import Pseudonym
 from station.qr.decoder import Frame, QrDecoder, QrTracker
-from station.qr.idnumber import is_id_number
 from station.qr.models import QrResult
 from station.qr.payload import (
     FIELD_COUNT,
@@ -75,20 +75,37 @@ class QrReader:
     def _cccd_shaped(self, payload: bytes) -> bool:
         shaped = self._shapes.get(payload)
         if shaped is None:
-            shaped = _cccd_bytes(payload) or looks_like_cccd(split_fields(decode_text(payload)))
+            shaped = _cccd_bytes(payload)
+            if shaped is None:
+                shaped = looks_like_cccd(split_fields(decode_text(payload)))
             if len(self._shapes) > 64:
                 self._shapes.clear()
             self._shapes[payload] = shaped
         return shaped
 
 
-_BOM = "\ufeff".encode()
+# The 2021 shape read off the bytes where they decide it. ``|`` and ASCII digits are one
+# byte each in UTF-8 and ISO-8859-1 alike (no byte of a multi-byte UTF-8 sequence is
+# ASCII), a decoding error never swallows one, and NFC neither makes nor removes a ``|``.
+# Yes: an optional UTF-8 BOM, the ID's 12 ASCII digits between ASCII whitespace (what
+# ``bytes.strip`` trims, a subset of what ``str.strip`` trims), ``FIELD_COUNT`` fields.
+_SPACE = rb"[ \t\n\r\x0b\x0c]*"
+_CCCD_SHAPE = re.compile(
+    rb"(?:\xef\xbb\xbf)?"
+    + _SPACE
+    + rb"[0-9]{12}"
+    + _SPACE
+    + rb"(?:\|[^|]*){%d}" % (FIELD_COUNT - 1)
+)
 
 
-def _cccd_bytes(payload: bytes) -> bool:
-    """The 2021 shape read off the bytes (``|`` and ASCII digits are single bytes in UTF-8
-    and ISO-8859-1 alike): True only where ``looks_like_cccd`` of the decoded text is True
-    too (``bytes.strip`` trims ASCII whitespace, a subset of what ``str.strip`` trims); a
-    False is decided by the text."""
-    fields = payload.removeprefix(_BOM).split(b"|")
-    return len(fields) == FIELD_COUNT and is_id_number(fields[0].strip().decode("latin-1"))
+def _cccd_bytes(payload: bytes) -> bool | None:
+    """``looks_like_cccd`` of the decoded text, read off the bytes where they decide it:
+    True for the shape above; False for another number of fields (a 2024 card's QR, a
+    URL); None where the text decides (Unicode spaces, a BOM in another place...). The
+    camera thread runs it on each new payload, cold: a regex call and a count."""
+    if _CCCD_SHAPE.fullmatch(payload) is not None:
+        return True
+    if payload.count(b"|") != FIELD_COUNT - 1:
+        return False
+    return None

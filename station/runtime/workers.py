@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from station import flow
 from station.ports import Camera, CameraError, Frame
@@ -32,13 +32,13 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class QrSighted:
+class QrSighted(NamedTuple):
     """A QR payload first seen by the camera, parsed where the event is handled (the app's
     loop, ``event()``), not on the camera thread: the parse (text, fields, dates, the ID's
     structure) costs the camera more than the rest of its per-frame work, run cold after
     every frame's decode (``bench/qr.py``), and zxing-cpp lets go of the GIL while it
-    decodes the next frame."""
+    decodes the next frame. A named tuple: made on the camera thread, it is the cheapest
+    record to make there."""
 
     now: float
     payload: bytes

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from station.fingerprint import fingerprint
 from station.qr.decoder import QrTracker
@@ -70,6 +72,59 @@ def test_forgets_absent_codes_and_reset() -> None:
     tracker.update([b"B"], 0.3)
     tracker.reset()
     assert tracker.update([b"B"], 0.4) == (b"B",)
+
+
+class NaiveTracker:
+    """The rule of ``QrTracker`` written the plain way: every remembered payload is tested
+    on every frame (the tracker stops at the first one still in view)."""
+
+    def __init__(self, absent_frames: int, absent_s: float) -> None:
+        self.absent_frames, self.absent_s = absent_frames, absent_s
+        self.frame = 0
+        self.last: dict[bytes, tuple[int, float]] = {}
+
+    def update(self, payloads: list[bytes], now: float) -> tuple[bytes, ...]:
+        self.frame += 1
+        events = []
+        for p in dict.fromkeys(payloads):
+            seen = self.last.get(p)
+            if seen is None or (
+                self.frame - seen[0] - 1 >= self.absent_frames and now - seen[1] >= self.absent_s
+            ):
+                events.append(p)
+            self.last[p] = (self.frame, now)
+        self.last = {
+            p: s
+            for p, s in self.last.items()
+            if not (self.frame - s[0] >= self.absent_frames and now - s[1] >= self.absent_s)
+        }
+        return tuple(events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    absent_frames=st.integers(1, 4),
+    absent_s=st.sampled_from([0.0, 0.05, 0.3]),
+    frames=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([b"A", b"B", b"C", b"D", b"E"]), max_size=4),
+            st.sampled_from([0.0, 0.0, 0.02, 0.1, 0.5]),  # time since the previous frame
+        ),
+        max_size=40,
+    ),
+)
+def test_tracker_agrees_with_the_plain_rule(
+    absent_frames: int, absent_s: float, frames: list[tuple[list[bytes], float]]
+) -> None:
+    tracker, naive = (
+        QrTracker(absent_frames=absent_frames, absent_s=absent_s),
+        NaiveTracker(absent_frames, absent_s),
+    )
+    now = 0.0
+    for payloads, step in frames:
+        now += step
+        assert tracker.update(payloads, now) == naive.update(payloads, now)
+        assert len(tracker) == len(naive.last)
 
 
 def test_tracker_rejects_bad_settings() -> None:
@@ -171,11 +226,101 @@ def _encodable(text: str, codec: str) -> bool:
 @pytest.mark.parametrize(
     "raw", [t.encode(c) for t in _SHAPES for c in ("utf-8", "latin-1") if _encodable(t, c)]
 )
-def test_the_byte_shape_check_never_says_yes_where_the_text_says_no(raw: bytes) -> None:
+def test_the_byte_shape_check_never_contradicts_the_text(raw: bytes) -> None:
     from station.qr.payload import decode_text, looks_like_cccd, split_fields
     from station.qr.reader import _cccd_bytes
 
     by_text = looks_like_cccd(split_fields(decode_text(raw)))
-    assert not _cccd_bytes(raw) or by_text
+    assert _cccd_bytes(raw) in (None, by_text)
     reader = QrReader(today=lambda: TODAY)
     assert reader._cccd_shaped(raw) is by_text  # the text decides what the bytes do not
+
+
+def _shape_by_splitting(payload: bytes) -> bool:
+    """The byte shape check the plain way: split on ``|``, strip, 12 ASCII digits."""
+    fields = payload.removeprefix(b"\xef\xbb\xbf").split(b"|")
+    first = fields[0].strip()
+    return len(fields) == 7 and len(first) == 12 and all(48 <= c <= 57 for c in first)
+
+
+_PIECES = [
+    b"|",
+    b"0",
+    b"7",
+    b"9",
+    b" ",
+    b"\t",
+    b"\n",
+    b"\x0b",
+    b"\xa0",
+    b"\xef\xbb\xbf",
+    b"a",
+    b"\xc3",
+]
+_NEAR_SHAPE = st.builds(
+    lambda bom, pad, digits, rest: bom + pad + digits.encode() + pad + rest,
+    st.sampled_from([b"", b"\xef\xbb\xbf"]),
+    st.sampled_from([b"", b" ", b"\r\n", b"\x0c", b"\xa0"]),
+    st.text("0123456789", min_size=12, max_size=12)
+    | st.text("0123456789", min_size=11, max_size=13),
+    st.sampled_from(
+        [b"|a|b|c|d|e|f", b"|a|b|c|d|e", b"||||||", b"|a\n|b|c|d|e|f|g", b"|\xc3|b|c|d|e|f"]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(_PIECES), max_size=40).map(b"".join),
+        st.builds(
+            lambda head, tail: head + b"|".join(tail),
+            st.sampled_from([b"", b"\xef\xbb\xbf", b" ", b"\xef\xbb\xbf\xef\xbb\xbf"]),
+            st.lists(st.binary(max_size=14), min_size=5, max_size=9),
+        ),
+    )
+)
+def test_the_byte_shape_regex_is_the_split_rule(raw: bytes) -> None:
+    from station.qr.reader import _cccd_bytes
+
+    assert (_cccd_bytes(raw) is True) is _shape_by_splitting(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NEAR_SHAPE)
+def test_the_byte_shape_regex_is_the_split_rule_near_the_shape(raw: bytes) -> None:
+    from station.qr.reader import _cccd_bytes
+
+    assert (_cccd_bytes(raw) is True) is _shape_by_splitting(raw)
+
+
+_TEXT_PIECES = [
+    "|",
+    "\uff5c",
+    "\u01c0",
+    "\u2223",
+    "0",
+    "1",
+    "a",
+    "\u0301",
+    "\u00e0",
+    "\u1ea1",
+    "\ufeff",
+]
+_TEXT_PIECES += [" ", "\u00a0", "\u3000", "\ufffd", "\x00"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_TEXT_PIECES), max_size=30).map("".join),
+    st.sampled_from(["utf-8", "latin-1"]),
+    st.binary(max_size=3),
+)
+def test_what_the_bytes_decide_the_text_decides_alike(text: str, codec: str, junk: bytes) -> None:
+    """Vertical-bar look-alikes, combining marks (NFC), Unicode spaces, damaged UTF-8: a
+    decision of the byte check is the text check's."""
+    from station.qr.payload import decode_text, looks_like_cccd, split_fields
+    from station.qr.reader import _cccd_bytes
+
+    raw = text.encode(codec, errors="ignore") + junk
+    assert _cccd_bytes(raw) in (None, looks_like_cccd(split_fields(decode_text(raw))))
