@@ -42,10 +42,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import NamedTuple, NoReturn, Protocol
 
 import numpy as np
 
@@ -228,8 +227,7 @@ class MrzProcess:
             return proc.wait()
 
 
-@dataclass(frozen=True)
-class _Offer:
+class _Offer(NamedTuple):  # made on the camera thread: the cheapest record to make
     frame: Frame
     qr: tuple[bytes, ...]  # the QR payloads of the presentation in view
     full: bool
@@ -255,7 +253,10 @@ class MrzWorker:
         self._clock = clock
         self._period = 1.0 / fps
         self._tracker = MrzTracker(confirm=2, absent_frames=3, absent_s=absent_s)
-        self._cond = threading.Condition()
+        # The camera thread's offer takes the plain lock (C code: no Python frames of the
+        # condition's own on its path); the worker waits on the condition over it.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._offer: _Offer | None = None
         self._stop = False
         self._idle = False  # waiting for an offer (the camera thread's notify wakes it)
@@ -288,7 +289,7 @@ class MrzWorker:
         """Called from the camera thread: the newest frame replaces one not yet analysed,
         except a full-resolution capture, which waits to be analysed (the next low-resolution
         frame comes a camera frame later, mostly before the worker's next turn)."""
-        with self._cond:
+        with self._lock:
             if self._offer is not None and self._offer.full and not full:
                 return
             self._offer = _Offer(frame, qr, full)
