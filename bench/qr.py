@@ -17,9 +17,10 @@ are timed apart (they are slow and would disturb the pair's caches):
   an event (worst case: parse and record build on every frame); in the "card held" rows
   each card stays in view for several frames, as at the counter (one event per card).
 - ``camera path``: what the station's camera thread does per frame with the MRZ path in
-  place (``CameraWorker._frame``: the decode and de-duplication, each new payload posted to
-  the station's loop, which parses it, here in a thread of its own as in the station; then
-  a frame without a 2021 QR offered to the MRZ worker), while the MRZ worker process
+  place (``CameraWorker._frame``: the decode and de-duplication, each new payload posted
+  through the station's inbox, ``station.runtime.inbox``, to an asyncio loop in a thread of
+  its own, which parses it as the station's loop does; then a frame without a 2021 QR
+  offered to the MRZ worker), while the MRZ worker process
   (``station.runtime.vision``, started and ready before the timing, as between cards at the
   counter) analyses the offered frames at the default ``camera.mrz_fps`` beside it. It runs
   in its own block (the MRZ work would slow the other methods too), paced like a camera (20
@@ -41,7 +42,7 @@ Targets: pipeline / bare <= 1.15, and camera path (MRZ path in place) / bare bes
 from __future__ import annotations
 
 import argparse
-import queue
+import asyncio
 import random
 import statistics
 import sys
@@ -62,6 +63,7 @@ from station.drivers.camera_sim import Scene, SimCamera
 from station.qr.decoder import QrDecoder
 from station.qr.reader import QrReader
 from station.record import qr_record
+from station.runtime.inbox import Inbox
 from station.runtime.workers import CameraWorker, Posted, QrSighted
 from station.sim import backs
 from station.sim.citizens import generate_many, mrz_lines
@@ -120,9 +122,9 @@ def make_frames(size: tuple[int, int], count: int, seed: int) -> dict[str, list[
     return {"new card": new, f"card held {HELD}": held, "no QR": empties, "2024 back": backs_2024}
 
 
-def handle(events: queue.SimpleQueue[Posted | None]) -> None:
-    """The station's loop's share, in its own thread as there: each QR sighting parsed."""
-    while (event := events.get()) is not None:
+def handle(events: list[Posted]) -> None:
+    """The station's loop's share (``Station._handle``): each QR sighting parsed."""
+    for event in events:
         if isinstance(event, QrSighted):
             event.event()
 
@@ -138,10 +140,12 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
     cam_t: list[list[float]] = [[] for _ in frames]
     beside_t: list[list[float]] = [[] for _ in frames]
     alone_t: list[list[float]] = [[] for _ in frames]
-    events: queue.SimpleQueue[Posted | None] = queue.SimpleQueue()
-    handler = threading.Thread(target=handle, args=(events,), daemon=True)
-    handler.start()
-    mrz = CameraWorker(SimCamera(Scene(64, 48)), events.put, time.monotonic, section).mrz
+    loop = asyncio.new_event_loop()  # the station's loop, in a thread of its own as there
+    looper = threading.Thread(target=loop.run_forever, daemon=True)
+    looper.start()
+    inbox: Inbox[Posted] = Inbox()  # the station's way in from the camera thread
+    inbox.start(loop, handle)
+    mrz = CameraWorker(SimCamera(Scene(64, 48)), inbox.post, time.monotonic, section).mrz
     assert mrz is not None  # on by default
     mrz.start()
     if not mrz.wait_ready(120):
@@ -159,7 +163,7 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
             time.sleep(0.01)  # the same 20 ms per frame as the camera pass
 
     def camera() -> None:
-        worker = CameraWorker(SimCamera(Scene(64, 48)), events.put, time.monotonic, section)
+        worker = CameraWorker(SimCamera(Scene(64, 48)), inbox.post, time.monotonic, section)
         worker.mrz = mrz  # the running process: what the station has between cards
         visible, unreadable = False, 0
         for index, frame in enumerate(frames):
@@ -180,8 +184,10 @@ def camera_path(frames: list[np.ndarray], reps: int) -> tuple[float, float, floa
     finally:
         analysed = mrz.analysed
         mrz.stop()
-        events.put(None)
-        handler.join()
+        inbox.close()
+        loop.call_soon_threadsafe(loop.stop)
+        looper.join()
+        loop.close()
 
     def mean_ms(times: list[list[float]]) -> float:
         return 1000 * sum(statistics.median(t) for t in times) / len(frames)

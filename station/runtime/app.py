@@ -10,7 +10,6 @@ never sees a result that is not on disk.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from station.config import Config
 from station.display.screens import Denied, SyncLink
 from station.ports import ButtonEvent
 from station.record import build_record
+from station.runtime.inbox import Inbox
 from station.runtime.refresh import RefreshWorker
 from station.runtime.wiring import Devices
 from station.runtime.workers import CameraWorker, ChipWorker, Posted, QrSighted
@@ -72,15 +72,15 @@ class Station:
         self._chip: ChipWorker | None = None
         self._publisher: Publisher | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inbox: Inbox[Posted] = Inbox()
+        # Thread-safe: queue an event for the loop (the device threads' one way in).
+        self.post: Callable[[Posted], None] = self._inbox.post
 
     # -- events in ----------------------------------------------------------------------
-    def post(self, event: Posted) -> None:
-        """Thread-safe: queue an event for the loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(self._events.put_nowait, event)
+    def _deliver(self, events: list[Posted]) -> None:
+        """In the loop: the events the device threads posted (``station.runtime.inbox``)."""
+        for event in events:
+            self._events.put_nowait(event)
 
     def _on_button(self, event: ButtonEvent) -> None:
         self.post(flow.Button(self.clock(), event.kind))
@@ -151,6 +151,7 @@ class Station:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._inbox.start(self._loop, self._deliver)
         self.state, effects = flow.initial(flow.Settings.from_config(self.cfg))
         self._start_workers()
         self._execute(effects)
@@ -177,6 +178,7 @@ class Station:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             self._handle(flow.Stop(self.clock()))
             await self._stop_workers()
+            self._inbox.close()
             if self._display is not None:
                 await asyncio.to_thread(self._display.wait_idle, 2.0)
                 await asyncio.to_thread(self._display.close)
