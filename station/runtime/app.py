@@ -1,7 +1,8 @@
 """The station's main loop: one asyncio loop owns the flow state and executes its effects.
 
 Device threads (``station.runtime.workers``), the display refresh worker, the button and the
-publisher post events into the loop through ``post`` (thread-safe); the loop feeds each
+publisher post events into the loop through ``post`` (thread-safe: the inbox of
+``station.runtime.inbox``); the loop feeds each
 to ``station.flow.step`` and executes the returned effects in order. The record is
 appended to the durable outbox before the flow is told (``StoreDone``), so the officer
 never sees a result that is not on disk.
