@@ -69,6 +69,8 @@ class Inbox(Generic[T]):
                 except RuntimeError:  # the loop is closed: the station has stopped
                     log.debug("%d events after the loop closed, dropped", len(events))
                     return
+                except Exception:  # the relay must outlive any one hand-over
+                    log.exception("%d events could not be handed to the loop", len(events))
             if len(events) < len(batch):  # closed
                 return
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
+
+import pytest
 
 from station.runtime.inbox import Inbox
 
@@ -64,3 +68,36 @@ def test_close_hands_over_what_was_posted_and_a_closed_loop_drops_quietly() -> N
     again.close()
     assert got == [0, 1, 2]
     assert not any(t.name == "inbox" and t.is_alive() for t in threading.enumerate())
+
+
+class _FlakyLoop:
+    """A loop whose first hand-over fails in a way no loop should (the relay goes on)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.calls = loop, 0
+
+    def call_soon_threadsafe(self, fn: Callable[[list[int]], None], events: list[int]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ValueError("broken")
+        self.loop.call_soon_threadsafe(fn, events)
+
+
+def test_a_failed_hand_over_is_logged_and_the_relay_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox: Inbox[int] = Inbox()
+    got: list[int] = []
+    loop = asyncio.new_event_loop()
+    flaky = _FlakyLoop(loop)
+    inbox.start(flaky, got.extend)  # type: ignore[arg-type]
+    inbox.post(1)
+    deadline = time.monotonic() + 5
+    while flaky.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    inbox.post(2)
+    inbox.close()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    assert got == [2]
+    assert "could not be handed to the loop" in caplog.text
