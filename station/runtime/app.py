@@ -258,27 +258,11 @@ class Station:
             mrz=effect.mrz,
         )
 
-    def _render_ahead(self, job: int) -> None:
-        """Have the display render the screen the flow will show once record ``job`` is
-        stored, while it is written to disk (the fsync): the flow is pure, so stepping it
-        with the StoreDone to come tells that screen without changing the state. Should
-        anything happen meanwhile, the screen then due differs and is rendered as usual."""
-        if self.state is None or self._display is None:
-            return
-        _, effects = flow.step(self.state, flow.StoreDone(self.clock(), job))
-        screens = [e.screen for e in effects if isinstance(e, flow.ShowScreen)]
-        if screens:
-            self._display.prepare(screens[-1])
-
     async def _store(self, effect: flow.StoreRecord) -> None:
         from station.fingerprint import fingerprint
         from station.record import canonical_bytes
         from station.sync.errors import StoreFull
 
-        try:
-            self._render_ahead(effect.job)
-        except Exception:  # only time is lost: the screen is rendered when it is due
-            log.exception("verdict render ahead failed")
         try:
             record = self.build_record(effect)
             await asyncio.to_thread(self.services.outbox.append, record)

@@ -1,9 +1,7 @@
 """The display refresh worker: owns the panel from its own thread.
 
 The flow hands it screen models and never waits for the bus; the worker renders them
-(``station.display.render``) and writes the newest to the ``station.ports.Display``. A
-screen known before it is due (the verdict, while its record is written to disk) can be
-rendered ahead (``prepare``), so that only the bus write is left when it is submitted.
+(``station.display.render``) and writes the newest to the ``station.ports.Display``.
 """
 
 from __future__ import annotations
@@ -43,29 +41,16 @@ class RefreshWorker:
         self._done = 0
         self._stop = False
         self._last: bytes | None = None
-        self._ahead: Screen | None = None  # to render before it is submitted (``prepare``)
-        self._prepared: tuple[Screen, Image.Image] | None = None
         self.writes = 0
         self.failures = 0
-        self.written_ahead = 0  # writes of an image rendered ahead (``prepare``)
         self._thread = threading.Thread(target=self._run, name="display", daemon=True)
         self._thread.start()
 
     def submit(self, screen: Screen | Image.Image) -> None:
         """Queue a screen model or image; an older one not yet written is dropped."""
         with self._cond:
-            if self._ahead is not None and screen == self._ahead:
-                self._ahead = None  # submitted before the worker took it: rendered once
             self._pending = screen
             self._submitted += 1
-            self._cond.notify_all()
-
-    def prepare(self, screen: Screen) -> None:
-        """Render ``screen`` ahead, when nothing is waiting to be written: the station's
-        verdict while its record is written to disk. A later ``submit`` of an equal screen
-        writes that image; the next screen written drops it, used or not."""
-        with self._cond:
-            self._ahead = screen
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -84,25 +69,16 @@ class RefreshWorker:
         except Exception:
             log.exception("display close failed")
 
-    def _take(self) -> tuple[Screen | Image.Image | None, int, Screen | None]:
-        """The next item to write, or (None, _, screen) a screen to render ahead."""
+    def _take(self) -> tuple[Screen | Image.Image | None, int]:
         with self._cond:
-            self._cond.wait_for(
-                lambda: self._pending is not None or self._ahead is not None or self._stop
-            )
+            self._cond.wait_for(lambda: self._pending is not None or self._stop)
             item, self._pending = self._pending, None
-            ahead = None
-            if item is None and not self._stop:
-                ahead, self._ahead = self._ahead, None
-            return item, self._submitted, ahead
+            return item, self._submitted
 
     def _run(self) -> None:
         next_write = self._clock()
         while True:
-            item, seen, ahead = self._take()
-            if ahead is not None:
-                self._render_ahead(ahead)
-                continue
+            item, seen = self._take()
             if item is None:
                 return
             with self._cond:  # rate limit: newer submits replace the item meanwhile
@@ -117,23 +93,9 @@ class RefreshWorker:
                 self._done = max(self._done, seen)
                 self._cond.notify_all()
 
-    def _render_ahead(self, screen: Screen) -> None:
-        try:
-            self._prepared = (screen, render(screen))
-        except Exception:  # rendered again when submitted, and logged then if it fails
-            self._prepared = None
-            log.exception("display render ahead failed")
-
     def _write(self, item: Screen | Image.Image) -> bool:
-        prepared, self._prepared = self._prepared, None
         try:
-            if isinstance(item, Image.Image):
-                image = item
-            elif prepared is not None and prepared[0] == item:
-                image = prepared[1]
-                self.written_ahead += 1
-            else:
-                image = render(item)
+            image = item if isinstance(item, Image.Image) else render(item)
             data = image.tobytes()
             if data == self._last:
                 return False

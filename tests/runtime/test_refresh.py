@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from PIL import Image
 
 from station.display.render import render
-from station.display.screens import IdleScreen, ReadingScreen, ResultScreen, Screen
+from station.display.screens import IdleScreen, ReadingScreen
 from station.runtime.refresh import RefreshWorker
-from tests.display.catalogue import screens
-from tests.support import eventually
 
 
 class RecordingDisplay:
@@ -106,74 +103,4 @@ def test_worker_survives_a_failing_write() -> None:
     worker.submit(IdleScreen(pending=2))
     assert worker.wait_idle(5)
     assert len(display.frames) == 1
-    worker.close()
-
-
-class CountingRender:
-    """``render`` that counts its calls (what the worker would otherwise do twice)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, screen: Screen) -> Image.Image:
-        self.calls += 1
-        return render(screen)
-
-
-def test_a_screen_rendered_ahead_is_written_without_a_second_render(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    counting = CountingRender()
-    monkeypatch.setattr("station.runtime.refresh.render", counting)
-    verdict = screens()["result-verified"]
-    display = RecordingDisplay()
-    worker = RefreshWorker(display, max_fps=60)
-    worker.prepare(verdict)
-    assert eventually(lambda: counting.calls == 1)
-    worker.submit(ResultScreen(**vars(verdict)))  # an equal screen, another object
-    assert worker.wait_idle(5)
-    assert counting.calls == 1 and worker.written_ahead == 1
-    assert display.frames == [render(verdict).tobytes()]
-    worker.submit(IdleScreen(pending=1))  # the prepared image is gone with the verdict
-    assert worker.wait_idle(5)
-    worker.submit(verdict)
-    assert worker.wait_idle(5)
-    assert counting.calls == 3
-    worker.close()
-
-
-def test_a_screen_other_than_the_one_prepared_is_rendered_as_submitted(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    counting = CountingRender()
-    monkeypatch.setattr("station.runtime.refresh.render", counting)
-    catalogue = screens()
-    display = RecordingDisplay()
-    worker = RefreshWorker(display, max_fps=60)
-    worker.prepare(catalogue["result-verified"])
-    assert eventually(lambda: counting.calls == 1)
-    worker.submit(catalogue["result-failed"])  # the flow changed its mind meanwhile
-    assert worker.wait_idle(5)
-    assert display.frames == [render(catalogue["result-failed"]).tobytes()]
-    assert counting.calls == 2
-    worker.close()
-
-
-def test_a_submit_before_the_render_ahead_started_renders_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    counting = CountingRender()
-    monkeypatch.setattr("station.runtime.refresh.render", counting)
-    verdict = screens()["result-attention"]
-    display = RecordingDisplay()
-    worker = RefreshWorker(display, max_fps=60)
-    display.gate.clear()  # the worker is held in a bus write
-    worker.submit(IdleScreen(pending=2))
-    assert eventually(lambda: counting.calls == 1)
-    worker.prepare(verdict)
-    worker.submit(verdict)  # due before the worker could take the render ahead
-    display.gate.set()
-    assert worker.wait_idle(5)
-    assert counting.calls == 2  # the idle screen and the verdict, once
-    assert display.frames[-1] == render(verdict).tobytes()
     worker.close()

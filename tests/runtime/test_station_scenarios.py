@@ -132,28 +132,6 @@ def test_good_card_verdict_sound_panel_and_record(station: Running, factory: Car
     assert record["verification"]["level"] == "verified"
 
 
-def test_the_verdict_is_rendered_while_its_record_is_written(
-    station: Running, factory: CardFactory
-) -> None:
-    """As on a Pi's SD card, the record's write (its fsync) outlasts the verdict's render:
-    the write here waits until the display has rendered the verdict ahead."""
-    display = station.station._display
-    assert display is not None
-    append = station.outbox.append
-
-    def slow_append(record: dict[str, Any]) -> Any:
-        wait_for(lambda: display._prepared is not None, what="the verdict rendered ahead")
-        return append(record)
-
-    station.outbox.append = slow_append  # type: ignore[method-assign]
-    station.counter.place(factory.make("good"))
-    wait_for(lambda: result(station) is not None)
-    shown = result(station)
-    wait_for(lambda: station.panel_shows(shown))
-    assert display.written_ahead == 1  # the render ahead was the one written
-    assert len(station.records) == 1
-
-
 def test_same_card_left_on_the_counter_is_one_record(
     station: Running, factory: CardFactory
 ) -> None:
