@@ -13,7 +13,8 @@ packing of the image into the panel's pages is host CPU the Pi spends too. Every
 timed on this machine (median over the cards); the emulator's own CPU is the chip's work
 and is left out. The chip link is modelled (bench/metered.py):
 ISO 14443 at 106 and 424 kbit/s, 9 bits per byte on air plus 10 ms turnaround per APDU
-actually sent; the OLED bus as I2C at 400 kHz (1024 data bytes + 9 command bytes).
+actually sent; the OLED bus as I2C at 400 kHz (1024 data bytes + 9 command bytes), and
+for comparison the same panel on SPI at 8 MHz.
 
 Placement -> verdict = every stage + the modelled link + the OLED bus, from the first
 frame that shows the card (the camera's wait for that frame, half a frame period on
@@ -73,6 +74,7 @@ TODAY = date(2026, 1, 15)
 RATES = (106_000, 424_000)
 I2C_HZ = 400_000
 OLED_BYTES = 1024 + 9
+SPI_HZ = 8_000_000  # luma.core's SPI default (no acknowledge bits on SPI)
 OLED = config.from_mapping({}).display  # the default panel: SSD1306
 STAGES = ("decode", "flow", "keys", "chip read (host CPU)", "verify", "store", "draw")
 T = TypeVar("T")
@@ -170,6 +172,14 @@ def verdicts(defaults: dict[int, float]) -> None:
             f"defaults @{rate // 1000} kbit/s: {total * 1000:.0f} ms (target <= "
             f"{limits[rate] * 1000:.0f} ms), {total / link:.2f} x the link's "
             f"{link * 1000:.0f} ms (target <= 1.25): {'meets' if ok else 'MISSES'}"
+        )
+    i2c, spi = OLED_BYTES * 9 / I2C_HZ, OLED_BYTES * 8 / SPI_HZ
+    for rate in RATES:
+        total, link = defaults[rate] - i2c + spi, defaults[-rate]
+        print(
+            f'  with an SPI panel ([display] interface = "spi", luma\'s {SPI_HZ // 10**6} MHz: '
+            f"{spi * 1000:.1f} ms on the bus) @{rate // 1000} kbit/s: {total * 1000:.0f} ms, "
+            f"{total / link:.2f} x the link"
         )
 
 
