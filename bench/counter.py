@@ -75,6 +75,8 @@ RATES = (106_000, 424_000)
 I2C_HZ = 400_000
 OLED_BYTES = 1024 + 9
 SPI_HZ = 8_000_000  # luma.core's SPI default (no acknowledge bits on SPI)
+I2C_S = OLED_BYTES * 9 / I2C_HZ  # one frame on the OLED's bus
+SPI_S = OLED_BYTES * 8 / SPI_HZ
 OLED = config.from_mapping({}).display  # the default panel: SSD1306
 STAGES = ("decode", "flow", "keys", "chip read (host CPU)", "verify", "store", "draw")
 T = TypeVar("T")
@@ -136,14 +138,13 @@ def link_s(card: MeteredCard, rate: int) -> float:
 def table(runs: list[tuple[dict[str, float], MeteredCard]], title: str) -> dict[int, float]:
     """Print one privacy setting's stages; returns placement -> verdict per link rate."""
     med = {s: statistics.median(r[0][s] for r in runs) for s in STAGES}
-    i2c = OLED_BYTES * 9 / I2C_HZ
     apdus = statistics.median(r[1].apdus for r in runs)
     nbytes = statistics.median(r[1].bytes for r in runs)
     links = {rate: statistics.median(link_s(r[1], rate) for r in runs) for rate in RATES}
     print(f"{title}: {len(runs)} cards, median per card {apdus:.0f} APDUs, {nbytes / 1024:.1f} KiB")
     print(f"{'stage':<24}" + "".join(f"{f'ms @{r // 1000} kbit/s':>16}{'share':>8}" for r in RATES))
     rows: list[tuple[str, float]] = [(s, med[s]) for s in STAGES]
-    rows.append(("OLED I2C (model)", i2c))
+    rows.append(("OLED I2C (model)", I2C_S))
     host = sum(v for _, v in rows)
     totals = {rate: host + links[rate] for rate in RATES}
     for name, value in [*rows, ("chip link (model)", -1.0)]:
@@ -173,12 +174,11 @@ def verdicts(defaults: dict[int, float]) -> None:
             f"{limits[rate] * 1000:.0f} ms), {total / link:.2f} x the link's "
             f"{link * 1000:.0f} ms (target <= 1.25): {'meets' if ok else 'MISSES'}"
         )
-    i2c, spi = OLED_BYTES * 9 / I2C_HZ, OLED_BYTES * 8 / SPI_HZ
     for rate in RATES:
-        total, link = defaults[rate] - i2c + spi, defaults[-rate]
+        total, link = defaults[rate] - I2C_S + SPI_S, defaults[-rate]
         print(
             f'  with an SPI panel ([display] interface = "spi", luma\'s {SPI_HZ // 10**6} MHz: '
-            f"{spi * 1000:.1f} ms on the bus) @{rate // 1000} kbit/s: {total * 1000:.0f} ms, "
+            f"{SPI_S * 1000:.1f} ms on the bus) @{rate // 1000} kbit/s: {total * 1000:.0f} ms, "
             f"{total / link:.2f} x the link"
         )
 

@@ -2,10 +2,9 @@
 
 Device threads (``station.runtime.workers``), the display refresh worker, the button and the
 publisher post events into the loop through ``post`` (thread-safe: the inbox of
-``station.runtime.inbox``); the loop feeds each
-to ``station.flow.step`` and executes the returned effects in order. The record is
-appended to the durable outbox before the flow is told (``StoreDone``), so the officer
-never sees a result that is not on disk.
+``station.runtime.inbox``); the loop feeds each to ``station.flow.step`` and executes the
+returned effects in order. The record is appended to the durable outbox before the flow is
+told (``StoreDone``), so the officer never sees a result that is not on disk.
 """
 
 from __future__ import annotations
